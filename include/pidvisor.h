@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pidvisor: spawn and supervise child processes on Linux.
+ *
+ * Every child has a pidfd; the pidfds, the children's pipe ends and one
+ * timerfd sit in one epoll set, so exit detection, output draining and stop
+ * timers all run in the thread that dispatches the loop.  The library
+ * installs no signal handler, changes no process-wide signal disposition,
+ * never prints and never exits: every failure comes back as -errno.
+ *
+ * Conventions (all functions):
+ *   - an int return >= 0 is success, a negative value is -errno;
+ *   - ret_* output parameters are written only on success;
+ *   - a callback is never invoked when the call that would have armed it
+ *     failed;
+ *   - a pv_loop and its children belong to one thread at a time; different
+ *     loops in different threads are independent;
+ *   - a loop used in a process forked after pv_loop_new() returns -ECHILD.
+ */
+#ifndef PIDVISOR_H
+#define PIDVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PV_EXPORT __attribute__((visibility("default")))
+#else
+#define PV_EXPORT
+#endif
+
+#define PV_VERSION_MAJOR 0
+#define PV_VERSION_MINOR 1
+#define PV_VERSION_PATCH 0
+
+typedef struct pv_loop pv_loop;
+typedef struct pv_child pv_child;
+
+/* ------------------------------------------------------------------ */
+/* Mechanisms                                                          */
+/* ------------------------------------------------------------------ */
+
+/* How children are created: the fallback ladder, best first.  The loop
+ * picks the best rung that a cached, once-per-process probe found working,
+ * unless struct pv_loop_opts forces one. */
+enum pv_spawn_mech {
+        PV_SPAWN_AUTO = 0,   /* best available (the default) */
+        PV_SPAWN_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK), 5.3+ */
+        PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK), 5.2+ */
+        PV_SPAWN_VFORK,      /* clone(CLONE_VM|CLONE_VFORK) + pidfd_open(), 5.3+ */
+        _PV_SPAWN_MAX,
+        _PV_SPAWN_INVALID = -22 /* -EINVAL */
+};
+
+/* Event backends.  Only epoll exists today. */
+enum pv_backend {
+        PV_BACKEND_AUTO = 0,
+        PV_BACKEND_EPOLL,
+        _PV_BACKEND_MAX,
+        _PV_BACKEND_INVALID = -22
+};
+
+/* Static name of a mechanism ("clone3", "clone", "vfork"), or NULL when out
+ * of range. */
+PV_EXPORT const char *pv_spawn_mech_name(int mech);
+
+/* Static name of a backend ("epoll"), or NULL when out of range. */
+PV_EXPORT const char *pv_backend_name(int backend);
+
+/* ------------------------------------------------------------------ */
+/* Loop                                                                */
+/* ------------------------------------------------------------------ */
+
+struct pv_loop_opts {
+        size_t size;        /* sizeof(struct pv_loop_opts), for ABI growth */
+        int spawn_mech;     /* enum pv_spawn_mech; AUTO = best available */
+        int backend;        /* enum pv_backend; AUTO = epoll */
+};
+#define PV_LOOP_OPTS_INIT { .size = sizeof(struct pv_loop_opts) }
+
+/* Create a loop.  opts may be NULL (all defaults).
+ * Errors: -EINVAL bad opts (size too small, unknown mechanism or backend);
+ *         -E2BIG opts->size larger than this library knows and the unknown
+ *                tail is not all zero;
+ *         -EOPNOTSUPP the forced mechanism or backend is not available here;
+ *         -ENOSYS the kernel has no pidfd at all (before Linux 5.3);
+ *         -ENOMEM, -EMFILE, -ENFILE from creating the epoll fd and timerfd. */
+PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
+
+/* Destroy a loop: every child still alive gets SIGKILL (its whole process
+ * group if it was spawned with PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION) and
+ * is reaped, every fd the loop or its children own is closed, and every
+ * pv_child of the loop is freed, released or not.  No callback runs.
+ * Accepts NULL.  Must not be called from inside a callback of that loop. */
+PV_EXPORT void pv_loop_free(pv_loop *loop);
+
+/* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
+ * has work.  Use it to nest a pv_loop in another event loop.  The loop keeps
+ * ownership; do not close it.  Returns the fd, or -EINVAL for NULL. */
+PV_EXPORT int pv_loop_fd(const pv_loop *loop);
+
+/* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then
+ * handle every ready event and every expired timer, invoking callbacks.
+ * Returns the number of events and timers handled (0 on timeout or when a
+ * signal interrupted the wait).
+ * Errors: -EINVAL NULL loop; -EBUSY called from inside a callback of this
+ *         loop; -ECHILD the process forked since pv_loop_new(). */
+PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
+
+/* Dispatch until no child of the loop is alive.  Returns 0, or the errors of
+ * pv_loop_dispatch(). */
+PV_EXPORT int pv_loop_run(pv_loop *loop);
+
+/* The mechanism this loop spawns with (enum pv_spawn_mech, never AUTO), or
+ * -EINVAL for NULL. */
+PV_EXPORT int pv_loop_spawn_mech(const pv_loop *loop);
+
+/* The backend this loop uses (enum pv_backend, never AUTO), or -EINVAL. */
+PV_EXPORT int pv_loop_backend(const pv_loop *loop);
+
+/* Number of children of this loop not yet reaped, or -EINVAL. */
+PV_EXPORT int pv_loop_alive(const pv_loop *loop);
+
+/* Where the last failed pv_spawn() on this loop failed (enum
+ * pv_spawn_stage); PV_STAGE_NONE after a successful spawn.  -EINVAL for
+ * NULL. */
+PV_EXPORT int pv_loop_spawn_stage(const pv_loop *loop);
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                            */
+/* ------------------------------------------------------------------ */
+
+/* What a child's fd 0, 1 or 2 is connected to. */
+enum pv_stdio_mode {
+        PV_STDIO_INHERIT = 0, /* the parent's own fd of that number */
+        PV_STDIO_NULL,        /* /dev/null */
+        PV_STDIO_PIPE,        /* a pipe whose parent end the library owns */
+        PV_STDIO_FD,          /* struct pv_stdio.fd, which stays the caller's */
+        _PV_STDIO_MAX,
+        _PV_STDIO_INVALID = -22
+};
+
+struct pv_stdio {
+        int mode;   /* enum pv_stdio_mode */
+        int fd;     /* with PV_STDIO_FD: the caller's fd (>= 0); else ignored */
+};
+
+/* Where a failed spawn failed. */
+enum pv_spawn_stage {
+        PV_STAGE_NONE = 0,
+        PV_STAGE_SETUP,     /* in the parent: pipes, /dev/null, memory, clone */
+        PV_STAGE_SIGNALS,   /* child: resetting signal mask and dispositions */
+        PV_STAGE_SESSION,   /* child: setsid() or setpgid() */
+        PV_STAGE_PDEATHSIG, /* child: prctl(PR_SET_PDEATHSIG) */
+        PV_STAGE_STDIO,     /* child: dup3() onto fds 0-2 */
+        PV_STAGE_FDS,       /* child: marking other fds close-on-exec */
+        PV_STAGE_CHDIR,     /* child: chdir(cwd) */
+        PV_STAGE_EXEC,      /* child: execve() */
+        _PV_STAGE_MAX,
+        _PV_STAGE_INVALID = -22
+};
+
+/* Static name of a stage ("exec", "chdir", ...), or NULL when out of range. */
+PV_EXPORT const char *pv_spawn_stage_name(int stage);
+
+enum pv_spawn_flags {
+        PV_SPAWN_NEW_SESSION = 1u << 0, /* setsid(): new session and group */
+        PV_SPAWN_NEW_PGRP    = 1u << 1, /* setpgid(0, 0): new process group */
+        PV_SPAWN_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
+                                         * thread dies (pdeath_signal) */
+};
+
+/* How a child ended. */
+enum pv_exit_kind {
+        PV_EXIT_EXITED = 1, /* exited; code is valid */
+        PV_EXIT_KILLED,     /* killed by a signal; signal (and core_dumped) */
+        PV_EXIT_LOST,       /* reaped by someone else and the kernel could not
+                             * tell us the status (before Linux 6.15) */
+};
+
+enum pv_exit_flags {
+        PV_EXIT_STOPPED   = 1u << 0, /* the stop ladder ran (stop or deadline) */
+        PV_EXIT_ESCALATED = 1u << 1, /* the ladder had to send SIGKILL */
+        PV_EXIT_DEADLINE  = 1u << 2, /* the run deadline started the ladder */
+        PV_EXIT_RECOVERED = 1u << 3, /* another reaper took the status; it was
+                                      * recovered with PIDFD_GET_INFO, and
+                                      * rusage is not available (all zero) */
+};
+
+struct pv_exit {
+        int kind;               /* enum pv_exit_kind */
+        int code;               /* exit code, with PV_EXIT_EXITED; else 0 */
+        int signal;             /* signal number, with PV_EXIT_KILLED; else 0 */
+        bool core_dumped;       /* with PV_EXIT_KILLED */
+        unsigned flags;         /* enum pv_exit_flags */
+        pid_t pid;              /* the child's pid */
+        uint64_t runtime_us;    /* from spawn to the moment the loop saw the exit */
+        struct rusage rusage;   /* the child's, from waitid(); zero if not known */
+};
+
+/* Called once when a child has exited and been reaped; e is valid for the
+ * duration of the call only.  The callback may call any function of this
+ * library on any child, including pv_child_release(c) and pv_spawn(), but
+ * not pv_loop_free(), pv_loop_run(), pv_loop_dispatch() or pv_child_wait(). */
+typedef void (*pv_exit_fn)(pv_child *c, const struct pv_exit *e, void *userdata);
+
+/* Called with output of a PV_STDIO_PIPE stdout or stderr as it arrives (raw
+ * chunks, no framing).  buf is valid for the duration of the call only.
+ * Same rules for what the callback may call as pv_exit_fn. */
+typedef void (*pv_output_fn)(pv_child *c, int fd, const void *buf, size_t len,
+                             void *userdata);
+
+struct pv_spawn_opts {
+        size_t size;                 /* sizeof(struct pv_spawn_opts) */
+        const char *const *argv;     /* required, argv[0] non-empty; without a
+                                      * '/', argv[0] is searched in PATH (from
+                                      * envp when given, else the caller's) */
+        const char *const *envp;     /* NULL: inherit the caller's environ */
+        const char *cwd;             /* NULL: the caller's working directory;
+                                      * a relative argv[0] with a '/' is then
+                                      * resolved in cwd */
+        struct pv_stdio stdio[3];    /* fds 0, 1, 2; zero = inherit */
+        unsigned flags;              /* enum pv_spawn_flags */
+        int pdeathsig;               /* with PV_SPAWN_PDEATHSIG; 0 = SIGKILL */
+        const int *keep_fds;         /* fds >= 3 the child inherits (their
+                                      * close-on-exec flag is cleared in the
+                                      * child only) */
+        size_t n_keep_fds;
+        uint32_t grace_ms;           /* SIGTERM -> SIGKILL grace; 0 = 5000 */
+        uint64_t deadline_ms;        /* start the stop ladder this long after
+                                      * spawn; 0 = no deadline */
+        pv_exit_fn on_exit;          /* optional */
+        pv_output_fn on_output;      /* optional; piped stdout/stderr output
+                                      * is drained (and dropped) without it */
+        void *userdata;              /* passed to the callbacks */
+};
+#define PV_SPAWN_OPTS_INIT { .size = sizeof(struct pv_spawn_opts) }
+
+/* Spawn a child.  On success the child runs, has a pidfd in the loop, and
+ * *ret (if ret is not NULL) holds a handle the caller owns and must give up
+ * with pv_child_release().  With ret == NULL the loop owns the child and
+ * frees it after its exit callback.
+ *
+ * Exec errors come back here, synchronously: no child, zombie or fd is left
+ * behind, and pv_loop_spawn_stage() tells which stage failed.
+ * Errors: -EINVAL NULL/empty argv, NULL loop or opts, bad stdio mode,
+ *                 negative fd, bad flags or signal, opts->size too small;
+ *         -E2BIG  unknown non-zero opts tail, or argv/envp too large (exec);
+ *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
+ *                 chdir (stage tells which);
+ *         -EBADF  a PV_STDIO_FD or keep fd that is not open;
+ *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
+ *         -ECHILD the process forked since pv_loop_new(). */
+PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
+                       pv_child **ret);
+
+/* ------------------------------------------------------------------ */
+/* Children                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Send a signal through the pidfd (never a recycled pid).  sig 0 tests.
+ * Errors: -EINVAL NULL child or bad signal number; -ESRCH the child has
+ *         exited (even if not yet reaped); -EPERM as pidfd_send_signal(). */
+PV_EXPORT int pv_child_signal(pv_child *c, int sig);
+
+/* Start the stop ladder, asynchronously: close stdin, SIGTERM (then SIGCONT,
+ * so a stopped child can act on it), and after the grace period SIGKILL.
+ * With PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION the signals go to the
+ * child's whole process group.  Idempotent: calling it again, or after the
+ * child exited, returns 0 and does nothing.
+ * Errors: -EINVAL NULL child; -EPERM, -ENOMEM from sending SIGTERM. */
+PV_EXPORT int pv_child_stop(pv_child *c);
+
+/* Close the parent end of the child's stdin pipe.  Returns 0, also when it
+ * is already closed.  Errors: -EINVAL NULL child; -ENOTCONN stdin is not a
+ * PV_STDIO_PIPE. */
+PV_EXPORT int pv_child_close_stdin(pv_child *c);
+
+/* Run the child's loop until this child has exited (its exit callback has
+ * run), for at most timeout_ms (-1: no limit).  *ret, if not NULL, receives
+ * the exit.  Returns at once if the child has already exited.
+ * Errors: -EINVAL NULL child; -ETIMEDOUT still alive at the timeout;
+ *         -EBUSY called from a callback; -ECHILD after fork(). */
+PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
+
+/* The child's pid; it stays readable after the exit (then the number may
+ * already belong to another process), or -EINVAL for NULL. */
+PV_EXPORT pid_t pv_child_pid(const pv_child *c);
+
+/* The child's pidfd (owned by the library: do not close it), or -ESRCH once
+ * the child has been reaped, or -EINVAL for NULL. */
+PV_EXPORT int pv_child_pidfd(const pv_child *c);
+
+/* Whether the child has exited and been reaped: 1 yes, 0 no, -EINVAL. */
+PV_EXPORT int pv_child_exited(const pv_child *c);
+
+/* The exit, once the child has exited: 0 and *ret filled; -EBUSY (still
+ * running) or -EINVAL otherwise. */
+PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret);
+
+/* The caller gives up its handle.  A child still running is not stopped: the
+ * loop keeps supervising and reaping it, but no callback of it runs again.
+ * Safe inside the child's own callbacks.  Accepts NULL. */
+PV_EXPORT void pv_child_release(pv_child *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PIDVISOR_H */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * long pv__clone_run(long nr, long a1, long a2, long a3,
+ *                    int (*fn)(void *), void *arg);
+ *
+ * Issue clone3(a1, a2) or clone(a1, a2, a3, 0, 0) (nr says which).  In the
+ * parent, return the syscall's result.  In the child, which with CLONE_VM
+ * starts on the stack the arguments name and must never return into the
+ * caller's frame (that frame belongs to the suspended parent), call fn(arg)
+ * and exit_group() with its result.
+ *
+ * fn and arg live in rbx and r12, which the kernel preserves across syscall
+ * (it clobbers only rax, rcx and r11) and which the parent path restores.
+ */
+        .text
+        .globl  pv__clone_run
+        .hidden pv__clone_run
+        .type   pv__clone_run, @function
+pv__clone_run:
+        .cfi_startproc
+        push    %rbx
+        .cfi_adjust_cfa_offset 8
+        push    %r12
+        .cfi_adjust_cfa_offset 8
+        mov     %r8, %rbx
+        mov     %r9, %r12
+        mov     %rdi, %rax
+        mov     %rsi, %rdi
+        mov     %rdx, %rsi
+        mov     %rcx, %rdx
+        xor     %r10d, %r10d
+        xor     %r8d, %r8d
+        syscall
+        test    %rax, %rax
+        jz      1f
+        pop     %r12
+        .cfi_adjust_cfa_offset -8
+        pop     %rbx
+        .cfi_adjust_cfa_offset -8
+        ret
+1:
+        .cfi_undefined rip
+        xor     %ebp, %ebp
+        and     $-16, %rsp
+        mov     %r12, %rdi
+        call    *%rbx
+        mov     %eax, %edi
+        mov     $231, %eax      /* exit_group */
+        syscall
+        hlt
+        .cfi_endproc
+        .size   pv__clone_run, .-pv__clone_run
+
+        .section .note.GNU-stack, "", @progbits

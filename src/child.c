@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A child's life: spawn, the stop ladder, exit and reaping.
+ *
+ * The ladder is a table, actions[state][event], as s6-supervise writes its
+ * state machine: each transition can be read and tested on its own.  The
+ * one timer of a child means the run deadline while RUNNING, the grace
+ * period while STOPPING, and a retry while RECOVERING.
+ */
+#include <pidvisor.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "features.h"
+#include "loop.h"
+#include "spawn.h"
+#include "syscall.h"
+
+#define DEFAULT_GRACE_MS 5000u
+/* Recovering a stolen status: the kernel publishes it when the reaper
+ * releases the task, a moment after the pidfd turned readable. */
+#define RECOVER_TRIES 8
+
+enum child_event { EV_STOP, EV_TIMER, EV_EXIT, _EV_MAX };
+
+static int act_term(pv_child *c);
+static int act_deadline(pv_child *c);
+static int act_kill(pv_child *c);
+static int act_reap(pv_child *c);
+static int act_recover(pv_child *c);
+
+typedef int (*child_action)(pv_child *c);
+
+static const child_action actions[_CHILD_STATE_MAX][_EV_MAX] = {
+        [CHILD_RUNNING]    = { [EV_STOP] = act_term, [EV_TIMER] = act_deadline,
+                               [EV_EXIT] = act_reap },
+        [CHILD_STOPPING]   = { [EV_TIMER] = act_kill, [EV_EXIT] = act_reap },
+        [CHILD_KILLED]     = { [EV_EXIT] = act_reap },
+        [CHILD_RECOVERING] = { [EV_TIMER] = act_recover },
+        [CHILD_EXITED]     = { 0 },
+};
+
+static int child_event(pv_child *c, int ev)
+{
+        child_action a = actions[c->state][ev];
+
+        return a ? a(c) : 0;
+}
+
+/* ---- signals --------------------------------------------------------- */
+
+static bool has_group(const pv_child *c)
+{
+        return c->spawn_flags & (PV_SPAWN_NEW_PGRP | PV_SPAWN_NEW_SESSION);
+}
+
+/* Signal the child, or its whole process group when it leads one.  Only
+ * called before the child is reaped, so its pid (= its pgid) cannot have
+ * been reused: kill(-pid) is as safe as the pidfd here. */
+static int send_signal(pv_child *c, int sig)
+{
+        int r;
+
+        if (has_group(c)) {
+                if (pv__features()->pidfd_signal_pgrp)
+                        r = sys_pidfd_send_signal(c->pidfd.fd, sig,
+                                                  PIDFD_SIGNAL_PROCESS_GROUP);
+                else    /* before Linux 6.9; delete when that is our floor */
+                        r = sys_kill(-c->pid, sig);
+                if (r != -ESRCH)
+                        return r;
+                /* The child left its group (setsid, setpgid): signal it. */
+        }
+        return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+}
+
+static uint64_t after_ms(uint64_t ms)
+{
+        return pv__now_ns() + ms * 1000000u;
+}
+
+/* ---- the ladder ------------------------------------------------------ */
+
+static int act_term(pv_child *c)
+{
+        int r;
+
+        (void)pv__stdio_close_stdin(&c->io);
+        r = send_signal(c, SIGTERM);
+        /* ESRCH: it is dying already; its pidfd will tell.  Keep going so
+         * the grace timer still guards the exit. */
+        if (r < 0 && r != -ESRCH)
+                return r;
+        /* A stopped child cannot act on SIGTERM until continued. */
+        (void)send_signal(c, SIGCONT);
+        c->exit_flags |= PV_EXIT_STOPPED;
+        c->state = CHILD_STOPPING;
+        return pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns);
+}
+
+static int act_deadline(pv_child *c)
+{
+        c->exit_flags |= PV_EXIT_DEADLINE;
+        if (act_term(c) < 0)
+                /* Nobody to report to from a timer: escalate instead. */
+                return act_kill(c);
+        return 0;
+}
+
+static int act_kill(pv_child *c)
+{
+        siginfo_t si = { 0 };
+        int r;
+
+        /* Exited during the grace period, and its pidfd event is still
+         * queued behind this timer?  Then it needed no SIGKILL. */
+        r = sys_waitid(P_PIDFD, c->pidfd.fd, &si,
+                       WEXITED | WNOHANG | WNOWAIT | __WALL, NULL);
+        if ((r == 0 && si.si_pid != 0) || r == -ECHILD)
+                return act_reap(c);
+
+        c->exit_flags |= PV_EXIT_STOPPED | PV_EXIT_ESCALATED;
+        c->state = CHILD_KILLED;
+        r = send_signal(c, SIGKILL);
+        return r == -ESRCH ? 0 : r;
+}
+
+/* ---- exit ------------------------------------------------------------ */
+
+static void set_status(struct pv_exit *e, int code, int status)
+{
+        switch (code) {
+        case CLD_EXITED:
+                e->kind = PV_EXIT_EXITED;
+                e->code = status;
+                break;
+        case CLD_KILLED:
+        case CLD_DUMPED:
+                e->kind = PV_EXIT_KILLED;
+                e->signal = status;
+                e->core_dumped = code == CLD_DUMPED;
+                break;
+        default:
+                e->kind = PV_EXIT_LOST;
+                break;
+        }
+}
+
+static void finish(pv_child *c)
+{
+        pv_loop *l = c->loop;
+
+        c->exit.pid = c->pid;
+        c->exit.flags = c->exit_flags;
+        c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
+
+        /* Everything the child wrote before it exited comes before its
+         * exit callback. */
+        pv__stdio_finish(l, &c->io);
+        pv__stdio_close(l, &c->io);
+        pv__timer_disarm(l, &c->timer);
+        pv__loop_close(l, &c->pidfd);
+
+        c->state = CHILD_EXITED;
+        pv_list_del(&c->node);
+        pv_list_add(&l->dead, &c->node);
+        l->n_alive--;
+
+        if (c->on_exit && !c->released)
+                c->on_exit(c, &c->exit, c->userdata);
+}
+
+static void unref(pv_child *c);
+
+/* Deliver the exit, then drop the loop's reference, which kept c valid
+ * through the callback whatever the callback did. */
+static int deliver(pv_child *c)
+{
+        finish(c);
+        unref(c);
+        return 0;
+}
+
+/* The status was reaped by someone else (SIGCHLD = SIG_IGN, a host
+ * waitpid(-1)).  Linux 6.15+ keeps it for pidfd holders. */
+static bool recover(pv_child *c)
+{
+        struct pv__pidfd_info info = { .mask = PV__PIDFD_INFO_EXIT };
+        int st;
+
+        if (sys_ioctl(c->pidfd.fd, PV__PIDFD_GET_INFO, &info) < 0 ||
+            !(info.mask & PV__PIDFD_INFO_EXIT))
+                return false;
+        st = info.exit_code;
+        if (WIFEXITED(st))
+                set_status(&c->exit, CLD_EXITED, WEXITSTATUS(st));
+        else if (WIFSIGNALED(st))
+                set_status(&c->exit, WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED,
+                           WTERMSIG(st));
+        else
+                return false;
+        c->exit_flags |= PV_EXIT_RECOVERED;
+        return true;
+}
+
+static int act_recover(pv_child *c)
+{
+        if (recover(c) || !pv__features()->pidfd_info_exit ||
+            c->recover_tries >= RECOVER_TRIES) {
+                if (c->exit.kind == 0)
+                        c->exit.kind = PV_EXIT_LOST;
+                return deliver(c);
+        }
+        /* Not published yet: look again in 1, 2, 4 ... 128 ms, with the
+         * pidfd out of the loop (it stays readable; we would spin). */
+        if (c->state != CHILD_RECOVERING) {
+                (void)c->loop->ops->del(c->loop, &c->pidfd);
+                c->state = CHILD_RECOVERING;
+        }
+        return pv__timer_arm(c->loop, &c->timer, after_ms(1u << c->recover_tries++));
+}
+
+static int act_reap(pv_child *c)
+{
+        siginfo_t si = { 0 };
+        int r;
+
+        do
+                r = sys_waitid(P_PIDFD, c->pidfd.fd, &si, WEXITED | WNOHANG | __WALL,
+                               &c->exit.rusage);
+        while (r == -EINTR);
+        if (r == 0 && si.si_pid == 0)
+                return 0;       /* not exited after all */
+        if (r == 0) {
+                set_status(&c->exit, si.si_code, si.si_status);
+                return deliver(c);
+        }
+        memset(&c->exit.rusage, 0, sizeof(c->exit.rusage));
+        if (r == -ECHILD)
+                return act_recover(c);
+        /* Any other error would be our bug (EBADF, EINVAL): do not invent a
+         * status. */
+        c->exit.kind = PV_EXIT_LOST;
+        return deliver(c);
+}
+
+static void timer_fired(struct pv__timer *t)
+{
+        pv_child *c = container_of(t, pv_child, timer);
+
+        (void)child_event(c, EV_TIMER);
+}
+
+static void pidfd_ready(struct pv__source *s, uint32_t events)
+{
+        pv_child *c = container_of(s, pv_child, pidfd);
+
+        (void)events;
+        (void)child_event(c, EV_EXIT);
+}
+
+void pv__child_output(pv_child *c, int fd, const void *buf, size_t len)
+{
+        if (c->on_output && !c->released)
+                c->on_output(c, fd, buf, len, c->userdata);
+}
+
+/* ---- lifetime -------------------------------------------------------- */
+
+void pv__child_kill_now(pv_child *c)
+{
+        if (c->state != CHILD_EXITED && c->state != CHILD_RECOVERING)
+                (void)send_signal(c, SIGKILL);
+}
+
+static void reap_blocking(pv_child *c)
+{
+        siginfo_t si;
+        int r;
+
+        do
+                r = sys_waitid(P_PIDFD, c->pidfd.fd, &si, WEXITED | __WALL, NULL);
+        while (r == -EINTR);
+}
+
+void pv__child_free(pv_child *c)
+{
+        pv_loop *l = c->loop;
+
+        if (c->state != CHILD_EXITED) {
+                if (c->pidfd.fd >= 0)
+                        reap_blocking(c);
+                l->n_alive--;
+        }
+        pv__timer_disarm(l, &c->timer);
+        pv__stdio_close(l, &c->io);
+        pv__loop_close(l, &c->pidfd);
+        pv_list_del(&c->node);
+        l->n_children--;
+        free(c);
+}
+
+static void unref(pv_child *c)
+{
+        assert(c->refs > 0);
+        if (--c->refs > 0)
+                return;
+        if (c->loop->dispatching) {
+                pv_list_del(&c->node);
+                pv_list_add(&c->loop->graveyard, &c->node);
+        } else {
+                pv__child_free(c);
+        }
+}
+
+/* ---- spawn ----------------------------------------------------------- */
+
+static int cmp_int(const void *a, const void *b)
+{
+        int x = *(const int *)a, y = *(const int *)b;
+        return (x > y) - (x < y);
+}
+
+/* Sorted, deduplicated copy of the keep list (the child walks it in order
+ * between close_range calls).  All must be >= 3: 0-2 are set by stdio. */
+static int copy_keep(const struct pv_spawn_opts *o, int **ret, size_t *ret_n)
+{
+        int *k;
+        size_t n = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (o->n_keep_fds == 0)
+                return 0;
+        if (!o->keep_fds || o->n_keep_fds > 65536)
+                return -EINVAL;
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+                if (o->keep_fds[i] < 3)
+                        return -EINVAL;
+        k = malloc(o->n_keep_fds * sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        memcpy(k, o->keep_fds, o->n_keep_fds * sizeof(*k));
+        qsort(k, o->n_keep_fds, sizeof(*k), cmp_int);
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+                if (n == 0 || k[n - 1] != k[i])
+                        k[n++] = k[i];
+        *ret = k;
+        *ret_n = n;
+        return 0;
+}
+
+static bool has_slash(const char *s)
+{
+        return strchr(s, '/') != NULL;
+}
+
+/* The PATH to search for argv[0]: envp's when the caller gave one (the
+ * child will live with it), else ours; glibc's default when unset. */
+static const char *search_path(const struct pv_spawn_opts *o)
+{
+        const char *p = NULL;
+
+        if (has_slash(o->argv[0]))
+                return NULL;
+        if (o->envp) {
+                for (const char *const *e = o->envp; *e; e++)
+                        if (strncmp(*e, "PATH=", 5) == 0) {
+                                p = *e + 5;
+                                break;
+                        }
+        } else {
+                p = getenv("PATH");
+        }
+        return p ? p : "/bin:/usr/bin";
+}
+
+static int check_opts(const struct pv_spawn_opts *o)
+{
+        const unsigned known = PV_SPAWN_NEW_SESSION | PV_SPAWN_NEW_PGRP |
+                               PV_SPAWN_PDEATHSIG;
+
+        return_if_invalid(o->argv && o->argv[0] && o->argv[0][0], -EINVAL);
+        return_if_invalid(!(o->flags & ~known), -EINVAL);
+        return_if_invalid(o->pdeathsig >= 0 && o->pdeathsig <= PV__NSIG, -EINVAL);
+        return_if_invalid(o->deadline_ms <= UINT64_MAX / 2000000u, -EINVAL);
+        return pv__stdio_check(o->stdio);
+}
+
+/* Start watching a spawned child.  On failure the caller kills it. */
+static int child_start(pv_loop *l, pv_child *c, const struct pv_spawn_opts *o)
+{
+        int r;
+
+        r = pv__loop_add(l, &c->pidfd, PV_EV_IN);
+        if (r < 0)
+                return r;
+        r = pv__stdio_start(l, &c->io);
+        if (r < 0)
+                return r;
+        if (o->deadline_ms)
+                return pv__timer_arm(l, &c->timer, after_ms(o->deadline_ms));
+        return 0;
+}
+
+static pv_child *child_new(pv_loop *l, const struct pv_spawn_opts *o)
+{
+        pv_child *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return NULL;
+        c->loop = l;
+        pv_list_init(&c->node);
+        c->state = CHILD_RUNNING;
+        c->pidfd.fd = -1;
+        c->pidfd.cb = pidfd_ready;
+        c->spawn_flags = o->flags;
+        c->grace_ns = (uint64_t)(o->grace_ms ? o->grace_ms : DEFAULT_GRACE_MS) * 1000000u;
+        pv__timer_init(&c->timer, timer_fired);
+        c->on_exit = o->on_exit;
+        c->on_output = o->on_output;
+        c->userdata = o->userdata;
+        return c;
+}
+
+PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret)
+{
+        extern char **environ;
+        struct pv_spawn_opts o;
+        struct pv__child_args a = { .proc_fd_dir = -1, .err_fd = -1 };
+        int *keep = NULL;
+        pv_child *c = NULL;
+        int r;
+
+        return_if_invalid(l && opts, -EINVAL);
+        l->last_stage = PV_STAGE_SETUP;
+        r = pv__copy_opts(&o, sizeof(o), sizeof(o), opts, opts->size);
+        if (r < 0)
+                return r;
+        r = check_opts(&o);
+        if (r < 0)
+                return r;
+        r = pv__loop_check(l);
+        if (r < 0)
+                return r;
+        r = copy_keep(&o, &keep, &a.n_keep);
+        if (r < 0)
+                return r;
+
+        r = -ENOMEM;
+        c = child_new(l, &o);
+        if (!c)
+                goto out;
+        r = pv__timers_reserve(l, l->n_alive + 1);
+        if (r < 0)
+                goto out;
+        r = pv__stdio_prepare(l, &c->io, o.stdio, c);
+        if (r < 0)
+                goto out;
+
+        a.argv = o.argv;
+        a.envp = o.envp ? o.envp : (const char *const *)environ;
+        a.path = search_path(&o);
+        a.cwd = o.cwd;
+        memcpy(a.stdio, c->io.child_fd, sizeof(a.stdio));
+        a.flags = o.flags;
+        a.pdeathsig = o.flags & PV_SPAWN_PDEATHSIG ? (o.pdeathsig ? o.pdeathsig : SIGKILL) : 0;
+        a.parent_pid = getpid();
+        a.keep = keep;
+        a.close_range = pv__features()->close_range_cloexec;
+        if (!a.close_range) {
+                /* Before Linux 5.11; delete when that is our floor. */
+                r = sys_openat(AT_FDCWD, "/proc/self/fd",
+                               O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+                if (r < 0)
+                        goto out_stdio;
+                a.proc_fd_dir = r;
+        }
+        if (!l->shared_mem)
+                a.err_fd = 0; /* ask pv__spawn_run for an error pipe */
+
+        c->started_ns = pv__now_ns();
+        r = pv__spawn_run(l->mech, &a, l->child_stack, l->child_stack_size,
+                          &c->pid, &c->pidfd.fd);
+        l->last_stage = a.stage;
+        pv__stdio_spawned(&c->io);
+        if (r < 0)
+                goto out_stdio;
+
+        r = child_start(l, c, &o);
+        if (r < 0) {
+                l->last_stage = PV_STAGE_SETUP;
+                pv__child_kill_now(c);
+                reap_blocking(c);
+                pv__timer_disarm(l, &c->timer);
+                pv__loop_close(l, &c->pidfd);
+                goto out_stdio;
+        }
+
+        l->last_stage = PV_STAGE_NONE;
+        pv_list_add(&l->alive, &c->node);
+        l->n_alive++;
+        l->n_children++;
+        c->refs = 1;
+        if (ret) {
+                c->refs++;
+                c->caller_ref = true;
+                *ret = c;
+        }
+        c = NULL;
+        r = 0;
+        goto out;
+
+out_stdio:
+        pv__stdio_spawned(&c->io);
+        pv__stdio_close(l, &c->io);
+out:
+        if (a.proc_fd_dir >= 0)
+                sys_close(a.proc_fd_dir);
+        free(keep);
+        free(c);
+        return r;
+}
+
+/* ---- the public child API ------------------------------------------- */
+
+PV_EXPORT int pv_child_signal(pv_child *c, int sig)
+{
+        return_if_invalid(c, -EINVAL);
+        return_if_invalid(sig >= 0 && sig <= PV__NSIG, -EINVAL);
+        if (c->state == CHILD_EXITED || c->state == CHILD_RECOVERING)
+                return -ESRCH;
+        return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+}
+
+PV_EXPORT int pv_child_stop(pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return child_event(c, EV_STOP);
+}
+
+PV_EXPORT int pv_child_close_stdin(pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return pv__stdio_close_stdin(&c->io);
+}
+
+PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret)
+{
+        pv_loop *l;
+        uint64_t deadline;
+        int r = 0;
+
+        return_if_invalid(c, -EINVAL);
+        l = c->loop;
+        return_if_invalid(!l->dispatching || c->state == CHILD_EXITED, -EBUSY);
+        deadline = timeout_ms < 0 ? UINT64_MAX : after_ms((uint64_t)timeout_ms);
+
+        c->refs++;      /* a callback may release c while we wait */
+        while (c->state != CHILD_EXITED) {
+                uint64_t now = pv__now_ns();
+                int wait_ms = -1;
+
+                if (deadline != UINT64_MAX) {
+                        if (now >= deadline) {
+                                r = -ETIMEDOUT;
+                                break;
+                        }
+                        /* Round up, so we do not wake just before it. */
+                        wait_ms = (int)((deadline - now + 999999u) / 1000000u);
+                }
+                r = pv_loop_dispatch(l, wait_ms);
+                if (r < 0)
+                        break;
+                r = 0;
+        }
+        if (r == 0 && ret)
+                *ret = c->exit;
+        unref(c);
+        return r;
+}
+
+PV_EXPORT pid_t pv_child_pid(const pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return c->pid;
+}
+
+PV_EXPORT int pv_child_pidfd(const pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return c->state == CHILD_EXITED ? -ESRCH : c->pidfd.fd;
+}
+
+PV_EXPORT int pv_child_exited(const pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return c->state == CHILD_EXITED;
+}
+
+PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret)
+{
+        return_if_invalid(c && ret, -EINVAL);
+        if (c->state != CHILD_EXITED)
+                return -EBUSY;
+        *ret = c->exit;
+        return 0;
+}
+
+PV_EXPORT void pv_child_release(pv_child *c)
+{
+        if (!c || !c->caller_ref)
+                return;
+        c->caller_ref = false;
+        c->released = true;
+        unref(c);
+}

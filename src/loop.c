@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* pv_loop: creation, dispatch, teardown. */
+#include <pidvisor.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "features.h"
+#include "loop.h"
+#include "syscall.h"
+
+/* The spawn child's stack: the child side needs about PATH_MAX for the
+ * PATH search plus a getdents buffer; leave ample room. */
+#define CHILD_STACK_SIZE (64 * 1024)
+#define READ_BUF_SIZE (64 * 1024)
+
+static const char *const mech_names[_PV_SPAWN_MAX] = {
+        [PV_SPAWN_AUTO] = "auto",
+        [PV_SPAWN_CLONE3] = "clone3",
+        [PV_SPAWN_CLONE] = "clone",
+        [PV_SPAWN_VFORK] = "vfork",
+};
+
+static const struct pv__backend_ops *const backends[_PV_BACKEND_MAX] = {
+        [PV_BACKEND_EPOLL] = &pv__backend_epoll,
+};
+
+PV_EXPORT const char *pv_spawn_mech_name(int mech)
+{
+        return mech >= 0 && mech < _PV_SPAWN_MAX ? mech_names[mech] : NULL;
+}
+
+PV_EXPORT const char *pv_backend_name(int backend)
+{
+        if (backend == PV_BACKEND_AUTO)
+                return "auto";
+        return backend > 0 && backend < _PV_BACKEND_MAX ? backends[backend]->name : NULL;
+}
+
+uint64_t pv__now_ns(void)
+{
+        struct timespec ts;
+
+        /* CLOCK_MONOTONIC through the vDSO cannot fail. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int pv__copy_opts(void *dst, size_t dst_size, size_t min_size, const void *src,
+                  size_t src_size)
+{
+        memset(dst, 0, dst_size);
+        if (!src)
+                return 0;
+        if (src_size < min_size)
+                return -EINVAL;
+        for (size_t i = dst_size; i < src_size; i++)
+                if (((const unsigned char *)src)[i])
+                        return -E2BIG;
+        memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+        return 0;
+}
+
+int pv__loop_check(const pv_loop *l)
+{
+        return l->owner_pid == getpid() ? 0 : -ECHILD;
+}
+
+int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events)
+{
+        return l->ops->add(l, s, events);
+}
+
+void pv__loop_close(pv_loop *l, struct pv__source *s)
+{
+        if (s->fd < 0)
+                return;
+        /* Fails only if the fd was never added; closing is what matters. */
+        (void)l->ops->del(l, s);
+        sys_close(s->fd);
+        s->fd = -1;
+}
+
+PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
+{
+        const struct pv__features *f;
+        struct pv_loop_opts o;
+        pv_loop *l;
+        long stack;
+        int r;
+
+        return_if_invalid(ret, -EINVAL);
+        r = pv__copy_opts(&o, sizeof(o), sizeof(o), opts, opts ? opts->size : 0);
+        if (r < 0)
+                return r;
+        return_if_invalid(o.spawn_mech >= 0 && o.spawn_mech < _PV_SPAWN_MAX, -EINVAL);
+        return_if_invalid(o.backend >= 0 && o.backend < _PV_BACKEND_MAX, -EINVAL);
+
+        f = pv__features();
+        if (!f->best_mech)
+                /* No rung works: before Linux 5.3 there is no pidfd at all,
+                 * or a sandbox refuses every clone we know. */
+                return f->mech_err == -ENOSYS || f->mech_err == -EINVAL ? -ENOSYS
+                                                                        : f->mech_err;
+        if (o.spawn_mech && !f->mech_ok[o.spawn_mech])
+                return -EOPNOTSUPP;
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->backend_fd = -1;
+        l->timer_fd = -1;
+        l->timer_src.fd = -1;
+        pv_list_init(&l->alive);
+        pv_list_init(&l->dead);
+        pv_list_init(&l->graveyard);
+        l->mech = o.spawn_mech ? o.spawn_mech : f->best_mech;
+        l->shared_mem = f->shared_mem;
+        l->owner_pid = getpid();
+        l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
+
+        stack = sys_mmap(CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK);
+        if (stack < 0 && stack > -4096) {
+                r = (int)stack;
+                goto fail;
+        }
+        l->child_stack = (void *)stack;
+        l->child_stack_size = CHILD_STACK_SIZE;
+        l->read_buf_size = READ_BUF_SIZE;
+        l->read_buf = malloc(l->read_buf_size);
+        r = -ENOMEM;
+        if (!l->read_buf)
+                goto fail;
+        r = l->ops->init(l);
+        if (r < 0)
+                goto fail;
+        r = pv__timers_init(l);
+        if (r < 0)
+                goto fail;
+        *ret = l;
+        return 0;
+fail:
+        pv_loop_free(l);
+        return r;
+}
+
+/* Free what was released during a dispatch, now that no queued event can
+ * point at it. */
+static void bury(pv_loop *l)
+{
+        while (!pv_list_empty(&l->graveyard)) {
+                struct pv_list *n = l->graveyard.next;
+                pv_list_del(n);
+                pv__child_free(pv__child_from_node(n));
+        }
+}
+
+PV_EXPORT void pv_loop_free(pv_loop *l)
+{
+        if (!l)
+                return;
+        assert(!l->dispatching);
+        /* Kill everything first, then reap: the children die in parallel. */
+        for (struct pv_list *n = l->alive.next; n != &l->alive; n = n->next)
+                pv__child_kill_now(pv__child_from_node(n));
+        while (!pv_list_empty(&l->alive))
+                pv__child_free(pv__child_from_node(l->alive.next));
+        while (!pv_list_empty(&l->dead))
+                pv__child_free(pv__child_from_node(l->dead.next));
+        bury(l);
+        pv__timers_done(l);
+        if (l->ops)
+                l->ops->done(l);
+        if (l->child_stack)
+                sys_munmap(l->child_stack, l->child_stack_size);
+        free(l->read_buf);
+        free(l);
+}
+
+PV_EXPORT int pv_loop_fd(const pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        return l->backend_fd;
+}
+
+PV_EXPORT int pv_loop_dispatch(pv_loop *l, int timeout_ms)
+{
+        int r;
+
+        return_if_invalid(l, -EINVAL);
+        return_if_invalid(!l->dispatching, -EBUSY);
+        r = pv__loop_check(l);
+        if (r < 0)
+                return r;
+        l->dispatching++;
+        r = l->ops->wait(l, timeout_ms < 0 ? -1 : timeout_ms);
+        l->dispatching--;
+        bury(l);
+        return r;
+}
+
+PV_EXPORT int pv_loop_run(pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        while (l->n_alive > 0) {
+                int r = pv_loop_dispatch(l, -1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+PV_EXPORT int pv_loop_spawn_mech(const pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        return l->mech;
+}
+
+PV_EXPORT int pv_loop_backend(const pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        return l->ops->id;
+}
+
+PV_EXPORT int pv_loop_alive(const pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        return (int)l->n_alive;
+}
+
+PV_EXPORT int pv_loop_spawn_stage(const pv_loop *l)
+{
+        return_if_invalid(l, -EINVAL);
+        return l->last_stage;
+}

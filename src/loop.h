@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The loop object, shared by the files that make it up. */
+#ifndef PV_LOOP_H
+#define PV_LOOP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "backend.h"
+#include "internal.h"
+#include "timer.h"
+
+struct pv_loop {
+        const struct pv__backend_ops *ops;
+        int backend_fd;             /* epoll fd; -1 before init */
+
+        int timer_fd;               /* CLOCK_MONOTONIC timerfd; -1 before init */
+        struct pv__source timer_src;
+        struct pv__timer **heap;    /* min-heap on when_ns */
+        size_t n_heap, cap_heap;
+        uint64_t timer_armed_ns;    /* what timer_fd is set to; 0 = disarmed */
+
+        struct pv_list alive;       /* children not yet reaped */
+        struct pv_list dead;        /* reaped children, until they are freed */
+        struct pv_list graveyard;   /* freed during a dispatch; really freed
+                                     * when the dispatch ends, so events
+                                     * queued for them stay harmless */
+        unsigned n_alive;
+        unsigned n_children;        /* all pv_child objects of this loop */
+
+        int mech;                   /* enum pv_spawn_mech in use */
+        bool shared_mem;            /* the child writes its exec error to our
+                                     * memory; else through a pipe */
+        int last_stage;             /* enum pv_spawn_stage of the last pv_spawn */
+        pid_t owner_pid;            /* for the fork check */
+        unsigned dispatching;       /* > 0 while callbacks may run */
+
+        void *child_stack;          /* the spawn child's stack, reused */
+        size_t child_stack_size;
+        char *read_buf;             /* scratch for draining output */
+        size_t read_buf_size;
+};
+
+/* 0, or -ECHILD when the process forked since the loop was made. */
+int pv__loop_check(const pv_loop *l) PV_HIDDEN;
+
+/* Register/unregister a source with the backend. */
+int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events) PV_HIDDEN;
+/* EPOLL_CTL_DEL then close; sets s->fd = -1.  Accepts a closed source. */
+void pv__loop_close(pv_loop *l, struct pv__source *s) PV_HIDDEN;
+
+#endif

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The child side of spawn: from clone to execve.
+ *
+ * The child runs on the parent's memory (CLONE_VM) while the parent is
+ * suspended (CLONE_VFORK), and shares the parent thread's TLS, errno
+ * included.  So everything here is async-signal-safe by construction: raw
+ * system calls from src/syscall.h only, no libc call (not even memcpy, which
+ * could go through a lazily bound PLT entry), no allocation, no lock, no
+ * errno.  Makefile.am builds this file without sanitizers and without
+ * loop-to-memcpy conversion: their runtimes are not safe here.
+ *
+ * Errors go back to the parent through a->err/a->stage (the memory is
+ * shared) and, when a->err_fd is set, through a CLOEXEC pipe (musl's
+ * posix_spawn protocol; used when a tool such as valgrind turns the vfork
+ * into a fork).  Then the child exits with 127, and the parent reaps it.
+ */
+#include <limits.h>
+#include <pidvisor.h>
+#include <sys/prctl.h>
+
+#include "spawn.h"
+#include "syscall.h"
+
+static __attribute__((noreturn)) void fail(struct pv__child_args *a,
+                                           int stage, int err)
+{
+        a->stage = stage;
+        a->err = err;
+        if (a->err_fd >= 0) {
+                int msg[2] = { stage, err };
+                /* sizeof msg < PIPE_BUF: the write is atomic. */
+                (void)sys_write(a->err_fd, msg, sizeof(msg));
+        }
+        sys_exit_group(127);
+}
+
+static void reset_signals(struct pv__child_args *a)
+{
+        /* The parent blocked every signal before clone, so no handler of
+         * the parent's can run here on the parent's memory.  Reset every
+         * disposition, SIG_IGN included (a host that ignores SIGPIPE must
+         * not hand that to its children; systemd and libuv do the same),
+         * then open the mask: a host that blocks signals would otherwise
+         * make its children deaf to SIGTERM. */
+        struct pv__ksigaction dfl = { .handler = SIG_DFL };
+        uint64_t empty = 0;
+        int r;
+
+        for (int sig = 1; sig <= PV__NSIG; sig++) {
+                if (sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                r = sys_sigaction(sig, &dfl, NULL);
+                if (r < 0 && r != -EINVAL)
+                        fail(a, PV_STAGE_SIGNALS, r);
+        }
+        r = sys_sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (r < 0)
+                fail(a, PV_STAGE_SIGNALS, r);
+}
+
+static void setup_session(struct pv__child_args *a)
+{
+        int r = 0;
+
+        if (a->flags & PV_SPAWN_NEW_SESSION)
+                r = sys_setsid();
+        else if (a->flags & PV_SPAWN_NEW_PGRP)
+                r = sys_setpgid(0, 0);
+        if (r < 0)
+                fail(a, PV_STAGE_SESSION, r);
+
+        if (a->pdeathsig) {
+                r = sys_prctl(PR_SET_PDEATHSIG, (unsigned long)a->pdeathsig);
+                if (r < 0)
+                        fail(a, PV_STAGE_PDEATHSIG, r);
+                /* The parent may have died before the prctl took hold. */
+                if (sys_getppid() != a->parent_pid)
+                        fail(a, PV_STAGE_PDEATHSIG, -ESRCH);
+        }
+}
+
+static void setup_stdio(struct pv__child_args *a)
+{
+        int src[3];
+        int r;
+
+        /* First move any source that sits on another slot of 0-2 out of
+         * the way, so placing fd i cannot clobber the source of fd j. */
+        for (int i = 0; i < 3; i++) {
+                src[i] = a->stdio[i];
+                if (src[i] >= 0 && src[i] < 3 && src[i] != i) {
+                        r = sys_fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+                        if (r < 0)
+                                fail(a, PV_STAGE_STDIO, r);
+                        src[i] = r;
+                }
+        }
+        for (int i = 0; i < 3; i++) {
+                if (src[i] < 0)
+                        continue;
+                if (src[i] == i)
+                        r = sys_fcntl(i, F_SETFD, 0);
+                else
+                        r = sys_dup3(src[i], i, 0);
+                if (r < 0)
+                        fail(a, PV_STAGE_STDIO, r);
+        }
+}
+
+static bool is_kept(const struct pv__child_args *a, int fd)
+{
+        for (size_t i = 0; i < a->n_keep; i++)
+                if (a->keep[i] == fd)
+                        return true;
+        return false;
+}
+
+/* Fallback for kernels without CLOSE_RANGE_CLOEXEC (before 5.11): walk
+ * /proc/self/fd through a directory fd the parent opened before clone. */
+static int cloexec_by_walking(struct pv__child_args *a)
+{
+        char buf[4096] __attribute__((aligned(8)));
+        long n;
+
+        while ((n = sys_getdents64(a->proc_fd_dir, buf, sizeof(buf))) > 0) {
+                for (long off = 0; off < n;) {
+                        /* struct linux_dirent64: ino 8, off 8, reclen 2,
+                         * type 1, name. */
+                        unsigned short reclen;
+                        const char *name = buf + off + 19;
+                        int fd = 0;
+                        bool num = *name != '\0';
+
+                        __builtin_memcpy(&reclen, buf + off + 16, sizeof(reclen));
+                        for (const char *p = name; *p; p++) {
+                                if (*p < '0' || *p > '9') {
+                                        num = false;
+                                        break;
+                                }
+                                fd = fd * 10 + (*p - '0');
+                        }
+                        off += reclen;
+                        if (!num || fd < 3 || fd == a->proc_fd_dir || is_kept(a, fd))
+                                continue;
+                        int r = sys_fcntl(fd, F_SETFD, FD_CLOEXEC);
+                        if (r < 0 && r != -EBADF)
+                                return r;
+                }
+        }
+        return (int)(n < 0 ? n : 0);
+}
+
+static void setup_fds(struct pv__child_args *a)
+{
+        unsigned lo = 3;
+        int r;
+
+        for (size_t i = 0; i < a->n_keep; i++) {
+                /* The parent's copy keeps its flag: we clear it only in the
+                 * child's own fd table (no CLONE_FILES). */
+                r = sys_fcntl(a->keep[i], F_SETFD, 0);
+                if (r < 0)
+                        fail(a, PV_STAGE_FDS, r);
+        }
+        if (!a->close_range) {
+                r = cloexec_by_walking(a);
+                if (r < 0)
+                        fail(a, PV_STAGE_FDS, r);
+                return;
+        }
+        for (size_t i = 0; i < a->n_keep; i++) {
+                unsigned k = (unsigned)a->keep[i];
+                if (k > lo) {
+                        r = sys_close_range(lo, k - 1, CLOSE_RANGE_CLOEXEC);
+                        if (r < 0)
+                                fail(a, PV_STAGE_FDS, r);
+                }
+                lo = k + 1;
+        }
+        r = sys_close_range(lo, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (r < 0)
+                fail(a, PV_STAGE_FDS, r);
+}
+
+static bool has_slash(const char *s)
+{
+        for (; *s; s++)
+                if (*s == '/')
+                        return true;
+        return false;
+}
+
+/* execvp's search, without malloc: try dir/file for each PATH entry.
+ * EACCES on one entry does not stop the search but is what we report if
+ * nothing else works (glibc and musl behave the same). */
+static int exec_search(struct pv__child_args *a)
+{
+        char buf[PATH_MAX];
+        const char *file = a->argv[0];
+        const char *p = a->path;
+        bool eacces = false;
+        int r = -ENOENT;
+
+        for (;;) {
+                const char *end = p;
+                size_t n = 0;
+
+                while (*end && *end != ':')
+                        end++;
+                /* An empty entry means the current directory. */
+                for (const char *q = p; q < end && n < sizeof(buf) - 1; q++)
+                        buf[n++] = *q;
+                if (n == 0)
+                        buf[n++] = '.';
+                if (n < sizeof(buf) - 1)
+                        buf[n++] = '/';
+                const char *f = file;
+                while (*f && n < sizeof(buf) - 1)
+                        buf[n++] = *f++;
+                buf[n] = '\0';
+
+                if (*f || (size_t)(end - p) >= sizeof(buf) - 1) {
+                        r = -ENAMETOOLONG;
+                } else {
+                        r = sys_execve(buf, a->argv, a->envp);
+                        switch (r) {
+                        case -EACCES:
+                                eacces = true;
+                                break;
+                        case -ENOENT:
+                        case -ENOTDIR:
+                        case -ESTALE:
+                        case -ENODEV:
+                        case -ETIMEDOUT:
+                        case -ENAMETOOLONG:
+                        case -ELOOP:
+                                break;
+                        default:
+                                return r;
+                        }
+                }
+                if (!*end)
+                        break;
+                p = end + 1;
+        }
+        return eacces ? -EACCES : r;
+}
+
+int pv__child_main(void *args)
+{
+        struct pv__child_args *a = args;
+        int r;
+
+        reset_signals(a);
+        setup_session(a);
+        setup_stdio(a);
+        setup_fds(a);
+        if (a->cwd) {
+                r = sys_chdir(a->cwd);
+                if (r < 0)
+                        fail(a, PV_STAGE_CHDIR, r);
+        }
+        if (!a->path || has_slash(a->argv[0]))
+                r = sys_execve(a->argv[0], a->argv, a->envp);
+        else
+                r = exec_search(a);
+        fail(a, PV_STAGE_EXEC, r);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Creating a child: the fallback ladder (spawn.c) and the child side
+ * (spawn-child.c). */
+#ifndef PV_SPAWN_H
+#define PV_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "internal.h"
+
+/* Everything the child needs, prepared by the parent before clone: the
+ * child may not allocate, take locks or call libc. */
+struct pv__child_args {
+        const char *const *argv;
+        const char *const *envp;   /* never NULL here */
+        const char *path;          /* PATH to search for argv[0], or NULL when
+                                    * argv[0] holds a '/' */
+        const char *cwd;           /* or NULL */
+        int stdio[3];              /* fd to place on 0, 1, 2; -1 = leave */
+        unsigned flags;            /* enum pv_spawn_flags */
+        int pdeathsig;             /* 0 = none */
+        pid_t parent_pid;          /* for the pdeathsig race check */
+        const int *keep;           /* sorted, unique, all >= 3 */
+        size_t n_keep;
+        bool close_range;          /* close_range(CLOSE_RANGE_CLOEXEC) works */
+        int proc_fd_dir;           /* /proc/self/fd, for the fallback; or -1 */
+        int err_fd;                /* write end of an error pipe, when the
+                                    * child's memory is not the parent's
+                                    * (valgrind turns vfork into fork); or -1 */
+        /* Written by the child, read by the parent after the vfork wake-up. */
+        volatile int err;          /* 0, or -errno */
+        volatile int stage;        /* enum pv_spawn_stage of the failure */
+};
+
+/* The child's entry: sets the process up and execs; never returns.
+ * Async-signal-safe; built without sanitizers (see Makefile.am). */
+int pv__child_main(void *args) PV_HIDDEN;
+
+/* Create the child with mechanism mech and wait (vfork) until it has exec'd
+ * or failed.  On success returns 0 and sets *ret_pid and *ret_pidfd (a
+ * CLOEXEC pidfd).  On an exec-side failure the child has been reaped,
+ * a->err/a->stage tell why, and the return is a->err.  stack/stack_size:
+ * memory the child runs on. */
+int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
+                  size_t stack_size, pid_t *ret_pid, int *ret_pidfd) PV_HIDDEN;
+
+/* For the probe: can this mechanism create a child here, does the child
+ * share our memory, and does PIDFD_INFO_EXIT report a reaped child's
+ * status?  0, or -errno of the failing clone. */
+int pv__spawn_probe(int mech, bool *ret_shared, bool *ret_info_exit) PV_HIDDEN;
+
+#endif

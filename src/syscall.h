@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw system calls as static inlines returning -errno (liburing's
+ * src/arch/generic/syscall.h is the model).  Nothing above this file reads
+ * errno.  Used on both sides of spawn: everything here is async-signal-safe
+ * and touches no libc state.
+ */
+#ifndef PV_SYSCALL_H
+#define PV_SYSCALL_H
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#if defined(__x86_64__)
+#include "arch/x86_64-syscall.h"
+#else
+#error "pidvisor supports x86-64 only so far (the clone entry is per-architecture)"
+#endif
+
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal 424
+#endif
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef __WALL
+#define __WALL 0x40000000
+#endif
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2) /* Linux 6.9 */
+#endif
+
+/* PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15).  Declared here because
+ * Debian 12's linux-libc-dev (6.1) predates it.  The kernel reads the size
+ * from the ioctl number, so the version-0 layout (64 bytes) is enough. */
+struct pv__pidfd_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid;
+        uint32_t fsuid, fsgid;
+        int32_t exit_code;      /* a wait status, with PIDFD_INFO_EXIT */
+};
+#define PV__PIDFD_INFO_EXIT (1ULL << 3)
+#define PV__PIDFD_GET_INFO _IOWR(0xFF, 11, struct pv__pidfd_info)
+
+/* The kernel's struct sigaction for rt_sigaction (not glibc's). */
+struct pv__ksigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+#define PV__NSIG 64
+
+/* The kernel's sigset is 8 bytes; glibc's sigset_t is 128. */
+static inline int sys_sigprocmask(int how, const uint64_t *set, uint64_t *old)
+{
+        return (int)pv__sc4(__NR_rt_sigprocmask, how, (long)set, (long)old, 8);
+}
+
+static inline int sys_sigaction(int sig, const struct pv__ksigaction *act,
+                                struct pv__ksigaction *old)
+{
+        return (int)pv__sc4(__NR_rt_sigaction, sig, (long)act, (long)old, 8);
+}
+
+static inline int sys_close(int fd) { return (int)pv__sc1(__NR_close, fd); }
+
+static inline ssize_t sys_read(int fd, void *buf, size_t n)
+{
+        return pv__sc3(__NR_read, fd, (long)buf, (long)n);
+}
+
+static inline ssize_t sys_write(int fd, const void *buf, size_t n)
+{
+        return pv__sc3(__NR_write, fd, (long)buf, (long)n);
+}
+
+static inline int sys_openat(int dfd, const char *path, int flags, int mode)
+{
+        return (int)pv__sc4(__NR_openat, dfd, (long)path, flags, mode);
+}
+
+static inline int sys_pipe2(int fds[2], int flags)
+{
+        return (int)pv__sc2(__NR_pipe2, (long)fds, flags);
+}
+
+static inline int sys_dup3(int old, int new, int flags)
+{
+        return (int)pv__sc3(__NR_dup3, old, new, flags);
+}
+
+static inline int sys_fcntl(int fd, int cmd, long arg)
+{
+        return (int)pv__sc3(__NR_fcntl, fd, cmd, arg);
+}
+
+static inline int sys_close_range(unsigned first, unsigned last, unsigned flags)
+{
+        return (int)pv__sc3(__NR_close_range, first, last, flags);
+}
+
+static inline long sys_getdents64(int fd, void *buf, size_t n)
+{
+        return pv__sc3(__NR_getdents64, fd, (long)buf, (long)n);
+}
+
+static inline int sys_chdir(const char *path)
+{
+        return (int)pv__sc1(__NR_chdir, (long)path);
+}
+
+static inline int sys_execve(const char *path, const char *const *argv,
+                             const char *const *envp)
+{
+        return (int)pv__sc3(__NR_execve, (long)path, (long)argv, (long)envp);
+}
+
+static inline int sys_setsid(void) { return (int)pv__sc0(__NR_setsid); }
+
+static inline int sys_setpgid(pid_t pid, pid_t pgid)
+{
+        return (int)pv__sc2(__NR_setpgid, pid, pgid);
+}
+
+static inline pid_t sys_getppid(void) { return (pid_t)pv__sc0(__NR_getppid); }
+static inline pid_t sys_getpid(void) { return (pid_t)pv__sc0(__NR_getpid); }
+
+static inline int sys_prctl(int op, unsigned long a)
+{
+        return (int)pv__sc5(__NR_prctl, op, (long)a, 0, 0, 0);
+}
+
+static inline __attribute__((noreturn)) void sys_exit_group(int code)
+{
+        for (;;)
+                pv__sc1(__NR_exit_group, code);
+}
+
+static inline int sys_pidfd_open(pid_t pid, unsigned flags)
+{
+        return (int)pv__sc2(__NR_pidfd_open, pid, flags);
+}
+
+static inline int sys_pidfd_send_signal(int pidfd, int sig, unsigned flags)
+{
+        return (int)pv__sc4(__NR_pidfd_send_signal, pidfd, sig, 0, flags);
+}
+
+static inline int sys_kill(pid_t pid, int sig)
+{
+        return (int)pv__sc2(__NR_kill, pid, sig);
+}
+
+/* waitid(2) as the kernel has it: with the rusage that glibc hides. */
+static inline int sys_waitid(int idtype, int id, siginfo_t *si, int options,
+                             struct rusage *ru)
+{
+        return (int)pv__sc5(__NR_waitid, idtype, id, (long)si, options, (long)ru);
+}
+
+static inline int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+        return (int)pv__sc3(__NR_ioctl, fd, (long)req, (long)arg);
+}
+
+static inline int sys_epoll_create1(int flags)
+{
+        return (int)pv__sc1(__NR_epoll_create1, flags);
+}
+
+static inline int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+        return (int)pv__sc4(__NR_epoll_ctl, epfd, op, fd, (long)ev);
+}
+
+static inline int sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout)
+{
+        return (int)pv__sc4(__NR_epoll_wait, epfd, (long)evs, n, timeout);
+}
+
+static inline int sys_timerfd_create(int clock, int flags)
+{
+        return (int)pv__sc2(__NR_timerfd_create, clock, flags);
+}
+
+static inline int sys_timerfd_settime(int fd, int flags, const void *new, void *old)
+{
+        return (int)pv__sc4(__NR_timerfd_settime, fd, flags, (long)new, (long)old);
+}
+
+/* Returns the address, or -errno (mmap's errors are the top 4095 values). */
+static inline long sys_mmap(size_t len, int prot, int flags)
+{
+        return pv__sc6(__NR_mmap, 0, (long)len, prot, flags, -1, 0);
+}
+
+static inline int sys_munmap(void *p, size_t len)
+{
+        return (int)pv__sc2(__NR_munmap, (long)p, (long)len);
+}
+
+/* Creating children goes through the assembly entry in src/arch/: with
+ * CLONE_VM the child must not return into the caller's frame. */
+long pv__clone_run(long nr, long a1, long a2, long a3, int (*fn)(void *),
+                   void *arg) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test child: a tiny program the tests spawn, run as a sequence of verbs
+ *   helper VERB [ARG] [VERB [ARG] ...]
+ * so one test can say "ignore-term ready pause".  Not the test binary
+ * re-executed (STYLE.md 27).
+ *
+ *   exit N            exit with code N
+ *   kill-self SIG     raise signal number SIG (default disposition)
+ *   ignore-term       ignore SIGTERM
+ *   sleep MS          sleep MS milliseconds
+ *   pause             sleep until killed
+ *   ready             print "ready\n" on stdout (a sync point)
+ *   print TEXT        print TEXT and a newline on stdout
+ *   eprint TEXT       print TEXT and a newline on stderr
+ *   write-bytes N     write N bytes of 'x' (no newline) on stdout
+ *   list-fds          print the open fds (space-separated) on stdout
+ *   sigstate          print "blk=HEX ign=HEX" (blocked and ignored signals)
+ *   pgid              print "pid=N pgid=N sid=N"
+ *   pdeathsig         print the parent-death signal number
+ *   pwd               print the working directory
+ *   env NAME          print the value of NAME (or "(unset)")
+ *   fork-grandchild   fork a grandchild that sleeps forever holding our
+ *                     fds; print "grandchild=PID"
+ *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static void out(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(FILE *f, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fflush(f);
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0)
+                ;
+}
+
+static unsigned long long status_mask(const char *key)
+{
+        char line[256];
+        unsigned long long v = 0;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        if (!f)
+                return ~0ULL;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, strlen(key)) == 0)
+                        v = strtoull(line + strlen(key), NULL, 16);
+        fclose(f);
+        return v;
+}
+
+static void list_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        int self = dirfd(d);
+        const char *sep = "";
+
+        while ((e = readdir(d))) {
+                if (e->d_name[0] == '.' || atoi(e->d_name) == self)
+                        continue;
+                printf("%s%s", sep, e->d_name);
+                sep = " ";
+        }
+        printf("\n");
+        fflush(stdout);
+        closedir(d);
+}
+
+int main(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                const char *v = argv[i];
+                const char *arg = i + 1 < argc ? argv[i + 1] : "0";
+
+                if (!strcmp(v, "exit")) {
+                        exit(atoi(arg));
+                } else if (!strcmp(v, "kill-self")) {
+                        signal(atoi(arg), SIG_DFL);
+                        raise(atoi(arg));
+                        i++;
+                } else if (!strcmp(v, "ignore-term")) {
+                        signal(SIGTERM, SIG_IGN);
+                } else if (!strcmp(v, "sleep")) {
+                        sleep_ms(atol(arg));
+                        i++;
+                } else if (!strcmp(v, "pause")) {
+                        for (;;)
+                                pause();
+                } else if (!strcmp(v, "ready")) {
+                        out(stdout, "ready\n");
+                } else if (!strcmp(v, "print")) {
+                        out(stdout, "%s\n", arg);
+                        i++;
+                } else if (!strcmp(v, "eprint")) {
+                        out(stderr, "%s\n", arg);
+                        i++;
+                } else if (!strcmp(v, "write-bytes")) {
+                        static char buf[65536];
+                        long n = atol(arg);
+                        memset(buf, 'x', sizeof(buf));
+                        while (n > 0) {
+                                ssize_t w = write(1, buf, n < (long)sizeof(buf) ? (size_t)n : sizeof(buf));
+                                if (w <= 0)
+                                        return 3;
+                                n -= w;
+                        }
+                        i++;
+                } else if (!strcmp(v, "list-fds")) {
+                        list_fds();
+                } else if (!strcmp(v, "sigstate")) {
+                        out(stdout, "blk=%llx ign=%llx\n", status_mask("SigBlk:"),
+                            status_mask("SigIgn:"));
+                } else if (!strcmp(v, "pgid")) {
+                        out(stdout, "pid=%d pgid=%d sid=%d\n", getpid(), getpgid(0),
+                            getsid(0));
+                } else if (!strcmp(v, "pdeathsig")) {
+                        int sig = -1;
+                        prctl(PR_GET_PDEATHSIG, &sig);
+                        out(stdout, "%d\n", sig);
+                } else if (!strcmp(v, "pwd")) {
+                        char buf[PATH_MAX];
+                        out(stdout, "%s\n", getcwd(buf, sizeof(buf)) ? buf : "?");
+                } else if (!strcmp(v, "env")) {
+                        const char *e = getenv(arg);
+                        out(stdout, "%s\n", e ? e : "(unset)");
+                        i++;
+                } else if (!strcmp(v, "fork-grandchild")) {
+                        pid_t p = fork();
+                        if (p == 0) {
+                                for (;;)
+                                        pause();
+                        }
+                        out(stdout, "grandchild=%d\n", (int)p);
+                } else if (!strcmp(v, "read-stdin")) {
+                        char buf[4096];
+                        long total = 0;
+                        ssize_t n;
+                        while ((n = read(0, buf, sizeof(buf))) > 0)
+                                total += n;
+                        out(stdout, "stdin=%ld\n", total);
+                } else {
+                        out(stderr, "helper: unknown verb '%s'\n", v);
+                        return 2;
+                }
+        }
+        return 0;
+}

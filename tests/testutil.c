@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testutil.h"
+
+static int count_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int n = 0;
+
+        cr_assert(d, "opendir %s", path);
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int tu_count_fds(void)
+{
+        return count_dir("/proc/self/fd") - 1; /* minus the dir's own fd */
+}
+
+int tu_count_threads(void)
+{
+        return count_dir("/proc/self/task");
+}
+
+bool tu_no_unreaped_children(void)
+{
+        siginfo_t si = { 0 };
+        int r = waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL);
+
+        return (r < 0 && errno == ECHILD) || (r == 0 && si.si_pid == 0);
+}
+
+bool tu_pid_alive(int pid)
+{
+        char path[64], state = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        /* pid (comm) state: comm may hold spaces, so look after the last ')'. */
+        char buf[512];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ')
+                state = p[2];
+        return state && state != 'Z' && state != 'X';
+}
+
+void tu_collect(pv_child *c, int fd, const void *buf, size_t len, void *ud)
+{
+        struct tu_out *o = ud;
+        size_t room = sizeof(o->data) - 1 - o->len;
+        size_t n = len < room ? len : room;
+
+        (void)c;
+        (void)fd;
+        memcpy(o->data + o->len, buf, n);
+        o->len += n;
+        o->data[o->len] = '\0';
+        o->total += len;
+}
+
+void tu_on_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct tu_out *o = ud;
+
+        (void)c;
+        if (o) {
+                o->exits++;
+                o->last = *e;
+        }
+}
+
+struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o)
+{
+        struct pv_spawn_opts opts = PV_SPAWN_OPTS_INIT;
+
+        opts.argv = argv;
+        if (o) {
+                opts.stdio[1].mode = PV_STDIO_PIPE;
+                opts.stdio[2].mode = PV_STDIO_PIPE;
+                opts.on_output = tu_collect;
+                opts.on_exit = tu_on_exit;
+                opts.userdata = o;
+        }
+        return opts;
+}
+
+void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle)
+{
+        struct timespec t0, t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!strstr(o->data, needle)) {
+                int r = pv_loop_dispatch(l, 100);
+                cr_assert_geq(r, 0, "dispatch: %s", strerror(-r));
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                cr_assert_lt(t.tv_sec - t0.tv_sec, 10, "no '%s' in output: '%s'",
+                             needle, o->data);
+        }
+}
+
+int tu_run(pv_loop *l, const char **argv, struct pv_exit *e)
+{
+        struct pv_spawn_opts opts = tu_helper_opts(argv, NULL);
+        pv_child *c;
+        int r = pv_spawn(l, &opts, &c);
+
+        if (r < 0)
+                return r;
+        r = pv_child_wait(c, 10000, e);
+        pv_child_release(c);
+        return r;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the Criterion tests: process accounting and helper spawning. */
+#ifndef PV_TESTUTIL_H
+#define PV_TESTUTIL_H
+
+#include <pidvisor.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Open fds of this process, threads of this process. */
+int tu_count_fds(void);
+int tu_count_threads(void);
+/* Children of ours that are zombies or otherwise unreaped:
+ * waitid(P_ALL, WNOHANG | WNOWAIT | __WALL) says none (ECHILD, or no pid). */
+bool tu_no_unreaped_children(void);
+/* Is pid alive (and not a zombie)? */
+bool tu_pid_alive(int pid);
+
+/* Output collected by tu_collect (an on_output callback). */
+struct tu_out {
+        char data[1 << 16];
+        size_t len;              /* capped at sizeof(data) - 1; NUL-terminated */
+        size_t total;            /* all bytes seen */
+        int exits;               /* exit callbacks seen (tu_on_exit) */
+        struct pv_exit last;     /* the last exit seen */
+};
+void tu_collect(pv_child *c, int fd, const void *buf, size_t len, void *ud);
+void tu_on_exit(pv_child *c, const struct pv_exit *e, void *ud);
+
+/* Options for running the test helper: argv is {HELPER_PATH, verbs..., NULL}.
+ * stdout and stderr piped into *o (may be NULL: then inherited). */
+struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o);
+
+/* Dispatch until needle shows in o->data, or fail the test after 10 s. */
+void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle);
+
+/* Spawn argv with opts defaults (helper opts) and wait for the exit. */
+int tu_run(pv_loop *l, const char **argv, struct pv_exit *e);
+
+#define TU_ARGV(...) ((const char *[]){ HELPER_PATH, __VA_ARGS__, NULL })
+
+#endif
