@@ -24,7 +24,6 @@
  *                     fds; print "grandchild=PID"
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <stdarg.h>
 #include <limits.h>

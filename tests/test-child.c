@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/* src/child.c: exit, the stop ladder, signals, ownership. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static pv_loop *new_loop(void)
+{
+        pv_loop *l;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        return l;
+}
+
+Test(child, killed_by_signal)
+{
+        pv_loop *l = new_loop();
+        struct pv_exit e;
+
+        cr_assert_eq(tu_run(l, TU_ARGV("kill-self", "9"), &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert_not(e.core_dumped);
+        cr_assert_eq(tu_run(l, TU_ARGV("kill-self", "15"), &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGTERM);
+        cr_assert_eq(e.flags, 0);
+        pv_loop_free(l);
+}
+
+Test(child, rusage_and_runtime)
+{
+        pv_loop *l = new_loop();
+        struct pv_exit e;
+
+        cr_assert_eq(tu_run(l, TU_ARGV("sleep", "20"), &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        /* waitid filled rusage: any process has a max RSS. */
+        cr_assert_gt(e.rusage.ru_maxrss, 0);
+        /* It slept 20 ms, so at least that much passed (an ordering fact,
+         * not a speed assertion). */
+        cr_assert_geq(e.runtime_us, 20000);
+        pv_loop_free(l);
+}
+
+/* A child that exits on SIGTERM is stopped without escalation. */
+Test(child, stop_cooperative)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.grace_ms = 60000; /* an escalation would show as a hang */
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGTERM);
+        cr_assert(e.flags & PV_EXIT_STOPPED);
+        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        cr_assert_eq(out.exits, 1);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* A child that ignores SIGTERM is killed after the grace period. */
+Test(child, stop_escalates)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.grace_ms = 50;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert_eq(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED),
+                     PV_EXIT_STOPPED | PV_EXIT_ESCALATED);
+        /* The grace was honoured: the child lived at least that long after
+         * the stop began (ordering: it cannot have died before the timer). */
+        cr_assert_geq(e.runtime_us, 50000);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* A SIGSTOPped child still stops: SIGTERM is followed by SIGCONT. */
+Test(child, stop_stopped_child)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
+        struct pv_exit e;
+        siginfo_t si = { 0 };
+        pv_child *c;
+
+        o.grace_ms = 60000;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_signal(c, SIGSTOP), 0);
+        /* Wait until it is really stopped (WNOWAIT leaves it to the loop). */
+        cr_assert_eq(waitid(P_PID, (id_t)pv_child_pid(c), &si, WSTOPPED | WNOWAIT), 0);
+        cr_assert_eq(si.si_code, CLD_STOPPED);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGTERM);
+        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+Test(child, stop_twice_and_after_exit)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.grace_ms = 50;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        cr_assert_eq(out.exits, 1, "exit delivered %d times", out.exits);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_signal(c, SIGTERM), -ESRCH);
+        cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
+        cr_assert_eq(pv_child_pidfd(c), -ESRCH);
+        cr_assert_eq(pv_child_exited(c), 1);
+        cr_assert_eq(pv_child_exit(c, &e), 0);
+        cr_assert_eq(pv_child_wait(c, 0, &e), 0);
+        cr_assert_eq(out.exits, 1);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+Test(child, signal_and_queries)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_gt(pv_child_pid(c), 0);
+        cr_assert_geq(pv_child_pidfd(c), 3);
+        cr_assert_eq(pv_child_exited(c), 0);
+        cr_assert_eq(pv_child_exit(c, &e), -EBUSY);
+        cr_assert_eq(pv_child_wait(c, 0, &e), -ETIMEDOUT);
+        cr_assert_eq(pv_child_signal(c, 0), 0);
+        cr_assert_eq(pv_child_signal(c, -1), -EINVAL);
+        cr_assert_eq(pv_child_signal(c, 65), -EINVAL);
+        cr_assert_eq(pv_child_close_stdin(c), -ENOTCONN);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_signal(c, SIGUSR1), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGUSR1);
+        cr_assert_eq(e.flags, 0);
+        pv_child_release(c);
+
+        cr_assert_eq(pv_child_signal(NULL, 0), -EINVAL);
+        cr_assert_eq(pv_child_stop(NULL), -EINVAL);
+        cr_assert_eq(pv_child_wait(NULL, 0, NULL), -EINVAL);
+        cr_assert_eq(pv_child_pid(NULL), -EINVAL);
+        cr_assert_eq(pv_child_pidfd(NULL), -EINVAL);
+        cr_assert_eq(pv_child_close_stdin(NULL), -EINVAL);
+        pv_child_release(NULL);
+        pv_loop_free(l);
+}
+
+/* The run deadline starts the ladder by itself. */
+Test(child, deadline_triggers_ladder)
+{
+        pv_loop *l = new_loop();
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.deadline_ms = 30;
+        o.grace_ms = 30;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert_eq(e.flags, PV_EXIT_STOPPED | PV_EXIT_ESCALATED | PV_EXIT_DEADLINE);
+        cr_assert_geq(e.runtime_us, 60000);
+        pv_child_release(c);
+
+        /* A child that ends before its deadline is not stopped. */
+        o = tu_helper_opts(TU_ARGV("exit", "3"), NULL);
+        o.deadline_ms = 60000;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.code, 3);
+        cr_assert_eq(e.flags, 0);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* With a new process group, the ladder stops the whole group. */
+Test(child, stop_group_kills_grandchild)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+        int gc = 0;
+
+        o.flags = PV_SPAWN_NEW_PGRP;
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.stdio[2].mode = PV_STDIO_INHERIT;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        cr_assert(tu_pid_alive(gc));
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.signal, SIGTERM);
+        /* The grandchild got SIGTERM too; it is init's to reap now, so wait
+         * (bounded) for it to disappear rather than sleep. */
+        for (int i = 0; i < 10000 && tu_pid_alive(gc); i++)
+                pv_loop_dispatch(l, 1);
+        cr_assert_not(tu_pid_alive(gc), "grandchild %d survived the group stop", gc);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* Ownership: a loop-owned child (ret == NULL) is freed after its exit
+ * callback; a child released from its own callback is not touched again.
+ * ASan in CI turns any use-after-free here into a failure. */
+static void release_in_callback(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        int *n = ud;
+        (*n)++;
+        (void)e;
+        pv_child_release(c);
+        pv_child_release(c); /* a second release is a no-op */
+}
+
+struct chain {
+        int n;
+        pv_loop *l;
+};
+
+static void spawn_in_callback(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct chain *ch = ud;
+        (void)c;
+        (void)e;
+        if (++ch->n < 5) {
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+                o.on_exit = spawn_in_callback;
+                o.userdata = ud;
+                cr_assert_eq(pv_spawn(ch->l, &o, NULL), 0);
+        }
+}
+
+Test(child, ownership)
+{
+        pv_loop *l = new_loop();
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        int n = 0;
+        pv_child *c;
+
+        o.on_exit = release_in_callback;
+        o.userdata = &n;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(n, 1);
+
+        /* Loop-owned children, each spawning the next from its callback. */
+        struct chain chain = { 0, l };
+        o.on_exit = spawn_in_callback;
+        o.userdata = &chain;
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(chain.n, 5);
+
+        /* A released, still running child is still reaped by the loop, and
+         * no callback of it runs. */
+        n = 0;
+        o = tu_helper_opts(TU_ARGV("sleep", "10"), NULL);
+        o.on_exit = release_in_callback;
+        o.userdata = &n;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        pv_child_release(c);
+        cr_assert_eq(pv_loop_alive(l), 1);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(n, 0);
+        cr_assert(tu_no_unreaped_children());
+        pv_loop_free(l);
+}
+
+struct reentry {
+        pv_loop *l;
+        pv_child *other;
+        int wait_r, dispatch_r, run_r;
+};
+
+static void reenter(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct reentry *r = ud;
+        (void)c;
+        (void)e;
+        r->wait_r = pv_child_wait(r->other, 10, NULL);
+        r->dispatch_r = pv_loop_dispatch(r->l, 0);
+        r->run_r = pv_loop_run(r->l);
+}
+
+/* The loop cannot be re-entered from a callback: -EBUSY, not recursion. */
+Test(child, no_reentry_from_callbacks)
+{
+        pv_loop *l = new_loop();
+        struct reentry re = { .l = l };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        pv_child *c;
+
+        cr_assert_eq(pv_spawn(l, &o, &re.other), 0);
+        o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        o.on_exit = reenter;
+        o.userdata = &re;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_eq(re.wait_r, -EBUSY);
+        cr_assert_eq(re.dispatch_r, -EBUSY);
+        cr_assert_eq(re.run_r, -EBUSY);
+        pv_child_release(c);
+        pv_child_release(re.other);
+        pv_loop_free(l); /* kills and reaps the paused one */
+        cr_assert(tu_no_unreaped_children());
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* Hostile hosts: what the process around the library does to signals and
+ * children must not cost a status, a hang or a zombie.  (Covers the exit
+ * recovery in src/child.c and the signal reset in src/spawn-child.c.) */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Does this kernel give a reaped child's status to a pidfd holder
+ * (PIDFD_GET_INFO with PIDFD_INFO_EXIT, 6.15)?  Asked here independently of
+ * the library, so that a library that stopped recovering fails the test. */
+static bool kernel_has_info_exit(void)
+{
+        struct { uint64_t mask, cg; uint32_t u[11]; int32_t exit_code; } info = { .mask = 1 << 3 };
+        pid_t pid = fork();
+        int fd, st;
+        bool ok;
+
+        if (pid == 0)
+                _exit(9);
+        fd = (int)syscall(434 /* pidfd_open */, pid, 0);
+        waitpid(pid, &st, 0);
+        if (fd < 0)
+                return false;
+        ok = ioctl(fd, _IOWR(0xFF, 11, info), &info) == 0 && (info.mask & (1 << 3)) &&
+             WIFEXITED(info.exit_code) && WEXITSTATUS(info.exit_code) == 9;
+        close(fd);
+        return ok;
+}
+
+static void expect_exit(const struct pv_exit *e, int kind, int value, bool recoverable)
+{
+        if (e->kind == PV_EXIT_LOST) {
+                cr_assert_not(recoverable, "status lost although the kernel keeps it");
+                return;
+        }
+        cr_assert_eq(e->kind, kind);
+        cr_assert_eq(kind == PV_EXIT_EXITED ? e->code : e->signal, value,
+                     "wrong status: kind %d code %d signal %d", e->kind, e->code, e->signal);
+}
+
+/* SIGCHLD = SIG_IGN: the kernel reaps our children itself. */
+Test(host, sigchld_ignored, .timeout = 60)
+{
+        bool info_exit = kernel_has_info_exit();
+        struct pv_exit e;
+        pv_loop *l;
+
+        signal(SIGCHLD, SIG_IGN);
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 20; i++) {
+                char code[8];
+                snprintf(code, sizeof(code), "%d", 40 + i);
+                cr_assert_eq(tu_run(l, TU_ARGV("exit", code), &e), 0);
+                expect_exit(&e, PV_EXIT_EXITED, 40 + i, info_exit);
+                if (e.kind != PV_EXIT_LOST)
+                        cr_assert(e.flags & PV_EXIT_RECOVERED);
+        }
+        cr_assert_eq(tu_run(l, TU_ARGV("kill-self", "10"), &e), 0);
+        expect_exit(&e, PV_EXIT_KILLED, SIGUSR1, info_exit);
+        /* Exec errors still come back, and the stop ladder still works. */
+        const char *missing[] = { "/nonexistent/x", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(missing, NULL);
+        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+        struct tu_out out = { 0 };
+        pv_child *c;
+        o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        o.grace_ms = 20;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        expect_exit(&e, PV_EXIT_KILLED, SIGKILL, info_exit);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+        pv_loop_free(l);
+        cr_assert(tu_no_unreaped_children());
+}
+
+static atomic_int reaper_stop;
+static atomic_int reaped;
+
+/* A host thread that reaps every child of the process, as some hosts (and
+ * language runtimes) do. */
+static void *reaper(void *p)
+{
+        (void)p;
+        while (!atomic_load(&reaper_stop)) {
+                siginfo_t si = { 0 };
+                if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOHANG) == 0 && si.si_pid)
+                        atomic_fetch_add(&reaped, 1);
+                else
+                        sched_yield();
+        }
+        return NULL;
+}
+
+Test(host, foreign_reaper, .timeout = 60)
+{
+        bool info_exit = kernel_has_info_exit();
+        pthread_t t;
+        pv_loop *l;
+        int exact = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pthread_create(&t, NULL, reaper, NULL), 0);
+        for (int i = 0; i < 100; i++) {
+                struct pv_exit e;
+                char code[8];
+                snprintf(code, sizeof(code), "%d", i);
+                cr_assert_eq(tu_run(l, TU_ARGV("exit", code), &e), 0, "hang or error at %d", i);
+                expect_exit(&e, PV_EXIT_EXITED, i, info_exit);
+                exact += e.kind == PV_EXIT_EXITED;
+        }
+        atomic_store(&reaper_stop, 1);
+        pthread_join(t, NULL);
+        cr_log_info("foreign reaper took %d of 100; %d statuses exact", atomic_load(&reaped), exact);
+        pv_loop_free(l);
+}
+
+/* A host that blocks every signal: the child still starts with an empty
+ * mask, so the stop ladder's SIGTERM works without escalation. */
+Test(host, all_signals_blocked)
+{
+        sigset_t all;
+        struct tu_out out = { 0 };
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        sigfillset(&all);
+        cr_assert_eq(pthread_sigmask(SIG_BLOCK, &all, NULL), 0);
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate", "ready", "pause"), &out);
+        o.grace_ms = 60000;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        tu_wait_output(l, &out, "ready");
+        cr_assert(strstr(out.data, "blk=0 "), "child mask: %s", out.data);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.signal, SIGTERM);
+        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+static void on_term(int sig) { (void)sig; }
+
+/* Ignored and handled signals of the host are default in the child. */
+Test(host, dispositions_reset)
+{
+        struct tu_out out = { 0 };
+        pv_loop *l;
+        pv_child *c;
+
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, on_term);
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate"), &out);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert(strstr(out.data, "ign=0\n"), "child state: %s", out.data);
+        pv_child_release(c);
+        /* And the library changed none of ours. */
+        struct sigaction sa;
+        sigaction(SIGPIPE, NULL, &sa);
+        cr_assert_eq(sa.sa_handler, SIG_IGN);
+        sigaction(SIGTERM, NULL, &sa);
+        cr_assert_eq(sa.sa_handler, on_term);
+        sigaction(SIGCHLD, NULL, &sa);
+        cr_assert_eq(sa.sa_handler, SIG_DFL);
+        pv_loop_free(l);
+}

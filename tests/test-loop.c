@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* src/loop.c: creation, dispatch, nesting, teardown, threads, and the
+ * seed's leak cycles. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+Test(loop, new_and_free)
+{
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        pv_loop *l = (pv_loop *)0x1;
+        int base = tu_count_fds();
+
+        cr_assert_eq(pv_loop_new(NULL, NULL), -EINVAL);
+        o.size = 4;
+        cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
+        o = (struct pv_loop_opts)PV_LOOP_OPTS_INIT;
+        o.spawn_mech = 17;
+        cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
+        o.spawn_mech = 0;
+        o.backend = -2;
+        cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
+        cr_assert_eq(l, (pv_loop *)0x1, "ret written on failure");
+        struct { struct pv_loop_opts o; int tail; } big = { .o = PV_LOOP_OPTS_INIT, .tail = 1 };
+        big.o.size = sizeof(big);
+        cr_assert_eq(pv_loop_new(&l, &big.o), -E2BIG);
+        big.tail = 0;
+        cr_assert_eq(pv_loop_new(&l, &big.o), 0);
+        cr_assert_geq(pv_loop_fd(l), 3);
+        cr_assert_eq(pv_loop_backend(l), PV_BACKEND_EPOLL);
+        cr_assert_gt(pv_loop_spawn_mech(l), PV_SPAWN_AUTO);
+        cr_assert_eq(pv_loop_alive(l), 0);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_NONE);
+        cr_assert_eq(pv_loop_dispatch(l, 0), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        pv_loop_free(l);
+        pv_loop_free(NULL);
+        cr_assert_eq(tu_count_fds(), base);
+
+        cr_assert_eq(pv_loop_fd(NULL), -EINVAL);
+        cr_assert_eq(pv_loop_dispatch(NULL, 0), -EINVAL);
+        cr_assert_eq(pv_loop_run(NULL), -EINVAL);
+}
+
+/* pv_loop_free with live children (released or not, stopping or not)
+ * leaves no zombie and no fd. */
+Test(loop, free_with_live_children)
+{
+        int fds = tu_count_fds(), threads = tu_count_threads();
+        pv_loop *l;
+        pv_child *c[4];
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 4; i++) {
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
+                o.stdio[0].mode = PV_STDIO_PIPE;
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                o.stdio[2].mode = PV_STDIO_PIPE;
+                o.flags = i == 3 ? PV_SPAWN_NEW_PGRP : 0;
+                cr_assert_eq(pv_spawn(l, &o, &c[i]), 0);
+        }
+        cr_assert_eq(pv_child_stop(c[1]), 0);
+        pv_child_release(c[2]);
+        cr_assert_eq(pv_loop_alive(l), 4);
+        pv_loop_free(l);
+        cr_assert(tu_no_unreaped_children(), "zombie left by pv_loop_free");
+        cr_assert_eq(tu_count_fds(), fds);
+        cr_assert_eq(tu_count_threads(), threads);
+}
+
+/* A pv_loop nested in an outer epoll loop through pv_loop_fd(). */
+Test(loop, nested_in_outer_epoll)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("print", "hi", "sleep", "20", "exit", "7"),
+                                                &out);
+        struct epoll_event ev = { .events = EPOLLIN };
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        pv_loop *l;
+        int wakeups = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, pv_loop_fd(l), &ev), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        while (out.exits == 0) {
+                int n = epoll_wait(ep, &ev, 1, 10000);
+                cr_assert_eq(n, 1, "outer epoll saw no readiness");
+                wakeups++;
+                cr_assert_geq(pv_loop_dispatch(l, 0), 0);
+        }
+        cr_assert_eq(out.last.code, 7);
+        cr_assert_str_eq(out.data, "hi\n");
+        cr_assert_geq(wakeups, 1);
+        /* Nothing left to do: the fd is not readable any more. */
+        cr_assert_eq(epoll_wait(ep, &ev, 1, 0), 0);
+        close(ep);
+        pv_loop_free(l);
+}
+
+/* Timers reach the outer loop too: a deadline with no child activity. */
+Test(loop, nested_timer_readiness)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        struct epoll_event ev = { .events = EPOLLIN };
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        o.deadline_ms = 20;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, pv_loop_fd(l), &ev), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        while (!pv_child_exited(c)) {
+                cr_assert_eq(epoll_wait(ep, &ev, 1, 10000), 1);
+                cr_assert_geq(pv_loop_dispatch(l, 0), 0);
+        }
+        cr_assert_eq(pv_child_exit(c, &e), 0);
+        cr_assert(e.flags & PV_EXIT_DEADLINE);
+        pv_child_release(c);
+        close(ep);
+        pv_loop_free(l);
+}
+
+/* The seed's own stress tests, in seconds: 1000 spawn/reap cycles of
+ * /bin/true and 200 stop cycles of /bin/cat leave fds, threads and zombies
+ * as they were. */
+Test(loop, seed_cycles, .timeout = 120)
+{
+        const char *t[] = { "/bin/true", NULL };
+        const char *cat[] = { "/bin/cat", NULL };
+        int fds = tu_count_fds(), threads = tu_count_threads();
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 1000; i++) {
+                struct pv_spawn_opts o = tu_helper_opts(t, NULL);
+                struct pv_exit e;
+                pv_child *c;
+
+                o.stdio[0].mode = PV_STDIO_PIPE;
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                o.stdio[2].mode = PV_STDIO_PIPE;
+                cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
+                cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
+                cr_assert_eq(e.kind, PV_EXIT_EXITED);
+                cr_assert_eq(e.code, 0);
+                pv_child_release(c);
+        }
+        for (int i = 0; i < 200; i++) {
+                struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
+                struct pv_exit e;
+                pv_child *c;
+
+                o.stdio[0].mode = PV_STDIO_PIPE;
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                o.stdio[2].mode = PV_STDIO_PIPE;
+                o.grace_ms = 5000;
+                cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
+                cr_assert_eq(pv_child_stop(c), 0);
+                cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
+                cr_assert_not(e.flags & PV_EXIT_ESCALATED, "cat needed SIGKILL");
+                pv_child_release(c);
+        }
+        cr_assert_eq(pv_loop_alive(l), 0);
+        pv_loop_free(l);
+        cr_assert_eq(tu_count_fds(), fds);
+        cr_assert_eq(tu_count_threads(), threads);
+        cr_assert(tu_no_unreaped_children());
+}
+
+/* Many children alive at once on one loop, all reaped. */
+Test(loop, many_at_once, .timeout = 120)
+{
+        struct pv_exit e;
+        pv_loop *l;
+        int fds = tu_count_fds();
+        struct tu_out out = { 0 };
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 200; i++) {
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sleep", "10", "exit", "4"), NULL);
+                o.on_exit = tu_on_exit;
+                o.userdata = &out;
+                cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        }
+        cr_assert_eq(pv_loop_alive(l), 200);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(out.exits, 200);
+        e = out.last;
+        cr_assert_eq(e.code, 4);
+        pv_loop_free(l);
+        cr_assert_eq(tu_count_fds(), fds);
+        cr_assert(tu_no_unreaped_children());
+}
+
+struct thread_arg {
+        int n;
+        int ok;
+};
+
+static void *spawner(void *p)
+{
+        struct thread_arg *a = p;
+        pv_loop *l;
+
+        if (pv_loop_new(&l, NULL) < 0)
+                return NULL;
+        for (int i = 0; i < a->n; i++) {
+                const char *argv[] = { HELPER_PATH, "exit", "5", NULL };
+                struct pv_spawn_opts o = tu_helper_opts(argv, NULL);
+                struct pv_exit e;
+                pv_child *c;
+
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                if (pv_spawn(l, &o, &c) < 0)
+                        break;
+                if (pv_child_wait(c, 10000, &e) == 0 && e.kind == PV_EXIT_EXITED &&
+                    e.code == 5)
+                        a->ok++;
+                pv_child_release(c);
+        }
+        pv_loop_free(l);
+        return NULL;
+}
+
+/* Two loops in two threads spawning at once: each sees only its own
+ * children, with exact statuses. */
+Test(loop, two_threads, .timeout = 120)
+{
+        struct thread_arg a[2] = { { 200, 0 }, { 200, 0 } };
+        pthread_t t[2];
+        int fds = tu_count_fds();
+
+        for (int i = 0; i < 2; i++)
+                cr_assert_eq(pthread_create(&t[i], NULL, spawner, &a[i]), 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        cr_assert_eq(a[0].ok, 200);
+        cr_assert_eq(a[1].ok, 200);
+        cr_assert_eq(tu_count_fds(), fds);
+        cr_assert(tu_no_unreaped_children());
+}
+
+/* A loop used in a forked child process refuses with -ECHILD. */
+Test(loop, after_fork)
+{
+        pv_loop *l;
+        pid_t pid;
+        int st;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+                int ok = pv_loop_dispatch(l, 0) == -ECHILD &&
+                         pv_spawn(l, &o, NULL) == -ECHILD;
+                _exit(ok ? 0 : 1);
+        }
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        pv_loop_free(l);
+}

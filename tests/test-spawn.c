@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/* src/spawn.c and src/spawn-child.c: creating children, on every rung of
+ * the fallback ladder, and exec errors that leave nothing behind. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* A loop on a given rung; a rung this kernel lacks is a skip, with why. */
+static pv_loop *loop_on(int mech)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        pv_loop *l = NULL;
+        int r;
+
+        lo.spawn_mech = mech;
+        r = pv_loop_new(&l, &lo);
+        if (r == -EOPNOTSUPP)
+                cr_skip_test("spawn mechanism %s is not available on this kernel",
+                             pv_spawn_mech_name(mech));
+        cr_assert_eq(r, 0, "pv_loop_new: %s", strerror(-r));
+        cr_assert_eq(pv_loop_spawn_mech(l), mech ? mech : pv_loop_spawn_mech(l));
+        return l;
+}
+
+static int mechs[] = { PV_SPAWN_CLONE3, PV_SPAWN_CLONE, PV_SPAWN_VFORK };
+
+ParameterizedTestParameters(spawn, exit_codes)
+{
+        return cr_make_param_array(int, mechs, sizeof(mechs) / sizeof(mechs[0]));
+}
+
+ParameterizedTest(int *mech, spawn, exit_codes)
+{
+        pv_loop *l = loop_on(*mech);
+        static const int codes[] = { 0, 1, 255 };
+
+        for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+                char n[8];
+                struct pv_exit e;
+
+                snprintf(n, sizeof(n), "%d", codes[i]);
+                cr_assert_eq(tu_run(l, TU_ARGV("exit", n), &e), 0);
+                cr_assert_eq(e.kind, PV_EXIT_EXITED);
+                cr_assert_eq(e.code, codes[i], "%s: exit %d gave %d",
+                             pv_spawn_mech_name(*mech), codes[i], e.code);
+                cr_assert_eq(e.flags, 0);
+                cr_assert_gt(e.pid, 0);
+        }
+        pv_loop_free(l);
+        cr_assert(tu_no_unreaped_children());
+}
+
+ParameterizedTestParameters(spawn, exec_errors)
+{
+        return cr_make_param_array(int, mechs, sizeof(mechs) / sizeof(mechs[0]));
+}
+
+/* Exec errors come back from pv_spawn itself, synchronously, with the stage,
+ * and leave no child, zombie or fd. */
+ParameterizedTest(int *mech, spawn, exec_errors)
+{
+        char dir[] = "/tmp/pv-test-XXXXXX";
+        char noexec[64], badfmt[64];
+        pv_loop *l = loop_on(*mech);
+        int fd, base;
+
+        cr_assert(mkdtemp(dir));
+        snprintf(noexec, sizeof(noexec), "%s/noexec", dir);
+        snprintf(badfmt, sizeof(badfmt), "%s/badfmt", dir);
+        fd = open(noexec, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        /* Executable, but neither ELF nor #!: ENOEXEC (we run no shell). */
+        fd = open(badfmt, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "\x01\x02garbage\n", 10), 10);
+        close(fd);
+
+        struct { const char *path; int err; } cases[] = {
+                { "/nonexistent/pv-missing", -ENOENT },
+                { "pv-no-such-program-in-path", -ENOENT },
+                { noexec, -EACCES },
+                { badfmt, -ENOEXEC },
+                { "/etc", -EACCES },
+        };
+        base = tu_count_fds();
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *argv[] = { cases[i].path, NULL };
+                struct pv_spawn_opts o = tu_helper_opts(argv, NULL);
+                pv_child *c = (pv_child *)0x1;
+                int r;
+
+                o.stdio[1].mode = PV_STDIO_PIPE; /* fds to leak, if we did */
+                o.stdio[0].mode = PV_STDIO_NULL;
+                r = pv_spawn(l, &o, &c);
+                cr_assert_eq(r, cases[i].err, "%s: got %d (%s), want %d", cases[i].path,
+                             r, strerror(-r), cases[i].err);
+                cr_assert_eq(c, (pv_child *)0x1, "ret written on failure");
+                cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_EXEC);
+                cr_assert_eq(pv_loop_alive(l), 0);
+                cr_assert_eq(tu_count_fds(), base, "fd leaked");
+                cr_assert(tu_no_unreaped_children(), "zombie left");
+        }
+        unlink(noexec);
+        unlink(badfmt);
+        rmdir(dir);
+        pv_loop_free(l);
+}
+
+Test(spawn, e2big)
+{
+        pv_loop *l = loop_on(0);
+        size_t n = 4 * 1024 * 1024;
+        char *big = malloc(n);
+        const char *argv[] = { "/bin/true", big, NULL };
+        struct pv_spawn_opts o = tu_helper_opts(argv, NULL);
+
+        memset(big, 'a', n - 1);
+        big[n - 1] = '\0';
+        cr_assert_eq(pv_spawn(l, &o, NULL), -E2BIG);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_EXEC);
+        cr_assert(tu_no_unreaped_children());
+        free(big);
+        pv_loop_free(l);
+}
+
+Test(spawn, chdir_failure)
+{
+        pv_loop *l = loop_on(0);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        int base = tu_count_fds();
+
+        o.cwd = "/nonexistent-dir/for-pidvisor";
+        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        o.cwd = "/etc/passwd";
+        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOTDIR);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        cr_assert_eq(tu_count_fds(), base);
+        cr_assert(tu_no_unreaped_children());
+        pv_loop_free(l);
+}
+
+Test(spawn, cwd_env_and_path_search)
+{
+        pv_loop *l = loop_on(0);
+        struct tu_out out = { 0 };
+        const char *env[] = { "PV_TEST=hello", "PATH=/nonexistent:/usr/bin:/bin", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pwd", "env", "PV_TEST", "env", "HOME"),
+                                                &out);
+        pv_child *c;
+
+        o.cwd = "/tmp";
+        o.envp = env;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_str_eq(out.data, "/tmp\nhello\n(unset)\n");
+        pv_child_release(c);
+
+        /* argv[0] without a '/' is searched in envp's PATH. */
+        const char *argv[] = { "true", NULL };
+        o = tu_helper_opts(argv, &out);
+        o.envp = env;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(out.last.kind, PV_EXIT_EXITED);
+        cr_assert_eq(out.last.code, 0);
+        pv_child_release(c);
+
+        /* ... and not found when envp's PATH lacks it. */
+        const char *env2[] = { "PATH=/nonexistent", NULL };
+        o.envp = env2;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+        pv_loop_free(l);
+}
+
+/* A host fd without O_CLOEXEC does not reach the child; a kept one does. */
+Test(spawn, fds_closed_unless_kept)
+{
+        pv_loop *l = loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("list-fds"), &out);
+        int leaky = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+        int kept = open("/dev/null", O_RDONLY);
+        char want[64];
+        pv_child *c;
+
+        cr_assert_geq(leaky, 3);
+        cr_assert_geq(kept, 3);
+        o.stdio[0].mode = PV_STDIO_NULL;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_str_eq(out.data, "0 1 2\n", "child saw fds: %s", out.data);
+        pv_child_release(c);
+
+        memset(&out, 0, sizeof(out));
+        o.keep_fds = &kept;
+        o.n_keep_fds = 1;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        snprintf(want, sizeof(want), "0 1 2 %d\n", kept);
+        cr_assert_str_eq(out.data, want);
+        pv_child_release(c);
+        /* The parent's kept fd keeps its own flags. */
+        cr_assert_eq(fcntl(kept, F_GETFD), 0);
+
+        int bad = 1000;
+        o.keep_fds = &bad;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -EBADF);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_FDS);
+        close(leaky);
+        close(kept);
+        pv_loop_free(l);
+}
+
+Test(spawn, stdio_modes)
+{
+        pv_loop *l = loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin"), &out);
+        char path[] = "/tmp/pv-stdio-XXXXXX";
+        int fd = mkstemp(path);
+        char buf[64] = { 0 };
+        pv_child *c;
+
+        /* /dev/null stdin: EOF at once. */
+        o.stdio[0].mode = PV_STDIO_NULL;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_str_eq(out.data, "stdin=0\n");
+        pv_child_release(c);
+
+        /* A caller's fd as stdout; it stays the caller's. */
+        cr_assert_geq(fd, 0);
+        o = tu_helper_opts(TU_ARGV("print", "to-file"), NULL);
+        o.stdio[1].mode = PV_STDIO_FD;
+        o.stdio[1].fd = fd;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        pv_child_release(c);
+        cr_assert_eq(pread(fd, buf, sizeof(buf) - 1, 0), 8);
+        cr_assert_str_eq(buf, "to-file\n");
+        cr_assert_geq(fcntl(fd, F_GETFD), 0, "caller's fd was closed");
+
+        /* The same fd on two slots, and a low fd moved between slots: fd 1
+         * of ours (whatever it is) as the child's stderr. */
+        memset(&out, 0, sizeof(out));
+        o = tu_helper_opts(TU_ARGV("eprint", "swapped"), &out);
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.stdio[2].mode = PV_STDIO_FD;
+        o.stdio[2].fd = fd;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        pv_child_release(c);
+        cr_assert_eq(pread(fd, buf, sizeof(buf) - 1, 8), 8);
+        close(fd);
+        unlink(path);
+        pv_loop_free(l);
+}
+
+Test(spawn, session_pgrp_pdeathsig)
+{
+        pv_loop *l = loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pgid", "pdeathsig"), &out);
+        pv_child *c;
+        int pid, pgid, sid, sig;
+
+        o.flags = PV_SPAWN_NEW_PGRP | PV_SPAWN_PDEATHSIG;
+        o.pdeathsig = SIGTERM;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
+        cr_assert_eq(pgid, pid);
+        cr_assert_eq(sid, getsid(0));
+        cr_assert_eq(sig, SIGTERM);
+        pv_child_release(c);
+
+        memset(&out, 0, sizeof(out));
+        o.flags = PV_SPAWN_NEW_SESSION;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
+        cr_assert_eq(pgid, pid);
+        cr_assert_eq(sid, pid);
+        cr_assert_eq(sig, 0);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* Bad arguments are -EINVAL (or -E2BIG for an unknown options tail), never
+ * a crash, and leave nothing behind. */
+Test(spawn, bad_arguments)
+{
+        pv_loop *l = loop_on(0);
+        const char *empty[] = { NULL };
+        const char *emptystr[] = { "", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        struct pv_spawn_opts bad;
+        pv_child *c;
+        int base = tu_count_fds();
+
+        cr_assert_eq(pv_spawn(NULL, &o, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, NULL, &c), -EINVAL);
+        bad = o; bad.argv = NULL;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.argv = empty;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.argv = emptystr;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.stdio[1].mode = 42;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.stdio[2].mode = -1;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.stdio[0].mode = PV_STDIO_FD; bad.stdio[0].fd = -3;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.flags = 1u << 20;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.flags = PV_SPAWN_PDEATHSIG; bad.pdeathsig = 99;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.n_keep_fds = 1;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        int low = 1;
+        bad = o; bad.keep_fds = &low; bad.n_keep_fds = 1;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.size = 8;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.stdio[1].mode = PV_STDIO_FD; bad.stdio[1].fd = 987;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EBADF);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_STDIO);
+
+        /* A larger struct from a newer caller: fine if the tail is zero. */
+        struct { struct pv_spawn_opts o; char tail[16]; } big = { .o = o };
+        big.o.size = sizeof(big);
+        cr_assert_eq(pv_spawn(l, &big.o, NULL), 0);
+        big.tail[3] = 1;
+        cr_assert_eq(pv_spawn(l, &big.o, NULL), -E2BIG);
+
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(tu_count_fds(), base);
+        pv_loop_free(l);
+        cr_assert(tu_no_unreaped_children());
+}
+
+Test(spawn, names)
+{
+        cr_assert_str_eq(pv_spawn_mech_name(PV_SPAWN_CLONE3), "clone3");
+        cr_assert_str_eq(pv_spawn_mech_name(PV_SPAWN_VFORK), "vfork");
+        cr_assert_null(pv_spawn_mech_name(_PV_SPAWN_MAX));
+        cr_assert_null(pv_spawn_mech_name(-1));
+        cr_assert_str_eq(pv_spawn_stage_name(PV_STAGE_EXEC), "exec");
+        cr_assert_null(pv_spawn_stage_name(_PV_STAGE_MAX));
+        cr_assert_str_eq(pv_backend_name(PV_BACKEND_EPOLL), "epoll");
+        cr_assert_null(pv_backend_name(_PV_BACKEND_MAX));
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* src/stdio.c: pipes, draining and delivery before the exit callback. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct order {
+        struct tu_out out;
+        size_t at_exit;          /* bytes seen when the exit callback ran */
+};
+
+static void note_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct order *o = ud;
+        tu_on_exit(c, e, &o->out);
+        o->at_exit = o->out.total;
+}
+
+/* Everything the child wrote before it exited is delivered before its exit
+ * callback, on both streams, even when it exits right after writing. */
+Test(stdio, output_before_exit, .timeout = 60)
+{
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 50; i++) {
+                struct order ord = { 0 };
+                struct pv_spawn_opts o = tu_helper_opts(
+                        TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), NULL);
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                o.stdio[2].mode = PV_STDIO_PIPE;
+                o.on_output = tu_collect;
+                o.on_exit = note_exit;
+                o.userdata = &ord;
+                cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+                cr_assert_eq(pv_loop_run(l), 0);
+                cr_assert_eq(ord.out.exits, 1);
+                cr_assert_eq(ord.at_exit, strlen("out-line\nerr-line\n"), "cycle %d: %zu bytes",
+                             i, ord.at_exit);
+                cr_assert(strstr(ord.out.data, "out-line\n") && strstr(ord.out.data, "err-line\n"));
+        }
+        pv_loop_free(l);
+}
+
+/* A child writing far more than a pipe holds never blocks: the loop drains
+ * on readiness, and every byte is counted. */
+Test(stdio, large_output_drained, .timeout = 60)
+{
+        struct order ord = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "8388608"), NULL);
+        pv_loop *l;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.on_output = tu_collect;
+        o.on_exit = note_exit;
+        o.userdata = &ord;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(ord.out.last.code, 0);
+        cr_assert_eq(ord.at_exit, 8388608);
+        pv_loop_free(l);
+}
+
+/* Without an output callback, piped output is drained and dropped. */
+Test(stdio, drained_without_callback, .timeout = 60)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "1048576", "exit", "6"), NULL);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.code, 6);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* A grandchild that keeps stdout and stderr open does not delay the exit. */
+Test(stdio, grandchild_holding_pipes, .timeout = 60)
+{
+        struct order ord = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"), NULL);
+        pv_loop *l;
+        int gc = 0;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.on_output = tu_collect;
+        o.on_exit = note_exit;
+        o.userdata = &ord;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(ord.out.exits, 1);
+        cr_assert_eq(sscanf(ord.out.data, "grandchild=%d", &gc), 1);
+        cr_assert(tu_pid_alive(gc), "the grandchild should still be running");
+        kill(gc, SIGKILL);
+        pv_loop_free(l);
+}
+
+Test(stdio, close_stdin)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin"), &out);
+        pv_loop *l;
+        pv_child *c;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 20, NULL), -ETIMEDOUT, "child did not wait for stdin");
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_str_eq(out.data, "stdin=0\n");
+        cr_assert_eq(out.last.code, 0);
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
