@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* src/spawn-child.c, driven directly in a forked process: the paths the
+ * running kernel does not take by itself (the /proc/self/fd walk used
+ * before Linux 5.11, the error pipe used when a tool turns vfork into
+ * fork) and stdio placement across slots. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <pidvisor.h>
+#include "../src/spawn.h"
+
+extern char **environ;
+
+/* Run pv__child_main(a) in a forked process; return its output on the fd
+ * it got as a->stdio[1] (read from *out_r) and its wait status. */
+static int run_child(struct pv__child_args *a, int out_r, int out_w, char *buf, size_t n)
+{
+        pid_t pid = fork();
+        int st;
+        ssize_t got = 0, r;
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                close(out_r);
+                pv__child_main(a);
+                _exit(99); /* not reached */
+        }
+        close(out_w);
+        if (a->err_fd >= 0)
+                close(a->err_fd);
+        while ((r = read(out_r, buf + got, n - 1 - (size_t)got)) > 0)
+                got += r;
+        buf[got] = '\0';
+        close(out_r);
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        return st;
+}
+
+Test(spawn_child, proc_fd_walk_fallback)
+{
+        const char *argv[] = { HELPER_PATH, "list-fds", NULL };
+        int p[2], leaky, kept, dir, st;
+        char buf[256], want[64];
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        leaky = open("/dev/null", O_RDONLY);      /* no O_CLOEXEC on purpose */
+        kept = open("/dev/null", O_RDONLY);
+        dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert(leaky >= 3 && kept >= 3 && dir >= 3);
+        struct pv__child_args a = {
+                .argv = argv, .envp = (const char *const *)environ,
+                .stdio = { -1, p[1], -1 },
+                .keep = &kept, .n_keep = 1,
+                .close_range = false, .proc_fd_dir = dir, .err_fd = -1,
+        };
+        st = run_child(&a, p[0], p[1], buf, sizeof(buf));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %x", st);
+        snprintf(want, sizeof(want), "0 1 2 %d\n", kept);
+        cr_assert_str_eq(buf, want);
+        close(leaky);
+        close(kept);
+        close(dir);
+}
+
+/* The error pipe: stage and -errno arrive as one 8-byte message, and the
+ * child exits 127. */
+Test(spawn_child, error_pipe)
+{
+        const char *argv[] = { "/nonexistent/prog", NULL };
+        int p[2], e[2], st, msg[2];
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(e, O_CLOEXEC), 0);
+        struct pv__child_args a = {
+                .argv = argv, .envp = (const char *const *)environ,
+                .stdio = { -1, -1, -1 }, .close_range = true,
+                .proc_fd_dir = -1, .err_fd = e[1],
+        };
+        char buf[8];
+        st = run_child(&a, p[0], p[1], buf, sizeof(buf));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+        cr_assert_eq(read(e[0], msg, sizeof(msg)), (ssize_t)sizeof(msg));
+        cr_assert_eq(msg[0], PV_STAGE_EXEC);
+        cr_assert_eq(msg[1], -ENOENT);
+        close(e[0]);
+}
+
+/* Sources that sit on another slot of 0-2 are moved out of the way first:
+ * the child's stdout is our fd 2 and its stderr our fd 1, swapped. */
+Test(spawn_child, stdio_swap)
+{
+        const char *argv[] = { HELPER_PATH, "print", "to-out", "eprint", "to-err", NULL };
+        int po[2], pe[2], st;
+        char out[64] = "", err[64] = "";
+
+        cr_assert_eq(pipe2(po, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(pe, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                /* Put the pipes on 1 and 2, then ask for them crossed. */
+                dup2(pe[1], 1);
+                dup2(po[1], 2);
+                struct pv__child_args a = {
+                        .argv = argv, .envp = (const char *const *)environ,
+                        .stdio = { -1, 2, 1 }, .close_range = true,
+                        .proc_fd_dir = -1, .err_fd = -1,
+                };
+                pv__child_main(&a);
+                _exit(99);
+        }
+        close(po[1]);
+        close(pe[1]);
+        cr_assert_gt(read(po[0], out, sizeof(out) - 1), 0);
+        cr_assert_gt(read(pe[0], err, sizeof(err) - 1), 0);
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        /* fd 1 of the child was our fd 2 = po: it printed to-out there. */
+        cr_assert_str_eq(out, "to-out\n");
+        cr_assert_str_eq(err, "to-err\n");
+}
