@@ -71,8 +71,11 @@ int main(void)
         r = pv_child_wait(c, 300, NULL);
         if (r == -ETIMEDOUT) {
                 printf("demo: stopping child %d\n", (int)pv_child_pid(c));
-                pv_child_stop(c);
-                r = pv_child_wait(c, -1, &e);
+                r = pv_child_stop(c);
+                if (r < 0)
+                        fprintf(stderr, "demo: pv_child_stop: %s\n", strerror(-r));
+                else
+                        r = pv_child_wait(c, -1, &e);
         }
         pv_child_release(c);
         pv_loop_free(loop);

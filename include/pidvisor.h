@@ -15,7 +15,8 @@
  *     failed;
  *   - a pv_loop and its children belong to one thread at a time; different
  *     loops in different threads are independent;
- *   - a loop used in a process forked after pv_loop_new() returns -ECHILD.
+ *   - a loop used in a process forked after pv_loop_new() returns -ECHILD;
+ *     pv_loop_free() there only closes that process's copies of the fds.
  */
 #ifndef PIDVISOR_H
 #define PIDVISOR_H
@@ -52,9 +53,10 @@ typedef struct pv_child pv_child;
  * unless struct pv_loop_opts forces one. */
 enum pv_spawn_mech {
         PV_SPAWN_AUTO = 0,   /* best available (the default) */
-        PV_SPAWN_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK), 5.3+ */
-        PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK), 5.2+ */
-        PV_SPAWN_VFORK,      /* clone(CLONE_VM|CLONE_VFORK) + pidfd_open(), 5.3+ */
+        PV_SPAWN_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|
+                              *        CLONE_CLEAR_SIGHAND), Linux 5.5+ */
+        PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) */
+        PV_SPAWN_VFORK,      /* clone(CLONE_VM|CLONE_VFORK) + pidfd_open() */
         _PV_SPAWN_MAX,
         _PV_SPAWN_INVALID = -22 /* -EINVAL */
 };
@@ -67,11 +69,11 @@ enum pv_backend {
         _PV_BACKEND_INVALID = -22
 };
 
-/* Static name of a mechanism ("clone3", "clone", "vfork"), or NULL when out
- * of range. */
+/* Static name of a mechanism ("auto", "clone3", "clone", "vfork"), or NULL
+ * when out of range. */
 PV_EXPORT const char *pv_spawn_mech_name(int mech);
 
-/* Static name of a backend ("epoll"), or NULL when out of range. */
+/* Static name of a backend ("auto", "epoll"), or NULL when out of range. */
 PV_EXPORT const char *pv_backend_name(int backend);
 
 /* ------------------------------------------------------------------ */
@@ -89,16 +91,23 @@ struct pv_loop_opts {
  * Errors: -EINVAL bad opts (size too small, unknown mechanism or backend);
  *         -E2BIG opts->size larger than this library knows and the unknown
  *                tail is not all zero;
- *         -EOPNOTSUPP the forced mechanism or backend is not available here;
- *         -ENOSYS the kernel has no pidfd at all (before Linux 5.3);
- *         -ENOMEM, -EMFILE, -ENFILE from creating the epoll fd and timerfd. */
+ *         -EOPNOTSUPP the forced mechanism is not available here;
+ *         -ENOSYS the kernel lacks what every mechanism needs (pidfds that
+ *                 waitid(P_PIDFD) accepts: Linux 5.4);
+ *         -EPERM  a sandbox refuses every clone we know;
+ *         -EAGAIN, -ENOMEM, -EMFILE, -ENFILE from the first use's kernel
+ *                 probe (which then runs again next time) or from creating
+ *                 the epoll fd and timerfd. */
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
 
 /* Destroy a loop: every child still alive gets SIGKILL (its whole process
  * group if it was spawned with PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION) and
  * is reaped, every fd the loop or its children own is closed, and every
  * pv_child of the loop is freed, released or not.  No callback runs.
- * Accepts NULL.  Must not be called from inside a callback of that loop. */
+ * In a process forked since pv_loop_new() it kills and unwatches nothing
+ * (those children and the epoll set are the parent's) and only closes this
+ * process's copies of the fds.  Accepts NULL.  Must not be called from
+ * inside a callback of that loop (an assertion). */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
 /* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
@@ -108,8 +117,9 @@ PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 
 /* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then
  * handle every ready event and every expired timer, invoking callbacks.
- * Returns the number of events and timers handled (0 on timeout or when a
- * signal interrupted the wait).
+ * Returns the number of ready fds handled (the loop's one timerfd counts
+ * once however many timers expired; 0 on timeout or when a signal
+ * interrupted the wait).
  * Errors: -EINVAL NULL loop; -EBUSY called from inside a callback of this
  *         loop; -ECHILD the process forked since pv_loop_new(). */
 PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
@@ -129,8 +139,8 @@ PV_EXPORT int pv_loop_backend(const pv_loop *loop);
 PV_EXPORT int pv_loop_alive(const pv_loop *loop);
 
 /* Where the last failed pv_spawn() on this loop failed (enum
- * pv_spawn_stage); PV_STAGE_NONE after a successful spawn.  -EINVAL for
- * NULL. */
+ * pv_spawn_stage; PV_STAGE_SETUP for argument errors and anything in the
+ * parent); PV_STAGE_NONE after a successful spawn.  -EINVAL for NULL. */
 PV_EXPORT int pv_loop_spawn_stage(const pv_loop *loop);
 
 /* ------------------------------------------------------------------ */
@@ -167,7 +177,8 @@ enum pv_spawn_stage {
         _PV_STAGE_INVALID = -22
 };
 
-/* Static name of a stage ("exec", "chdir", ...), or NULL when out of range. */
+/* Static name of a stage ("none", "setup", ..., "exec"), or NULL when out
+ * of range. */
 PV_EXPORT const char *pv_spawn_stage_name(int stage);
 
 enum pv_spawn_flags {
@@ -181,8 +192,9 @@ enum pv_spawn_flags {
 enum pv_exit_kind {
         PV_EXIT_EXITED = 1, /* exited; code is valid */
         PV_EXIT_KILLED,     /* killed by a signal; signal (and core_dumped) */
-        PV_EXIT_LOST,       /* reaped by someone else and the kernel could not
-                             * tell us the status (before Linux 6.15) */
+        PV_EXIT_LOST,       /* reaped by someone else and the kernel did not
+                             * tell us the status (before Linux 6.15, or not
+                             * within about 250 ms of the exit) */
 };
 
 enum pv_exit_flags {
@@ -251,7 +263,10 @@ struct pv_spawn_opts {
  * Exec errors come back here, synchronously: no child, zombie or fd is left
  * behind, and pv_loop_spawn_stage() tells which stage failed.
  * Errors: -EINVAL NULL/empty argv, NULL loop or opts, bad stdio mode,
- *                 negative fd, bad flags or signal, opts->size too small;
+ *                 negative PV_STDIO_FD fd, unknown flags, pdeathsig not in
+ *                 0..64 (checked even without the flag), keep_fds NULL with
+ *                 a count, a keep fd below 3 or more than 65536 of them,
+ *                 deadline_ms beyond 2^64 ns, opts->size too small;
  *         -E2BIG  unknown non-zero opts tail, or argv/envp too large (exec);
  *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
  *                 chdir (stage tells which);
@@ -266,28 +281,35 @@ PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
 /* ------------------------------------------------------------------ */
 
 /* Send a signal through the pidfd (never a recycled pid).  sig 0 tests.
- * Errors: -EINVAL NULL child or bad signal number; -ESRCH the child has
- *         exited (even if not yet reaped); -EPERM as pidfd_send_signal(). */
+ * Errors: -EINVAL NULL child or bad signal number; -ECHILD after fork();
+ *         -ESRCH the child has exited (even if not yet reaped); -EPERM as
+ *         pidfd_send_signal(). */
 PV_EXPORT int pv_child_signal(pv_child *c, int sig);
 
 /* Start the stop ladder, asynchronously: close stdin, SIGTERM (then SIGCONT,
  * so a stopped child can act on it), and after the grace period SIGKILL.
  * With PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION the signals go to the
- * child's whole process group.  Idempotent: calling it again, or after the
- * child exited, returns 0 and does nothing.
- * Errors: -EINVAL NULL child; -EPERM, -ENOMEM from sending SIGTERM. */
+ * child's whole process group; the ladder ends with the child itself, so a
+ * group member that outlives it by ignoring SIGTERM is not pursued.
+ * Idempotent: calling it again, or after the child exited, returns 0 and
+ * does nothing.
+ * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM from sending
+ *         SIGTERM (stdin is closed all the same, and the ladder is not
+ *         started). */
 PV_EXPORT int pv_child_stop(pv_child *c);
 
 /* Close the parent end of the child's stdin pipe.  Returns 0, also when it
- * is already closed.  Errors: -EINVAL NULL child; -ENOTCONN stdin is not a
- * PV_STDIO_PIPE. */
+ * is already closed.  Errors: -EINVAL NULL child; -ECHILD after fork();
+ * -ENOTCONN stdin is not a PV_STDIO_PIPE. */
 PV_EXPORT int pv_child_close_stdin(pv_child *c);
 
 /* Run the child's loop until this child has exited (its exit callback has
- * run), for at most timeout_ms (-1: no limit).  *ret, if not NULL, receives
- * the exit.  Returns at once if the child has already exited.
+ * run), for at most timeout_ms (-1: no limit; 0: dispatch once without
+ * blocking).  *ret, if not NULL, receives the exit.  Returns at once if the
+ * child has already exited, also from a callback.
  * Errors: -EINVAL NULL child; -ETIMEDOUT still alive at the timeout;
- *         -EBUSY called from a callback; -ECHILD after fork(). */
+ *         -EBUSY called from a callback while the child runs; -ECHILD
+ *         after fork(). */
 PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
 
 /* The child's pid; it stays readable after the exit (then the number may
@@ -295,7 +317,8 @@ PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
 PV_EXPORT pid_t pv_child_pid(const pv_child *c);
 
 /* The child's pidfd (owned by the library: do not close it), or -ESRCH once
- * the child has been reaped, or -EINVAL for NULL. */
+ * the child has been reaped (by the loop or by another reaper), or -EINVAL
+ * for NULL. */
 PV_EXPORT int pv_child_pidfd(const pv_child *c);
 
 /* Whether the child has exited and been reaped: 1 yes, 0 no, -EINVAL. */
@@ -307,7 +330,8 @@ PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret);
 
 /* The caller gives up its handle.  A child still running is not stopped: the
  * loop keeps supervising and reaping it, but no callback of it runs again.
- * Safe inside the child's own callbacks.  Accepts NULL. */
+ * Safe inside the child's own callbacks.  Accepts NULL.  Does nothing on a
+ * loop-owned child (spawned with ret == NULL), whose callbacks keep running. */
 PV_EXPORT void pv_child_release(pv_child *c);
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
  * period while STOPPING, and a retry while RECOVERING.
  */
 #include <pidvisor.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,12 +60,26 @@ static bool has_group(const pv_child *c)
 /* Signal the child, or its whole process group when it leads one.  Only
  * called before the child is reaped, so its pid (= its pgid) cannot have
  * been reused: kill(-pid) is as safe as the pidfd here. */
+static int signal_one(pv_child *c, int sig)
+{
+        if (likely(c->loop->feat.pidfd_signal))
+                return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+        /* Only under tools that do not know pidfd_send_signal (valgrind
+         * 3.19); every kernel we run on (5.4+) has it.  The child is not
+         * reaped by us yet, so its pid is still its own unless a host
+         * reaper took it: check the pidfd first.  Delete with such tools. */
+        struct pollfd p = { .fd = c->pidfd.fd, .events = POLLIN };
+        if (sys_poll(&p, 1, 0) != 0)
+                return -ESRCH;
+        return sys_kill(c->pid, sig);
+}
+
 static int send_signal(pv_child *c, int sig)
 {
         int r;
 
         if (has_group(c)) {
-                if (pv__features()->pidfd_signal_pgrp)
+                if (c->loop->feat.pidfd_signal_pgrp)
                         r = sys_pidfd_send_signal(c->pidfd.fd, sig,
                                                   PIDFD_SIGNAL_PROCESS_GROUP);
                 else    /* before Linux 6.9; delete when that is our floor */
@@ -73,7 +88,7 @@ static int send_signal(pv_child *c, int sig)
                         return r;
                 /* The child left its group (setsid, setpgid): signal it. */
         }
-        return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+        return signal_one(c, sig);
 }
 
 static uint64_t after_ms(uint64_t ms)
@@ -207,7 +222,7 @@ static bool recover(pv_child *c)
 
 static int act_recover(pv_child *c)
 {
-        if (recover(c) || !pv__features()->pidfd_info_exit ||
+        if (recover(c) || !c->loop->feat.pidfd_info_exit ||
             c->recover_tries >= RECOVER_TRIES) {
                 if (c->exit.kind == 0)
                         c->exit.kind = PV_EXIT_LOST;
@@ -469,7 +484,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         a.pdeathsig = o.flags & PV_SPAWN_PDEATHSIG ? (o.pdeathsig ? o.pdeathsig : SIGKILL) : 0;
         a.parent_pid = getpid();
         a.keep = keep;
-        a.close_range = pv__features()->close_range_cloexec;
+        a.close_range = l->feat.close_range_cloexec;
         if (!a.close_range) {
                 /* Before Linux 5.11; delete when that is our floor. */
                 r = sys_openat(AT_FDCWD, "/proc/self/fd",
@@ -478,7 +493,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
                         goto out_stdio;
                 a.proc_fd_dir = r;
         }
-        if (!l->shared_mem)
+        if (!l->feat.shared_mem)
                 a.err_fd = 0; /* ask pv__spawn_run for an error pipe */
 
         c->started_ns = pv__now_ns();
@@ -530,20 +545,29 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig)
 {
         return_if_invalid(c, -EINVAL);
         return_if_invalid(sig >= 0 && sig <= PV__NSIG, -EINVAL);
+        int r = pv__loop_check(c->loop);
+        if (r < 0)
+                return r;
         if (c->state == CHILD_EXITED || c->state == CHILD_RECOVERING)
                 return -ESRCH;
-        return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+        return signal_one(c, sig);
 }
 
 PV_EXPORT int pv_child_stop(pv_child *c)
 {
         return_if_invalid(c, -EINVAL);
+        int r = pv__loop_check(c->loop);
+        if (r < 0)
+                return r;
         return child_event(c, EV_STOP);
 }
 
 PV_EXPORT int pv_child_close_stdin(pv_child *c)
 {
         return_if_invalid(c, -EINVAL);
+        int r = pv__loop_check(c->loop);
+        if (r < 0)
+                return r;
         return pv__stdio_close_stdin(&c->io);
 }
 
@@ -563,18 +587,20 @@ PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret)
                 uint64_t now = pv__now_ns();
                 int wait_ms = -1;
 
-                if (deadline != UINT64_MAX) {
-                        if (now >= deadline) {
-                                r = -ETIMEDOUT;
-                                break;
-                        }
+                /* Dispatch at least once, even with timeout 0: the exit may
+                 * be waiting in the pidfd already. */
+                if (deadline != UINT64_MAX)
                         /* Round up, so we do not wake just before it. */
-                        wait_ms = (int)((deadline - now + 999999u) / 1000000u);
-                }
+                        wait_ms = now >= deadline ? 0
+                                  : (int)((deadline - now + 999999u) / 1000000u);
                 r = pv_loop_dispatch(l, wait_ms);
                 if (r < 0)
                         break;
                 r = 0;
+                if (c->state != CHILD_EXITED && wait_ms >= 0 && pv__now_ns() >= deadline) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
         }
         if (r == 0 && ret)
                 *ret = c->exit;
@@ -591,7 +617,8 @@ PV_EXPORT pid_t pv_child_pid(const pv_child *c)
 PV_EXPORT int pv_child_pidfd(const pv_child *c)
 {
         return_if_invalid(c, -EINVAL);
-        return c->state == CHILD_EXITED ? -ESRCH : c->pidfd.fd;
+        return c->state == CHILD_EXITED || c->state == CHILD_RECOVERING ? -ESRCH
+                                                                          : c->pidfd.fd;
 }
 
 PV_EXPORT int pv_child_exited(const pv_child *c)

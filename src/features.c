@@ -2,26 +2,26 @@
 /*
  * Kernel feature probe.  We test features, not version numbers (a
  * distribution kernel or a seccomp profile can differ from what the version
- * says), once per process: pthread_once makes the result the library's one
- * piece of global state, written once and then only read.
+ * says), once per process.  A result is cached once it is definitive; a
+ * probe that failed for want of resources runs again next time.
  */
 #include <pidvisor.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include <stdatomic.h>
 
 #include "features.h"
 #include "spawn.h"
 #include "syscall.h"
 
-static struct pv__features features;
-static pthread_once_t features_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t features_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pv__features features;   /* written under the lock until done */
+static atomic_bool features_done;
 
-static bool probe_mechs(struct pv__features *f)
+static void probe_mechs(struct pv__features *f)
 {
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                bool shared = false, info_exit = false;
-                int r = pv__spawn_probe(m, &shared, &info_exit);
+                struct pv__probe p = { 0 };
+                int r = pv__spawn_probe(m, &p);
 
                 if (r < 0) {
                         f->mech_err = r;
@@ -30,23 +30,21 @@ static bool probe_mechs(struct pv__features *f)
                 f->mech_ok[m] = true;
                 if (!f->best_mech) {
                         f->best_mech = m;
-                        f->shared_mem = shared;
-                        f->pidfd_info_exit = info_exit;
+                        f->shared_mem = p.shared;
+                        f->pidfd_signal = p.pidfd_signal;
+                        f->pidfd_info_exit = p.info_exit;
                 }
         }
-        return f->best_mech != 0;
 }
 
-static void probe(void)
+static void probe(struct pv__features *f)
 {
-        struct pv__features *f = &features;
         int self;
 
-        if (!probe_mechs(f))
+        probe_mechs(f);
+        if (!f->best_mech)
                 return;
-
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
-
         self = sys_pidfd_open(sys_getpid(), 0);
         if (self >= 0) {
                 f->pidfd_signal_pgrp =
@@ -55,8 +53,40 @@ static void probe(void)
         }
 }
 
-const struct pv__features *pv__features(void)
+/* No rung works because the kernel or a sandbox refuses them all: that
+ * will not change in this process.  Anything else (EAGAIN, ENOMEM, EMFILE)
+ * may pass. */
+static bool definitive(const struct pv__features *f)
 {
-        pthread_once(&features_once, probe);
-        return &features;
+        switch (f->best_mech ? 0 : f->mech_err) {
+        case 0:
+        case -ENOSYS:
+        case -EINVAL:
+        case -EPERM:
+        case -EACCES:
+        case -EOPNOTSUPP:
+                return true;
+        default:
+                return false;
+        }
+}
+
+void pv__features_get(struct pv__features *ret)
+{
+        if (!atomic_load_explicit(&features_done, memory_order_acquire)) {
+                pthread_mutex_lock(&features_lock);
+                if (!atomic_load_explicit(&features_done, memory_order_relaxed)) {
+                        struct pv__features f = { 0 };
+
+                        probe(&f);
+                        features = f;
+                        if (definitive(&f))
+                                atomic_store_explicit(&features_done, true,
+                                                      memory_order_release);
+                }
+                *ret = features;
+                pthread_mutex_unlock(&features_lock);
+                return;
+        }
+        *ret = features;
 }

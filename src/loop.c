@@ -78,15 +78,19 @@ void pv__loop_close(pv_loop *l, struct pv__source *s)
 {
         if (s->fd < 0)
                 return;
-        /* Fails only if the fd was never added; closing is what matters. */
-        (void)l->ops->del(l, s);
+        /* In a process forked since the loop was made, the epoll set is
+         * the parent's too: a DEL here would unwatch the parent's fd.  Only
+         * close our copy.  Otherwise DEL fails only if the fd was never
+         * added; closing is what matters. */
+        if (pv__loop_check(l) == 0)
+                (void)l->ops->del(l, s);
         sys_close(s->fd);
         s->fd = -1;
 }
 
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
 {
-        const struct pv__features *f;
+        struct pv__features f;
         struct pv_loop_opts o;
         pv_loop *l;
         long stack;
@@ -99,13 +103,13 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         return_if_invalid(o.spawn_mech >= 0 && o.spawn_mech < _PV_SPAWN_MAX, -EINVAL);
         return_if_invalid(o.backend >= 0 && o.backend < _PV_BACKEND_MAX, -EINVAL);
 
-        f = pv__features();
-        if (!f->best_mech)
-                /* No rung works: before Linux 5.3 there is no pidfd at all,
-                 * or a sandbox refuses every clone we know. */
-                return f->mech_err == -ENOSYS || f->mech_err == -EINVAL ? -ENOSYS
-                                                                        : f->mech_err;
-        if (o.spawn_mech && !f->mech_ok[o.spawn_mech])
+        pv__features_get(&f);
+        if (!f.best_mech)
+                /* No rung works: before Linux 5.4 (no waitid(P_PIDFD)) the
+                 * kernel lacks pieces we need, or a sandbox refuses every
+                 * clone we know, or resources ran out (EAGAIN, ENOMEM). */
+                return f.mech_err == -EINVAL ? -ENOSYS : f.mech_err;
+        if (o.spawn_mech && !f.mech_ok[o.spawn_mech])
                 return -EOPNOTSUPP;
 
         l = calloc(1, sizeof(*l));
@@ -117,8 +121,8 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         pv_list_init(&l->alive);
         pv_list_init(&l->dead);
         pv_list_init(&l->graveyard);
-        l->mech = o.spawn_mech ? o.spawn_mech : f->best_mech;
-        l->shared_mem = f->shared_mem;
+        l->mech = o.spawn_mech ? o.spawn_mech : f.best_mech;
+        l->feat = f;
         l->owner_pid = getpid();
         l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
 
@@ -164,9 +168,13 @@ PV_EXPORT void pv_loop_free(pv_loop *l)
         if (!l)
                 return;
         assert(!l->dispatching);
-        /* Kill everything first, then reap: the children die in parallel. */
-        for (struct pv_list *n = l->alive.next; n != &l->alive; n = n->next)
-                pv__child_kill_now(pv__child_from_node(n));
+        /* Kill everything first, then reap: the children die in parallel.
+         * Not in a process forked since the loop was made: those children
+         * are the parent's, and ours to forget, not to kill.  (waitid on
+         * their pidfds then fails at once with ECHILD.) */
+        if (pv__loop_check(l) == 0)
+                for (struct pv_list *n = l->alive.next; n != &l->alive; n = n->next)
+                        pv__child_kill_now(pv__child_from_node(n));
         while (!pv_list_empty(&l->alive))
                 pv__child_free(pv__child_from_node(l->alive.next));
         while (!pv_list_empty(&l->dead))

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "features.h"
 #include "internal.h"
 #include "timer.h"
 
@@ -29,8 +30,7 @@ struct pv_loop {
         unsigned n_children;        /* all pv_child objects of this loop */
 
         int mech;                   /* enum pv_spawn_mech in use */
-        bool shared_mem;            /* the child writes its exec error to our
-                                     * memory; else through a pipe */
+        struct pv__features feat;   /* the probe's findings, copied at creation */
         int last_stage;             /* enum pv_spawn_stage of the last pv_spawn */
         pid_t owner_pid;            /* for the fork check */
         unsigned dispatching;       /* > 0 while callbacks may run */

@@ -105,8 +105,10 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                 /* Used only when the probe found that the child does not
                  * share our memory; a->err_fd is then just a flag. */
                 r = sys_pipe2(errp, O_CLOEXEC);
-                if (r < 0)
-                        return r;
+                if (r < 0) {
+                        a->stage = PV_STAGE_SETUP;
+                        return a->err = r;
+                }
                 a->err_fd = errp[1];
         }
 
@@ -165,31 +167,44 @@ static int probe_child(void *p)
         return 0;
 }
 
-int pv__spawn_probe(int mech, bool *ret_shared, bool *ret_info_exit)
+int pv__spawn_probe(int mech, struct pv__probe *ret)
 {
-        struct pv__pidfd_info info = { .mask = PV__PIDFD_INFO_EXIT };
         char stack[4096] __attribute__((aligned(16)));
+        struct pv__pidfd_info info = { .mask = PV__PIDFD_INFO_EXIT };
         volatile int marker = 0;
-        int pidfd = -1, pid, r = 0;
+        siginfo_t si;
+        int pidfd = -1, pid, r;
 
         pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack),
                          &pidfd);
         if (pid < 0)
                 return pid;
-        if (mech == PV_SPAWN_VFORK) {
+        if (mech == PV_SPAWN_VFORK)
                 pidfd = sys_pidfd_open(pid, 0);
-                r = pidfd < 0 ? pidfd : 0;
+        if (pidfd < 0) {
+                /* pidfd_open missing (before 5.3), or a kernel before 5.2
+                 * that ignored CLONE_PIDFD and left our -1 alone. */
+                reap_failed(-1, pid);
+                return pidfd == -1 ? -ENOSYS : pidfd;
         }
-        reap_failed(pidfd, pid);
-        if (pidfd >= 0) {
-                /* PIDFD_INFO_EXIT (6.15) only shows once a child is reaped,
-                 * so this child is the probe for it too. */
-                *ret_info_exit = sys_ioctl(pidfd, PV__PIDFD_GET_INFO, &info) == 0 &&
-                                 (info.mask & PV__PIDFD_INFO_EXIT);
+        /* Before reaping, while signal 0 can reach it. */
+        ret->pidfd_signal = sys_pidfd_send_signal(pidfd, 0, 0) != -ENOSYS;
+        do
+                r = sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL);
+        while (r == -EINTR);
+        if (r == -EINVAL) {
+                /* No waitid(P_PIDFD) before Linux 5.4: we could not reap. */
+                reap_failed(-1, pid);
                 sys_close(pidfd);
+                return -ENOSYS;
         }
-        *ret_shared = marker == 1;
-        return r;
+        /* PIDFD_INFO_EXIT (6.15) only shows once a child is reaped, so this
+         * child is the probe for it too. */
+        ret->info_exit = sys_ioctl(pidfd, PV__PIDFD_GET_INFO, &info) == 0 &&
+                         (info.mask & PV__PIDFD_INFO_EXIT);
+        sys_close(pidfd);
+        ret->shared = marker == 1;
+        return 0;
 }
 
 static const char *const stage_names[_PV_STAGE_MAX] = {

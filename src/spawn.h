@@ -45,9 +45,16 @@ int pv__child_main(void *args) PV_HIDDEN;
 int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                   size_t stack_size, pid_t *ret_pid, int *ret_pidfd) PV_HIDDEN;
 
-/* For the probe: can this mechanism create a child here, does the child
- * share our memory, and does PIDFD_INFO_EXIT report a reaped child's
- * status?  0, or -errno of the failing clone. */
-int pv__spawn_probe(int mech, bool *ret_shared, bool *ret_info_exit) PV_HIDDEN;
+/* What the probe child of one mechanism found. */
+struct pv__probe {
+        bool shared;        /* the child wrote our memory (CLONE_VM held) */
+        bool pidfd_signal;  /* pidfd_send_signal() is known */
+        bool info_exit;     /* PIDFD_INFO_EXIT reports a reaped child */
+};
+
+/* Can this mechanism create a child here with a pidfd we can wait on?
+ * 0, or -errno: the failing clone's, or -ENOSYS when the kernel lacks a
+ * piece (CLONE_PIDFD ignored, or no waitid(P_PIDFD) before Linux 5.4). */
+int pv__spawn_probe(int mech, struct pv__probe *ret) PV_HIDDEN;
 
 #endif

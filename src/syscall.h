@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -187,6 +188,11 @@ static inline int sys_waitid(int idtype, int id, siginfo_t *si, int options,
                              struct rusage *ru)
 {
         return (int)pv__sc5(__NR_waitid, idtype, id, (long)si, options, (long)ru);
+}
+
+static inline int sys_poll(struct pollfd *fds, unsigned n, int timeout)
+{
+        return (int)pv__sc3(__NR_poll, (long)fds, n, timeout);
 }
 
 static inline int sys_ioctl(int fd, unsigned long req, void *arg)

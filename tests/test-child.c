@@ -2,6 +2,7 @@
 /* src/child.c: exit, the stop ladder, signals, ownership. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,24 @@ Test(child, signal_and_queries)
         cr_assert_eq(pv_child_pidfd(NULL), -EINVAL);
         cr_assert_eq(pv_child_close_stdin(NULL), -EINVAL);
         pv_child_release(NULL);
+        pv_loop_free(l);
+}
+
+/* pv_child_wait(c, 0) polls: an exit already in the pidfd is collected. */
+Test(child, wait_zero_collects_exit)
+{
+        pv_loop *l = new_loop();
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "8"), NULL);
+        struct pollfd p = { .events = POLLIN };
+        struct pv_exit e;
+        pv_child *c;
+
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        p.fd = pv_child_pidfd(c);
+        cr_assert_eq(poll(&p, 1, 30000), 1);
+        cr_assert_eq(pv_child_wait(c, 0, &e), 0);
+        cr_assert_eq(e.code, 8);
+        pv_child_release(c);
         pv_loop_free(l);
 }
 

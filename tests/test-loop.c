@@ -250,23 +250,37 @@ Test(loop, two_threads, .timeout = 120)
         cr_assert(tu_no_unreaped_children());
 }
 
-/* A loop used in a forked child process refuses with -ECHILD. */
+/* A loop used in a forked child process refuses with -ECHILD, and freeing
+ * it there (an atexit handler, say) leaves the parent's children alone. */
 Test(loop, after_fork)
 {
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        struct pv_exit e;
         pv_loop *l;
+        pv_child *c;
         pid_t pid;
         int st;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
         pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
                 int ok = pv_loop_dispatch(l, 0) == -ECHILD &&
-                         pv_spawn(l, &o, NULL) == -ECHILD;
+                         pv_spawn(l, &o, NULL) == -ECHILD &&
+                         pv_child_stop(c) == -ECHILD &&
+                         pv_child_signal(c, SIGKILL) == -ECHILD &&
+                         pv_child_close_stdin(c) == -ECHILD &&
+                         pv_child_wait(c, 0, NULL) == -ECHILD;
+                pv_loop_free(l);
                 _exit(ok ? 0 : 1);
         }
         cr_assert_eq(waitpid(pid, &st, 0), pid);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert(tu_pid_alive(pv_child_pid(c)), "the forked process killed our child");
+        cr_assert_eq(pv_child_signal(c, SIGUSR2), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.signal, SIGUSR2);
+        pv_child_release(c);
         pv_loop_free(l);
 }
