@@ -326,6 +326,7 @@ static void unref(pv_child *c)
                 pv_list_del(&c->node);
                 pv_list_add(&c->loop->graveyard, &c->node);
         } else {
+                (void)pv__loop_check(c->loop); /* sets loop->forked */
                 pv__child_free(c);
         }
 }
@@ -482,7 +483,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         memcpy(a.stdio, c->io.child_fd, sizeof(a.stdio));
         a.flags = o.flags;
         a.pdeathsig = o.flags & PV_SPAWN_PDEATHSIG ? (o.pdeathsig ? o.pdeathsig : SIGKILL) : 0;
-        a.parent_pid = getpid();
+        a.parent_pid = l->owner_pid; /* checked just above */
         a.keep = keep;
         a.close_range = l->feat.close_range_cloexec;
         if (!a.close_range) {

@@ -64,9 +64,13 @@ int pv__copy_opts(void *dst, size_t dst_size, size_t min_size, const void *src,
         return 0;
 }
 
-int pv__loop_check(const pv_loop *l)
+int pv__loop_check(pv_loop *l)
 {
-        return l->owner_pid == getpid() ? 0 : -ECHILD;
+        if (l->forked || l->owner_pid != getpid()) {
+                l->forked = true;
+                return -ECHILD;
+        }
+        return 0;
 }
 
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events)
@@ -80,9 +84,11 @@ void pv__loop_close(pv_loop *l, struct pv__source *s)
                 return;
         /* In a process forked since the loop was made, the epoll set is
          * the parent's too: a DEL here would unwatch the parent's fd.  Only
-         * close our copy.  Otherwise DEL fails only if the fd was never
-         * added; closing is what matters. */
-        if (pv__loop_check(l) == 0)
+         * close our copy.  (Every path that closes outside a dispatch or a
+         * spawn, which check first, runs pv__loop_check before.)  Otherwise
+         * DEL fails only if the fd was never added; closing is what
+         * matters. */
+        if (!l->forked)
                 (void)l->ops->del(l, s);
         sys_close(s->fd);
         s->fd = -1;

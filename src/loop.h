@@ -33,6 +33,10 @@ struct pv_loop {
         struct pv__features feat;   /* the probe's findings, copied at creation */
         int last_stage;             /* enum pv_spawn_stage of the last pv_spawn */
         pid_t owner_pid;            /* for the fork check */
+        bool forked;                /* seen from a process forked since the
+                                     * loop was made (sticky): the epoll set
+                                     * is shared with the parent there, so
+                                     * close our fd copies but never DEL */
         unsigned dispatching;       /* > 0 while callbacks may run */
 
         void *child_stack;          /* the spawn child's stack, reused */
@@ -41,8 +45,9 @@ struct pv_loop {
         size_t read_buf_size;
 };
 
-/* 0, or -ECHILD when the process forked since the loop was made. */
-int pv__loop_check(const pv_loop *l) PV_HIDDEN;
+/* 0, or -ECHILD when the process forked since the loop was made (and then
+ * l->forked is set). */
+int pv__loop_check(pv_loop *l) PV_HIDDEN;
 
 /* Register/unregister a source with the backend. */
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events) PV_HIDDEN;

@@ -110,14 +110,15 @@ void pv__stdio_spawned(struct pv__stdio *io)
         io->devnull = -1;
 }
 
-/* Read once (or, when draining, until the pipe is empty or max bytes were
- * read) and hand the data to the output callback.  Returns false at EOF or
- * on a read error, when the stream should be closed. */
-static bool stream_read(pv_loop *l, struct pv__stream *s, size_t max)
+/* Read and hand the data to the output callback: once, or when draining
+ * until the pipe is empty.  Returns false at EOF or on a read error, when
+ * the stream should be closed. */
+static bool stream_read(pv_loop *l, struct pv__stream *s, bool drain)
 {
-        size_t total = 0;
+        size_t total = 0, max = l->read_buf_size;
+        bool sized = false;
 
-        do {
+        for (;;) {
                 ssize_t n = sys_read(s->src.fd, l->read_buf, l->read_buf_size);
 
                 if (n == -EINTR)
@@ -128,12 +129,24 @@ static bool stream_read(pv_loop *l, struct pv__stream *s, size_t max)
                         return false;
                 total += (size_t)n;
                 pv__child_output(s->child, s->child_fd, l->read_buf, (size_t)n);
-                /* The callback may have closed this stream (release does
-                 * not, teardown does). */
-                if (s->src.fd < 0)
+                /* The callback may have closed this stream (teardown). */
+                if (s->src.fd < 0 || !drain)
                         return true;
-        } while (total < max);
-        return true;
+                if (total < max)
+                        continue;
+                /* Everything the child wrote before it died is in the pipe,
+                 * and a pipe holds at most its capacity; reading more would
+                 * be a grandchild's later output, which could go on for
+                 * ever.  Ask for the capacity only when the default is
+                 * reached: most children leave far less. */
+                if (sized)
+                        return true;
+                int cap = sys_fcntl(s->src.fd, F_GETPIPE_SZ, 0);
+                sized = true;
+                if (cap <= 0 || (size_t)cap <= total)
+                        return true;
+                max = (size_t)cap;
+        }
 }
 
 static void stream_ready(struct pv__source *src, uint32_t events)
@@ -144,7 +157,7 @@ static void stream_ready(struct pv__source *src, uint32_t events)
         (void)events;
         /* One read per wake-up: level-triggered epoll comes back if more is
          * there, and other children get their turn meanwhile. */
-        if (!stream_read(l, s, 1))
+        if (!stream_read(l, s, false))
                 pv__loop_close(l, &s->src);
 }
 
@@ -166,16 +179,10 @@ void pv__stdio_finish(pv_loop *l, struct pv__stdio *io)
 {
         for (int i = 0; i < 2; i++) {
                 struct pv__stream *s = &io->out[i];
-                int cap;
 
                 if (s->src.fd < 0)
                         continue;
-                /* Everything the child wrote before it died is in the pipe,
-                 * and the pipe holds at most its capacity.  Reading more
-                 * would be a grandchild's later output, which could go on
-                 * for ever. */
-                cap = sys_fcntl(s->src.fd, F_GETPIPE_SZ, 0);
-                (void)stream_read(l, s, cap > 0 ? (size_t)cap : 65536);
+                (void)stream_read(l, s, true);
                 pv__loop_close(l, &s->src);
         }
 }
