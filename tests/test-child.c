@@ -59,10 +59,8 @@ Test(child, stop_cooperative)
         pv_child *c;
 
         o.grace_ms = 60000; /* an escalation would show as a hang */
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGTERM);
         cr_assert(e.flags & PV_EXIT_STOPPED);
@@ -82,10 +80,8 @@ Test(child, stop_escalates)
         pv_child *c;
 
         o.grace_ms = 50;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
         cr_assert_eq(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED),
@@ -108,14 +104,12 @@ Test(child, stop_stopped_child)
         pv_child *c;
 
         o.grace_ms = 60000;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
+        c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(pv_child_signal(c, SIGSTOP), 0);
         /* Wait until it is really stopped (WNOWAIT leaves it to the loop). */
         cr_assert_eq(waitid(P_PID, (id_t)pv_child_pid(c), &si, WSTOPPED | WNOWAIT), 0);
         cr_assert_eq(si.si_code, CLD_STOPPED);
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGTERM);
         cr_assert_not(e.flags & PV_EXIT_ESCALATED);
@@ -132,11 +126,9 @@ Test(child, stop_twice_and_after_exit)
         pv_child *c;
 
         o.grace_ms = 50;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
+        c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        e = tu_stop_wait(c);
         cr_assert(e.flags & PV_EXIT_ESCALATED);
         cr_assert_eq(out.exits, 1, "exit delivered %d times", out.exits);
         cr_assert_eq(pv_child_stop(c), 0);
@@ -211,26 +203,21 @@ Test(child, deadline_triggers_ladder)
         pv_loop *l = new_loop();
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
         struct pv_exit e;
-        pv_child *c;
 
         o.deadline_ms = 30;
         o.grace_ms = 30;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
         cr_assert_eq(e.flags, PV_EXIT_STOPPED | PV_EXIT_ESCALATED | PV_EXIT_DEADLINE);
         cr_assert_geq(e.runtime_us, 60000);
-        pv_child_release(c);
 
         /* A child that ends before its deadline is not stopped. */
         o = tu_helper_opts(TU_ARGV("exit", "3"), NULL);
         o.deadline_ms = 60000;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.code, 3);
         cr_assert_eq(e.flags, 0);
-        pv_child_release(c);
         pv_loop_free(l);
 }
 
@@ -247,12 +234,10 @@ Test(child, stop_group_kills_grandchild)
         o.flags = PV_SPAWN_NEW_PGRP;
         o.stdio[1].mode = PV_STDIO_PIPE;
         o.stdio[2].mode = PV_STDIO_INHERIT;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
+        c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         cr_assert(tu_pid_alive(gc));
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGTERM);
         /* The grandchild got SIGTERM too; it is init's to reap now, so wait
          * (bounded) for it to disappear rather than sleep. */
@@ -351,18 +336,15 @@ Test(child, no_reentry_from_callbacks)
         pv_loop *l = new_loop();
         struct reentry re = { .l = l };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
-        pv_child *c;
 
         cr_assert_eq(pv_spawn(l, &o, &re.other), 0);
         o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         o.on_exit = reenter;
         o.userdata = &re;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(re.wait_r, -EBUSY);
         cr_assert_eq(re.dispatch_r, -EBUSY);
         cr_assert_eq(re.run_r, -EBUSY);
-        pv_child_release(c);
         pv_child_release(re.other);
         pv_loop_free(l); /* kills and reaps the paused one */
         cr_assert(tu_no_unreaped_children());

@@ -77,10 +77,8 @@ Test(host, sigchld_ignored, .timeout = 60)
         pv_child *c;
         o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
         o.grace_ms = 20;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        e = tu_stop_wait(c);
         expect_exit(&e, PV_EXIT_KILLED, SIGKILL, info_exit);
         cr_assert(e.flags & PV_EXIT_ESCALATED);
         pv_child_release(c);
@@ -144,11 +142,9 @@ Test(host, all_signals_blocked)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate", "ready", "pause"), &out);
         o.grace_ms = 60000;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        tu_wait_output(l, &out, "ready");
+        c = tu_spawn_ready(l, &o, &out);
         cr_assert(strstr(out.data, "blk=0 "), "child mask: %s", out.data);
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGTERM);
         cr_assert_not(e.flags & PV_EXIT_ESCALATED);
         pv_child_release(c);

@@ -61,9 +61,7 @@ Test(loop, free_with_live_children)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         for (int i = 0; i < 4; i++) {
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
-                o.stdio[0].mode = PV_STDIO_PIPE;
-                o.stdio[1].mode = PV_STDIO_PIPE;
-                o.stdio[2].mode = PV_STDIO_PIPE;
+                tu_pipe_all(&o);
                 o.flags = i == 3 ? PV_SPAWN_NEW_PGRP : 0;
                 cr_assert_eq(pv_spawn(l, &o, &c[i]), 0);
         }
@@ -146,9 +144,7 @@ Test(loop, seed_cycles, .timeout = 120)
                 struct pv_exit e;
                 pv_child *c;
 
-                o.stdio[0].mode = PV_STDIO_PIPE;
-                o.stdio[1].mode = PV_STDIO_PIPE;
-                o.stdio[2].mode = PV_STDIO_PIPE;
+                tu_pipe_all(&o);
                 cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
                 cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
                 cr_assert_eq(e.kind, PV_EXIT_EXITED);
@@ -160,13 +156,10 @@ Test(loop, seed_cycles, .timeout = 120)
                 struct pv_exit e;
                 pv_child *c;
 
-                o.stdio[0].mode = PV_STDIO_PIPE;
-                o.stdio[1].mode = PV_STDIO_PIPE;
-                o.stdio[2].mode = PV_STDIO_PIPE;
+                tu_pipe_all(&o);
                 o.grace_ms = 5000;
                 cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
-                cr_assert_eq(pv_child_stop(c), 0);
-                cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
+                e = tu_stop_wait(c);
                 cr_assert_not(e.flags & PV_EXIT_ESCALATED, "cat needed SIGKILL");
                 pv_child_release(c);
         }

@@ -157,24 +157,19 @@ Test(spawn, cwd_env_and_path_search)
         const char *env[] = { "PV_TEST=hello", "PATH=/nonexistent:/usr/bin:/bin", NULL };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pwd", "env", "PV_TEST", "env", "HOME"),
                                                 &out);
-        pv_child *c;
 
         o.cwd = "/tmp";
         o.envp = env;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_str_eq(out.data, "/tmp\nhello\n(unset)\n");
-        pv_child_release(c);
 
         /* argv[0] without a '/' is searched in envp's PATH. */
         const char *argv[] = { "true", NULL };
         o = tu_helper_opts(argv, &out);
         o.envp = env;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(out.last.kind, PV_EXIT_EXITED);
         cr_assert_eq(out.last.code, 0);
-        pv_child_release(c);
 
         /* ... and not found when envp's PATH lacks it. */
         const char *env2[] = { "PATH=/nonexistent", NULL };
@@ -192,24 +187,19 @@ Test(spawn, fds_closed_unless_kept)
         int leaky = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
         int kept = open("/dev/null", O_RDONLY);
         char want[64];
-        pv_child *c;
 
         cr_assert_geq(leaky, 3);
         cr_assert_geq(kept, 3);
         o.stdio[0].mode = PV_STDIO_NULL;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_str_eq(out.data, "0 1 2\n", "child saw fds: %s", out.data);
-        pv_child_release(c);
 
         memset(&out, 0, sizeof(out));
         o.keep_fds = &kept;
         o.n_keep_fds = 1;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         snprintf(want, sizeof(want), "0 1 2 %d\n", kept);
         cr_assert_str_eq(out.data, want);
-        pv_child_release(c);
         /* The parent's kept fd keeps its own flags. */
         cr_assert_eq(fcntl(kept, F_GETFD), 0);
 
@@ -230,23 +220,18 @@ Test(spawn, stdio_modes)
         char path[] = "/tmp/pv-stdio-XXXXXX";
         int fd = mkstemp(path);
         char buf[64] = { 0 };
-        pv_child *c;
 
         /* /dev/null stdin: EOF at once. */
         o.stdio[0].mode = PV_STDIO_NULL;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_str_eq(out.data, "stdin=0\n");
-        pv_child_release(c);
 
         /* A caller's fd as stdout; it stays the caller's. */
         cr_assert_geq(fd, 0);
         o = tu_helper_opts(TU_ARGV("print", "to-file"), NULL);
         o.stdio[1].mode = PV_STDIO_FD;
         o.stdio[1].fd = fd;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
-        pv_child_release(c);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(pread(fd, buf, sizeof(buf) - 1, 0), 8);
         cr_assert_str_eq(buf, "to-file\n");
         cr_assert_geq(fcntl(fd, F_GETFD), 0, "caller's fd was closed");
@@ -258,9 +243,7 @@ Test(spawn, stdio_modes)
         o.stdio[1].mode = PV_STDIO_PIPE;
         o.stdio[2].mode = PV_STDIO_FD;
         o.stdio[2].fd = fd;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
-        pv_child_release(c);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(pread(fd, buf, sizeof(buf) - 1, 8), 8);
         close(fd);
         unlink(path);
@@ -272,28 +255,23 @@ Test(spawn, session_pgrp_pdeathsig)
         pv_loop *l = loop_on(0);
         struct tu_out out = { 0 };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pgid", "pdeathsig"), &out);
-        pv_child *c;
         int pid, pgid, sid, sig;
 
         o.flags = PV_SPAWN_NEW_PGRP | PV_SPAWN_PDEATHSIG;
         o.pdeathsig = SIGTERM;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
         cr_assert_eq(pgid, pid);
         cr_assert_eq(sid, getsid(0));
         cr_assert_eq(sig, SIGTERM);
-        pv_child_release(c);
 
         memset(&out, 0, sizeof(out));
         o.flags = PV_SPAWN_NEW_SESSION;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 10000, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
         cr_assert_eq(pgid, pid);
         cr_assert_eq(sid, pid);
         cr_assert_eq(sig, 0);
-        pv_child_release(c);
         pv_loop_free(l);
 }
 

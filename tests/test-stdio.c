@@ -21,6 +21,16 @@ static void note_exit(pv_child *c, const struct pv_exit *e, void *ud)
         o->at_exit = o->out.total;
 }
 
+/* Helper options whose output and exit are recorded into ord. */
+static struct pv_spawn_opts order_opts(const char **argv, struct order *ord)
+{
+        struct pv_spawn_opts o = tu_helper_opts(argv, &ord->out);
+
+        o.on_exit = note_exit;
+        o.userdata = ord;
+        return o;
+}
+
 /* Everything the child wrote before it exited is delivered before its exit
  * callback, on both streams, even when it exits right after writing. */
 Test(stdio, output_before_exit, .timeout = 60)
@@ -30,13 +40,8 @@ Test(stdio, output_before_exit, .timeout = 60)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         for (int i = 0; i < 50; i++) {
                 struct order ord = { 0 };
-                struct pv_spawn_opts o = tu_helper_opts(
-                        TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), NULL);
-                o.stdio[1].mode = PV_STDIO_PIPE;
-                o.stdio[2].mode = PV_STDIO_PIPE;
-                o.on_output = tu_collect;
-                o.on_exit = note_exit;
-                o.userdata = &ord;
+                struct pv_spawn_opts o = order_opts(
+                        TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), &ord);
                 cr_assert_eq(pv_spawn(l, &o, NULL), 0);
                 cr_assert_eq(pv_loop_run(l), 0);
                 cr_assert_eq(ord.out.exits, 1);
@@ -52,13 +57,9 @@ Test(stdio, output_before_exit, .timeout = 60)
 Test(stdio, large_output_drained, .timeout = 60)
 {
         struct order ord = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "8388608"), NULL);
+        struct pv_spawn_opts o = order_opts(TU_ARGV("write-bytes", "8388608"), &ord);
         pv_loop *l;
 
-        o.stdio[1].mode = PV_STDIO_PIPE;
-        o.on_output = tu_collect;
-        o.on_exit = note_exit;
-        o.userdata = &ord;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
@@ -73,14 +74,11 @@ Test(stdio, drained_without_callback, .timeout = 60)
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "1048576", "exit", "6"), NULL);
         struct pv_exit e;
         pv_loop *l;
-        pv_child *c;
 
         o.stdio[1].mode = PV_STDIO_PIPE;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.code, 6);
-        pv_child_release(c);
         pv_loop_free(l);
 }
 
@@ -88,15 +86,10 @@ Test(stdio, drained_without_callback, .timeout = 60)
 Test(stdio, grandchild_holding_pipes, .timeout = 60)
 {
         struct order ord = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"), NULL);
+        struct pv_spawn_opts o = order_opts(TU_ARGV("fork-grandchild", "exit", "0"), &ord);
         pv_loop *l;
         int gc = 0;
 
-        o.stdio[1].mode = PV_STDIO_PIPE;
-        o.stdio[2].mode = PV_STDIO_PIPE;
-        o.on_output = tu_collect;
-        o.on_exit = note_exit;
-        o.userdata = &ord;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);

@@ -116,15 +116,48 @@ void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle)
         }
 }
 
-int tu_run(pv_loop *l, const char **argv, struct pv_exit *e)
+int tu_run_opts(pv_loop *l, const struct pv_spawn_opts *o, struct pv_exit *e)
 {
-        struct pv_spawn_opts opts = tu_helper_opts(argv, NULL);
         pv_child *c;
-        int r = pv_spawn(l, &opts, &c);
+        int r = pv_spawn(l, o, &c);
 
         if (r < 0)
                 return r;
         r = pv_child_wait(c, 10000, e);
         pv_child_release(c);
         return r;
+}
+
+int tu_run(pv_loop *l, const char **argv, struct pv_exit *e)
+{
+        struct pv_spawn_opts opts = tu_helper_opts(argv, NULL);
+
+        return tu_run_opts(l, &opts, e);
+}
+
+pv_child *tu_spawn_ready(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out)
+{
+        pv_child *c;
+        int r = pv_spawn(l, o, &c);
+
+        cr_assert_eq(r, 0, "pv_spawn: %s", strerror(-r));
+        tu_wait_output(l, out, "ready");
+        return c;
+}
+
+struct pv_exit tu_stop_wait(pv_child *c)
+{
+        struct pv_exit e;
+        int r = pv_child_stop(c);
+
+        cr_assert_eq(r, 0, "pv_child_stop: %s", strerror(-r));
+        r = pv_child_wait(c, 30000, &e);
+        cr_assert_eq(r, 0, "pv_child_wait: %s", strerror(-r));
+        return e;
+}
+
+void tu_pipe_all(struct pv_spawn_opts *o)
+{
+        for (int i = 0; i < 3; i++)
+                o->stdio[i].mode = PV_STDIO_PIPE;
 }

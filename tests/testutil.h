@@ -34,7 +34,22 @@ struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o);
 /* Dispatch until needle shows in o->data, or fail the test after 10 s. */
 void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle);
 
-/* Spawn argv with opts defaults (helper opts) and wait for the exit. */
+/* Spawn with o (its output collected into out), then dispatch until the
+ * child printed "ready"; fails the test on error. */
+pv_child *tu_spawn_ready(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out);
+
+/* pv_child_stop(c), then wait (30 s at most) for the exit; fails the test
+ * on error. */
+struct pv_exit tu_stop_wait(pv_child *c);
+
+/* Pipes on all three of o's stdio slots. */
+void tu_pipe_all(struct pv_spawn_opts *o);
+
+/* Spawn with o, wait (10 s at most) for the exit into *e (may be NULL),
+ * release.  0 or the -errno of pv_spawn/pv_child_wait. */
+int tu_run_opts(pv_loop *l, const struct pv_spawn_opts *o, struct pv_exit *e);
+
+/* tu_run_opts with the helper defaults for argv. */
 int tu_run(pv_loop *l, const char **argv, struct pv_exit *e);
 
 #define TU_ARGV(...) ((const char *[]){ HELPER_PATH, __VA_ARGS__, NULL })
