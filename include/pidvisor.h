@@ -94,10 +94,13 @@ struct pv_loop_opts {
  *         -EOPNOTSUPP the forced mechanism is not available here;
  *         -ENOSYS the kernel lacks what every mechanism needs (pidfds that
  *                 waitid(P_PIDFD) accepts: Linux 5.4);
- *         -EPERM  a sandbox refuses every clone we know;
+ *         -EINVAL NULL ret;
+ *         -EPERM  a sandbox refuses every clone we know (or whatever errno
+ *                 it refuses the last one with, e.g. -EACCES);
  *         -EAGAIN, -ENOMEM, -EMFILE, -ENFILE from the first use's kernel
  *                 probe (which then runs again next time) or from creating
- *                 the epoll fd and timerfd. */
+ *                 the epoll fd and timerfd; -ENOSPC from epoll
+ *                 (fs.epoll.max_user_watches). */
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
 
 /* Destroy a loop: every child still alive gets SIGKILL (its whole process
@@ -116,7 +119,8 @@ PV_EXPORT void pv_loop_free(pv_loop *loop);
 PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 
 /* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then
- * handle every ready event and every expired timer, invoking callbacks.
+ * handle the ready events (up to 256 per call; the rest on the next call)
+ * and every expired timer, invoking callbacks.
  * Returns the number of ready fds handled (the loop's one timerfd counts
  * once however many timers expired; 0 on timeout or when a signal
  * interrupted the wait).
@@ -220,7 +224,8 @@ struct pv_exit {
 /* Called once when a child has exited and been reaped; e is valid for the
  * duration of the call only.  The callback may call any function of this
  * library on any child, including pv_child_release(c) and pv_spawn(), but
- * not pv_loop_free(), pv_loop_run(), pv_loop_dispatch() or pv_child_wait(). */
+ * not pv_loop_free(), nor pv_loop_run(), pv_loop_dispatch() or
+ * pv_child_wait() on a running child (they return -EBUSY). */
 typedef void (*pv_exit_fn)(pv_child *c, const struct pv_exit *e, void *userdata);
 
 /* Called with output of a PV_STDIO_PIPE stdout or stderr as it arrives (raw
@@ -266,12 +271,14 @@ struct pv_spawn_opts {
  *                 negative PV_STDIO_FD fd, unknown flags, pdeathsig not in
  *                 0..64 (checked even without the flag), keep_fds NULL with
  *                 a count, a keep fd below 3 or more than 65536 of them,
- *                 deadline_ms beyond 2^64 ns, opts->size too small;
+ *                 deadline_ms above UINT64_MAX / 2000000, opts->size too
+ *                 small;
  *         -E2BIG  unknown non-zero opts tail, or argv/envp too large (exec);
  *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
  *                 chdir (stage tells which);
  *         -EBADF  a PV_STDIO_FD or keep fd that is not open;
  *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
+ *         -ENOSPC from epoll (fs.epoll.max_user_watches);
  *         -ECHILD the process forked since pv_loop_new(). */
 PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
                        pv_child **ret);
@@ -280,7 +287,9 @@ PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
 /* Children                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Send a signal through the pidfd (never a recycled pid).  sig 0 tests.
+/* Send a signal through the pidfd (never a recycled pid; under a tool that
+ * lacks pidfd_send_signal, such as valgrind 3.19, by pid, and only while the
+ * pidfd shows the child unreaped).  sig 0 tests.
  * Errors: -EINVAL NULL child or bad signal number; -ECHILD after fork();
  *         -ESRCH the child has exited (even if not yet reaped); -EPERM as
  *         pidfd_send_signal(). */
@@ -293,9 +302,9 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  * group member that outlives it by ignoring SIGTERM is not pursued.
  * Idempotent: calling it again, or after the child exited, returns 0 and
  * does nothing.
- * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM from sending
- *         SIGTERM (stdin is closed all the same, and the ladder is not
- *         started). */
+ * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
+ *         error of pidfd_send_signal) from sending SIGTERM: stdin is closed
+ *         all the same, and the ladder is not started. */
 PV_EXPORT int pv_child_stop(pv_child *c);
 
 /* Close the parent end of the child's stdin pipe.  Returns 0, also when it

@@ -450,8 +450,9 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         pv_child *c = NULL;
         int r;
 
-        return_if_invalid(l && opts, -EINVAL);
+        return_if_invalid(l, -EINVAL);
         l->last_stage = PV_STAGE_SETUP;
+        return_if_invalid(opts, -EINVAL);
         r = pv__copy_opts(&o, sizeof(o), sizeof(o), opts, opts->size);
         if (r < 0)
                 return r;

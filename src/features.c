@@ -2,8 +2,8 @@
 /*
  * Kernel feature probe.  We test features, not version numbers (a
  * distribution kernel or a seccomp profile can differ from what the version
- * says), once per process.  A result is cached once it is definitive; a
- * probe that failed for want of resources runs again next time.
+ * says), once per process.  A result is cached once it is final; a probe
+ * that failed for want of resources runs again next time.
  */
 #include <pidvisor.h>
 #include <pthread.h>
@@ -17,14 +17,37 @@ static pthread_mutex_t features_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pv__features features;   /* written under the lock until done */
 static atomic_bool features_done;
 
-static void probe_mechs(struct pv__features *f)
+/* A rung that failed because the kernel or a sandbox refuses it will fail
+ * again in this process; one that failed for want of resources (EAGAIN at
+ * the process limit, ENOMEM, EMFILE) may pass next time, and the answer is
+ * not final while such a rung is better than the best that worked. */
+static bool transient(int err)
 {
+        switch (err) {
+        case -ENOSYS:
+        case -EINVAL:
+        case -EPERM:
+        case -EACCES:
+        case -EOPNOTSUPP:
+                return false;
+        default:
+                return true;
+        }
+}
+
+/* Returns whether the result is final (see transient()). */
+static bool probe_mechs(struct pv__features *f)
+{
+        bool final = true;
+
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
                 struct pv__probe p = { 0 };
                 int r = pv__spawn_probe(m, &p);
 
                 if (r < 0) {
                         f->mech_err = r;
+                        if (transient(r) && !f->best_mech)
+                                final = false;
                         continue;
                 }
                 f->mech_ok[m] = true;
@@ -35,15 +58,17 @@ static void probe_mechs(struct pv__features *f)
                         f->pidfd_info_exit = p.info_exit;
                 }
         }
+        return final;
 }
 
-static void probe(struct pv__features *f)
+/* Returns whether the result is final. */
+static bool probe(struct pv__features *f)
 {
+        bool final = probe_mechs(f);
         int self;
 
-        probe_mechs(f);
         if (!f->best_mech)
-                return;
+                return final;
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
         self = sys_pidfd_open(sys_getpid(), 0);
         if (self >= 0) {
@@ -51,24 +76,7 @@ static void probe(struct pv__features *f)
                         sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP) == 0;
                 sys_close(self);
         }
-}
-
-/* No rung works because the kernel or a sandbox refuses them all: that
- * will not change in this process.  Anything else (EAGAIN, ENOMEM, EMFILE)
- * may pass. */
-static bool definitive(const struct pv__features *f)
-{
-        switch (f->best_mech ? 0 : f->mech_err) {
-        case 0:
-        case -ENOSYS:
-        case -EINVAL:
-        case -EPERM:
-        case -EACCES:
-        case -EOPNOTSUPP:
-                return true;
-        default:
-                return false;
-        }
+        return final;
 }
 
 void pv__features_get(struct pv__features *ret)
@@ -78,9 +86,10 @@ void pv__features_get(struct pv__features *ret)
                 if (!atomic_load_explicit(&features_done, memory_order_relaxed)) {
                         struct pv__features f = { 0 };
 
-                        probe(&f);
+                        bool final = probe(&f);
+
                         features = f;
-                        if (definitive(&f))
+                        if (final)
                                 atomic_store_explicit(&features_done, true,
                                                       memory_order_release);
                 }

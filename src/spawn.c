@@ -179,13 +179,17 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                          &pidfd);
         if (pid < 0)
                 return pid;
-        if (mech == PV_SPAWN_VFORK)
-                pidfd = sys_pidfd_open(pid, 0);
+        if (mech == PV_SPAWN_VFORK) {
+                pidfd = sys_pidfd_open(pid, 0); /* -ENOSYS before 5.3 */
+                r = pidfd;
+        } else {
+                /* A kernel before 5.2 ignores CLONE_PIDFD and leaves our
+                 * -1 alone. */
+                r = -ENOSYS;
+        }
         if (pidfd < 0) {
-                /* pidfd_open missing (before 5.3), or a kernel before 5.2
-                 * that ignored CLONE_PIDFD and left our -1 alone. */
                 reap_failed(-1, pid);
-                return pidfd == -1 ? -ENOSYS : pidfd;
+                return r;
         }
         /* Before reaping, while signal 0 can reach it. */
         ret->pidfd_signal = sys_pidfd_send_signal(pidfd, 0, 0) != -ENOSYS;
