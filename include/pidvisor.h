@@ -109,8 +109,10 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * pv_child of the loop is freed, released or not.  No callback runs.
  * In a process forked since pv_loop_new() it kills and unwatches nothing
  * (those children and the epoll set are the parent's) and only closes this
- * process's copies of the fds.  Accepts NULL.  Must not be called from
- * inside a callback of that loop (an assertion). */
+ * process's copies of the fds.  It waits for the children it killed; a
+ * child whose zombie a ptrace tracer holds is waited for until the tracer
+ * lets go.  Accepts NULL.  Must not be called from inside a callback of
+ * that loop (an assertion). */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
 /* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
@@ -219,10 +221,12 @@ struct pv_exit {
         pid_t pid;              /* the child's pid */
         uint64_t runtime_us;    /* from spawn to the moment the loop saw the exit */
         struct rusage rusage;   /* the child's, from waitid(); zero if not known */
+        uint64_t reserved[8];   /* zero; room to grow without an ABI break */
 };
 
 /* Called once when a child has exited and been reaped; e is valid for the
- * duration of the call only.  The callback may call any function of this
+ * duration of the call only.  (While a ptrace tracer holds the child's
+ * zombie, the loop looks again with a back-off up to once a second.)  The callback may call any function of this
  * library on any child, including pv_child_release(c) and pv_spawn(), but
  * not pv_loop_free(), nor pv_loop_run(), pv_loop_dispatch() or
  * pv_child_wait() on a running child (they return -EBUSY). */
@@ -300,8 +304,8 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  * With PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION the signals go to the
  * child's whole process group; the ladder ends with the child itself, so a
  * group member that outlives it by ignoring SIGTERM is not pursued.
- * Idempotent: calling it again, or after the child exited, returns 0 and
- * does nothing.
+ * Idempotent: calling it again, or once the child has exited (even if the
+ * loop has not reaped it yet), returns 0 and does nothing.
  * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
  *         error of pidfd_send_signal) from sending SIGTERM: stdin is closed
  *         all the same, and the ladder is not started. */

@@ -46,18 +46,23 @@ static int epoll_wait_dispatch(pv_loop *l, int timeout_ms)
 {
         struct epoll_event evs[EPOLL_BATCH];
         int n = sys_epoll_wait(l->backend_fd, evs, EPOLL_BATCH, timeout_ms);
+        int handled = 0;
 
         if (n == -EINTR)
                 return 0;
+        if (n < 0)
+                return n;
         for (int i = 0; i < n; i++) {
                 struct pv__source *s = evs[i].data.ptr;
 
                 /* A callback earlier in this batch may have closed it; its
                  * memory stays valid until the batch ends (loop.c). */
-                if (s->fd >= 0)
-                        s->cb(s, evs[i].events);
+                if (s->fd < 0)
+                        continue;
+                s->cb(s, evs[i].events);
+                handled++;
         }
-        return n;
+        return handled;
 }
 
 const struct pv__backend_ops pv__backend_epoll = {

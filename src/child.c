@@ -5,7 +5,7 @@
  * The ladder is a table, actions[state][event], as s6-supervise writes its
  * state machine: each transition can be read and tested on its own.  The
  * one timer of a child means the run deadline while RUNNING, the grace
- * period while STOPPING, and a retry while RECOVERING.
+ * period while STOPPING, and "look again" while EXITING.
  */
 #include <pidvisor.h>
 #include <poll.h>
@@ -21,26 +21,29 @@
 
 #define DEFAULT_GRACE_MS 5000u
 /* Recovering a stolen status: the kernel publishes it when the reaper
- * releases the task, a moment after the pidfd turned readable. */
+ * releases the task, a moment after the pidfd turned readable.  Looking
+ * again after 1, 2, 4 ... 128 ms covers about 250 ms. */
 #define RECOVER_TRIES 8
+/* A zombie that a ptrace tracer holds is not ours to wait for until the
+ * tracer lets go: look again, backing off to once a second. */
+#define EXITING_MAX_DELAY_MS 1000u
 
 enum child_event { EV_STOP, EV_TIMER, EV_EXIT, _EV_MAX };
 
 static int act_term(pv_child *c);
 static int act_deadline(pv_child *c);
 static int act_kill(pv_child *c);
-static int act_reap(pv_child *c);
-static int act_recover(pv_child *c);
+static int act_collect(pv_child *c);
 
 typedef int (*child_action)(pv_child *c);
 
 static const child_action actions[_CHILD_STATE_MAX][_EV_MAX] = {
-        [CHILD_RUNNING]    = { [EV_STOP] = act_term, [EV_TIMER] = act_deadline,
-                               [EV_EXIT] = act_reap },
-        [CHILD_STOPPING]   = { [EV_TIMER] = act_kill, [EV_EXIT] = act_reap },
-        [CHILD_KILLED]     = { [EV_EXIT] = act_reap },
-        [CHILD_RECOVERING] = { [EV_TIMER] = act_recover },
-        [CHILD_EXITED]     = { 0 },
+        [CHILD_RUNNING]  = { [EV_STOP] = act_term, [EV_TIMER] = act_deadline,
+                             [EV_EXIT] = act_collect },
+        [CHILD_STOPPING] = { [EV_TIMER] = act_kill, [EV_EXIT] = act_collect },
+        [CHILD_KILLED]   = { [EV_EXIT] = act_collect },
+        [CHILD_EXITING]  = { [EV_TIMER] = act_collect },
+        [CHILD_EXITED]   = { 0 },
 };
 
 static int child_event(pv_child *c, int ev)
@@ -50,6 +53,11 @@ static int child_event(pv_child *c, int ev)
         return a ? a(c) : 0;
 }
 
+static bool is_gone(const pv_child *c)
+{
+        return c->state == CHILD_EXITING || c->state == CHILD_EXITED;
+}
+
 /* ---- signals --------------------------------------------------------- */
 
 static bool has_group(const pv_child *c)
@@ -57,28 +65,28 @@ static bool has_group(const pv_child *c)
         return c->spawn_flags & (PV_SPAWN_NEW_PGRP | PV_SPAWN_NEW_SESSION);
 }
 
-/* Signal the child, or its whole process group when it leads one.  Only
- * called before the child is reaped, so its pid (= its pgid) cannot have
- * been reused: kill(-pid) is as safe as the pidfd here. */
-static int signal_one(pv_child *c, int sig)
+/* Has the child exited, even if nobody reaped it yet?  pidfd_send_signal
+ * to a zombie succeeds, so this is what keeps a stop or a signal from
+ * acting on a child that is already dead. */
+static bool has_exited(const pv_child *c)
 {
-        if (likely(c->loop->feat.pidfd_signal))
-                return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
-        /* Only under tools that do not know pidfd_send_signal (valgrind
-         * 3.19); every kernel we run on (5.4+) has it.  The child is not
-         * reaped by us yet, so its pid is still its own unless a host
-         * reaper took it: check the pidfd first.  Delete with such tools. */
         struct pollfd p = { .fd = c->pidfd.fd, .events = POLLIN };
-        if (sys_poll(&p, 1, 0) != 0)
-                return -ESRCH;
-        return sys_kill(c->pid, sig);
+
+        return sys_poll(&p, 1, 0) != 0;
 }
 
-static int send_signal(pv_child *c, int sig)
+/* Signal the child, or with group, its whole process group when it leads
+ * one.  -ESRCH once it has exited.  Until the loop reaps it, its pid (and
+ * so its pgid) cannot be reused, which makes kill(-pid) safe, unless a
+ * host reaper took the child between our check and the kill (a window we
+ * cannot close before PIDFD_SIGNAL_PROCESS_GROUP). */
+static int send_signal(pv_child *c, int sig, bool group)
 {
         int r;
 
-        if (has_group(c)) {
+        if (has_exited(c))
+                return -ESRCH;
+        if (group && has_group(c)) {
                 if (c->loop->feat.pidfd_signal_pgrp)
                         r = sys_pidfd_send_signal(c->pidfd.fd, sig,
                                                   PIDFD_SIGNAL_PROCESS_GROUP);
@@ -88,7 +96,12 @@ static int send_signal(pv_child *c, int sig)
                         return r;
                 /* The child left its group (setsid, setpgid): signal it. */
         }
-        return signal_one(c, sig);
+        if (likely(c->loop->feat.pidfd_signal))
+                return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
+        /* Only under tools that do not know pidfd_send_signal (valgrind
+         * 3.19); every kernel we run on (5.4+) has it.  Delete with such
+         * tools. */
+        return sys_kill(c->pid, sig);
 }
 
 static uint64_t after_ms(uint64_t ms)
@@ -103,13 +116,13 @@ static int act_term(pv_child *c)
         int r;
 
         (void)pv__stdio_close_stdin(&c->io);
-        r = send_signal(c, SIGTERM);
-        /* ESRCH: it is dying already; its pidfd will tell.  Keep going so
-         * the grace timer still guards the exit. */
-        if (r < 0 && r != -ESRCH)
+        r = send_signal(c, SIGTERM, true);
+        if (r == -ESRCH)
+                return 0;       /* already dead: its pidfd will tell */
+        if (r < 0)
                 return r;
         /* A stopped child cannot act on SIGTERM until continued. */
-        (void)send_signal(c, SIGCONT);
+        (void)send_signal(c, SIGCONT, true);
         c->exit_flags |= PV_EXIT_STOPPED;
         c->state = CHILD_STOPPING;
         return pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns);
@@ -117,6 +130,8 @@ static int act_term(pv_child *c)
 
 static int act_deadline(pv_child *c)
 {
+        if (has_exited(c))
+                return act_collect(c);
         c->exit_flags |= PV_EXIT_DEADLINE;
         if (act_term(c) < 0)
                 /* Nobody to report to from a timer: escalate instead. */
@@ -126,20 +141,15 @@ static int act_deadline(pv_child *c)
 
 static int act_kill(pv_child *c)
 {
-        siginfo_t si = { 0 };
-        int r;
+        /* Exited during the grace period, with its pidfd event still queued
+         * behind this timer?  Then it needed no SIGKILL. */
+        int r = send_signal(c, SIGKILL, true);
 
-        /* Exited during the grace period, and its pidfd event is still
-         * queued behind this timer?  Then it needed no SIGKILL. */
-        r = sys_waitid(P_PIDFD, c->pidfd.fd, &si,
-                       WEXITED | WNOHANG | WNOWAIT | __WALL, NULL);
-        if ((r == 0 && si.si_pid != 0) || r == -ECHILD)
-                return act_reap(c);
-
+        if (r == -ESRCH)
+                return act_collect(c);
         c->exit_flags |= PV_EXIT_STOPPED | PV_EXIT_ESCALATED;
         c->state = CHILD_KILLED;
-        r = send_signal(c, SIGKILL);
-        return r == -ESRCH ? 0 : r;
+        return r;
 }
 
 /* ---- exit ------------------------------------------------------------ */
@@ -163,37 +173,33 @@ static void set_status(struct pv_exit *e, int code, int status)
         }
 }
 
-static void finish(pv_child *c)
+static void unref(pv_child *c);
+
+/* The child is reaped and c->exit says how it ended: deliver.  It is
+ * EXITED for every caller from the first line on, including the output
+ * callbacks of the drain below (a stop from there is a no-op, not a
+ * signal to a pid that may already be someone else's).  The loop's
+ * reference, dropped last, keeps c valid through every callback. */
+static int deliver(pv_child *c)
 {
         pv_loop *l = c->loop;
 
+        c->state = CHILD_EXITED;
         c->exit.pid = c->pid;
         c->exit.flags = c->exit_flags;
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
+        pv__timer_disarm(l, &c->timer);
+        pv__loop_close(l, &c->pidfd);
+        pv_list_del(&c->node);
+        pv_list_add(&l->dead, &c->node);
+        l->n_alive--;
 
         /* Everything the child wrote before it exited comes before its
          * exit callback. */
         pv__stdio_finish(l, &c->io);
         pv__stdio_close(l, &c->io);
-        pv__timer_disarm(l, &c->timer);
-        pv__loop_close(l, &c->pidfd);
-
-        c->state = CHILD_EXITED;
-        pv_list_del(&c->node);
-        pv_list_add(&l->dead, &c->node);
-        l->n_alive--;
-
         if (c->on_exit && !c->released)
                 c->on_exit(c, &c->exit, c->userdata);
-}
-
-static void unref(pv_child *c);
-
-/* Deliver the exit, then drop the loop's reference, which kept c valid
- * through the callback whatever the callback did. */
-static int deliver(pv_child *c)
-{
-        finish(c);
         unref(c);
         return 0;
 }
@@ -220,24 +226,24 @@ static bool recover(pv_child *c)
         return true;
 }
 
-static int act_recover(pv_child *c)
+/* The pidfd says the child is dead but its status is not ours yet: take
+ * the pidfd out of the loop (level-triggered, it would fire without end)
+ * and look again from the timer. */
+static int look_again(pv_child *c)
 {
-        if (recover(c) || !c->loop->feat.pidfd_info_exit ||
-            c->recover_tries >= RECOVER_TRIES) {
-                if (c->exit.kind == 0)
-                        c->exit.kind = PV_EXIT_LOST;
-                return deliver(c);
-        }
-        /* Not published yet: look again in 1, 2, 4 ... 128 ms, with the
-         * pidfd out of the loop (it stays readable; we would spin). */
-        if (c->state != CHILD_RECOVERING) {
+        unsigned shift = c->tries < 10 ? c->tries : 10;
+        uint64_t ms = 1u << shift;
+
+        if (c->state != CHILD_EXITING) {
                 (void)c->loop->ops->del(c->loop, &c->pidfd);
-                c->state = CHILD_RECOVERING;
+                c->state = CHILD_EXITING;
         }
-        return pv__timer_arm(c->loop, &c->timer, after_ms(1u << c->recover_tries++));
+        c->tries++;
+        return pv__timer_arm(c->loop, &c->timer,
+                             after_ms(ms < EXITING_MAX_DELAY_MS ? ms : EXITING_MAX_DELAY_MS));
 }
 
-static int act_reap(pv_child *c)
+static int act_collect(pv_child *c)
 {
         siginfo_t si = { 0 };
         int r;
@@ -246,17 +252,23 @@ static int act_reap(pv_child *c)
                 r = sys_waitid(P_PIDFD, c->pidfd.fd, &si, WEXITED | WNOHANG | __WALL,
                                &c->exit.rusage);
         while (r == -EINTR);
-        if (r == 0 && si.si_pid == 0)
-                return 0;       /* not exited after all */
-        if (r == 0) {
+        if (r == 0 && si.si_pid != 0) {
                 set_status(&c->exit, si.si_code, si.si_status);
                 return deliver(c);
         }
+        if (r == 0)
+                /* Dead (the pidfd said so) but not waitable: a ptrace tracer
+                 * holds the zombie, which only it can see until it lets go. */
+                return look_again(c);
         memset(&c->exit.rusage, 0, sizeof(c->exit.rusage));
-        if (r == -ECHILD)
-                return act_recover(c);
-        /* Any other error would be our bug (EBADF, EINVAL): do not invent a
-         * status. */
+        if (r == -ECHILD) {
+                if (recover(c))
+                        return deliver(c);
+                if (c->loop->feat.pidfd_info_exit && c->tries < RECOVER_TRIES)
+                        return look_again(c);
+        }
+        /* Not recoverable, or an error that would be our bug (EBADF,
+         * EINVAL): do not invent a status. */
         c->exit.kind = PV_EXIT_LOST;
         return deliver(c);
 }
@@ -286,8 +298,8 @@ void pv__child_output(pv_child *c, int fd, const void *buf, size_t len)
 
 void pv__child_kill_now(pv_child *c)
 {
-        if (c->state != CHILD_EXITED && c->state != CHILD_RECOVERING)
-                (void)send_signal(c, SIGKILL);
+        if (!is_gone(c))
+                (void)send_signal(c, SIGKILL, true);
 }
 
 static void reap_blocking(pv_child *c)
@@ -332,6 +344,11 @@ static void unref(pv_child *c)
 }
 
 /* ---- spawn ----------------------------------------------------------- */
+
+_Static_assert(sizeof(struct pv_spawn_opts) == PV__SPAWN_OPTS_SIZE_VER0,
+               "a new field: keep VER0 as it was, and this assert as >=");
+_Static_assert(sizeof(struct pv_loop_opts) == PV__LOOP_OPTS_SIZE_VER0,
+               "a new field: keep VER0 as it was, and this assert as >=");
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -405,6 +422,20 @@ static int check_opts(const struct pv_spawn_opts *o)
         return pv__stdio_check(o->stdio);
 }
 
+/* The caller's fds must be open now: the pipes and /dev/null we open next
+ * could otherwise take a stale number, and the child would get our fd. */
+static int check_fds(const struct pv_spawn_opts *o, const int *keep, size_t n_keep)
+{
+        for (int i = 0; i < 3; i++)
+                if (o->stdio[i].mode == PV_STDIO_FD &&
+                    sys_fcntl(o->stdio[i].fd, F_GETFD, 0) < 0)
+                        return -EBADF;
+        for (size_t i = 0; i < n_keep; i++)
+                if (sys_fcntl(keep[i], F_GETFD, 0) < 0)
+                        return -EBADF;
+        return 0;
+}
+
 /* Start watching a spawned child.  On failure the caller kills it. */
 static int child_start(pv_loop *l, pv_child *c, const struct pv_spawn_opts *o)
 {
@@ -445,7 +476,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
 {
         extern char **environ;
         struct pv_spawn_opts o;
-        struct pv__child_args a = { .proc_fd_dir = -1, .err_fd = -1 };
+        struct pv__child_args a = { .err_fd = -1 };
         int *keep = NULL;
         pv_child *c = NULL;
         int r;
@@ -453,7 +484,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         return_if_invalid(l, -EINVAL);
         l->last_stage = PV_STAGE_SETUP;
         return_if_invalid(opts, -EINVAL);
-        r = pv__copy_opts(&o, sizeof(o), sizeof(o), opts, opts->size);
+        r = pv__copy_opts(&o, sizeof(o), PV__SPAWN_OPTS_SIZE_VER0, opts, opts->size);
         if (r < 0)
                 return r;
         r = check_opts(&o);
@@ -465,6 +496,9 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         r = copy_keep(&o, &keep, &a.n_keep);
         if (r < 0)
                 return r;
+        r = check_fds(&o, keep, a.n_keep);
+        if (r < 0)
+                goto out;
 
         r = -ENOMEM;
         c = child_new(l, &o);
@@ -487,14 +521,6 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         a.parent_pid = l->owner_pid; /* checked just above */
         a.keep = keep;
         a.close_range = l->feat.close_range_cloexec;
-        if (!a.close_range) {
-                /* Before Linux 5.11; delete when that is our floor. */
-                r = sys_openat(AT_FDCWD, "/proc/self/fd",
-                               O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-                if (r < 0)
-                        goto out_stdio;
-                a.proc_fd_dir = r;
-        }
         if (!l->feat.shared_mem)
                 a.err_fd = 0; /* ask pv__spawn_run for an error pipe */
 
@@ -534,8 +560,6 @@ out_stdio:
         pv__stdio_spawned(&c->io);
         pv__stdio_close(l, &c->io);
 out:
-        if (a.proc_fd_dir >= 0)
-                sys_close(a.proc_fd_dir);
         free(keep);
         free(c);
         return r;
@@ -550,9 +574,9 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig)
         int r = pv__loop_check(c->loop);
         if (r < 0)
                 return r;
-        if (c->state == CHILD_EXITED || c->state == CHILD_RECOVERING)
+        if (is_gone(c))
                 return -ESRCH;
-        return signal_one(c, sig);
+        return send_signal(c, sig, false);
 }
 
 PV_EXPORT int pv_child_stop(pv_child *c)
@@ -619,8 +643,7 @@ PV_EXPORT pid_t pv_child_pid(const pv_child *c)
 PV_EXPORT int pv_child_pidfd(const pv_child *c)
 {
         return_if_invalid(c, -EINVAL);
-        return c->state == CHILD_EXITED || c->state == CHILD_RECOVERING ? -ESRCH
-                                                                          : c->pidfd.fd;
+        return is_gone(c) ? -ESRCH : c->pidfd.fd;
 }
 
 PV_EXPORT int pv_child_exited(const pv_child *c)

@@ -15,8 +15,10 @@ enum pv__child_state {
         CHILD_RUNNING,     /* timer: the run deadline, if any */
         CHILD_STOPPING,    /* SIGTERM sent; timer: the grace period */
         CHILD_KILLED,      /* SIGKILL sent; waiting for the pidfd */
-        CHILD_RECOVERING,  /* exited, status taken by another reaper and not
-                            * yet published by the kernel; timer: retry */
+        CHILD_EXITING,     /* dead, but its status is not ours yet: a ptrace
+                            * tracer holds the zombie, or another reaper
+                            * took it and the kernel has not published it;
+                            * pidfd out of the loop; timer: look again */
         CHILD_EXITED,      /* reaped; exit is final; no fd left */
         _CHILD_STATE_MAX
 };
@@ -35,7 +37,7 @@ struct pv_child {
         pid_t pid;
         unsigned spawn_flags;      /* enum pv_spawn_flags */
         unsigned exit_flags;       /* enum pv_exit_flags, as the ladder runs */
-        unsigned recover_tries;
+        unsigned tries;            /* looks taken in CHILD_EXITING */
         uint64_t grace_ns;
         uint64_t started_ns;
         struct pv__source pidfd;   /* fd -1 once reaped */

@@ -70,10 +70,13 @@ static bool probe(struct pv__features *f)
         if (!f->best_mech)
                 return final;
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+        /* Is the flag known?  Not "does it reach anyone": we need not lead
+         * a process group ourselves, and then the answer is ESRCH even
+         * where the flag works.  Before 6.9 an unknown flag is EINVAL. */
         self = sys_pidfd_open(sys_getpid(), 0);
         if (self >= 0) {
-                f->pidfd_signal_pgrp =
-                        sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP) == 0;
+                int r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
+                f->pidfd_signal_pgrp = r != -EINVAL && r != -ENOSYS;
                 sys_close(self);
         }
         return final;

@@ -15,6 +15,7 @@
 /* The spawn child's stack: the child side needs about PATH_MAX for the
  * PATH search plus a getdents buffer; leave ample room. */
 #define CHILD_STACK_SIZE (64 * 1024)
+#define GUARD_SIZE 4096
 #define READ_BUF_SIZE (64 * 1024)
 
 static const char *const mech_names[_PV_SPAWN_MAX] = {
@@ -103,7 +104,7 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         int r;
 
         return_if_invalid(ret, -EINVAL);
-        r = pv__copy_opts(&o, sizeof(o), sizeof(o), opts, opts ? opts->size : 0);
+        r = pv__copy_opts(&o, sizeof(o), PV__LOOP_OPTS_SIZE_VER0, opts, opts ? opts->size : 0);
         if (r < 0)
                 return r;
         return_if_invalid(o.spawn_mech >= 0 && o.spawn_mech < _PV_SPAWN_MAX, -EINVAL);
@@ -132,13 +133,19 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         l->owner_pid = getpid();
         l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
 
-        stack = sys_mmap(CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+        /* One guard page below the stack (it grows down): an overflow in
+         * the child faults instead of writing over the parent's memory. */
+        stack = sys_mmap(GUARD_SIZE + CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK);
         if (stack < 0 && stack > -4096) {
                 r = (int)stack;
                 goto fail;
         }
-        l->child_stack = (void *)stack;
+        l->child_stack_map = (void *)stack;
+        r = sys_mprotect(l->child_stack_map, GUARD_SIZE, PROT_NONE);
+        if (r < 0)
+                goto fail;
+        l->child_stack = (char *)stack + GUARD_SIZE;
         l->child_stack_size = CHILD_STACK_SIZE;
         l->read_buf_size = READ_BUF_SIZE;
         l->read_buf = malloc(l->read_buf_size);
@@ -189,8 +196,8 @@ PV_EXPORT void pv_loop_free(pv_loop *l)
         pv__timers_done(l);
         if (l->ops)
                 l->ops->done(l);
-        if (l->child_stack)
-                sys_munmap(l->child_stack, l->child_stack_size);
+        if (l->child_stack_map)
+                sys_munmap(l->child_stack_map, GUARD_SIZE + CHILD_STACK_SIZE);
         free(l->read_buf);
         free(l);
 }

@@ -39,6 +39,7 @@ struct pv_loop {
                                      * close our fd copies but never DEL */
         unsigned dispatching;       /* > 0 while callbacks may run */
 
+        void *child_stack_map;      /* guard page + stack, as mapped */
         void *child_stack;          /* the spawn child's stack, reused */
         size_t child_stack_size;
         char *read_buf;             /* scratch for draining output */

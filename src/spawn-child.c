@@ -22,8 +22,21 @@
 #include "spawn.h"
 #include "syscall.h"
 
-static __attribute__((noreturn)) void fail(struct pv__child_args *a,
-                                           int stage, int err)
+/* Flags can be overridden by the user's CFLAGS; attributes cannot.  Every
+ * function here carries these, so that no instrumentation calls out. */
+#ifndef __has_attribute
+#define __has_attribute(x) 0
+#endif
+#if __has_attribute(no_stack_protector)
+#define PV_NO_SSP __attribute__((no_stack_protector))
+#else
+#define PV_NO_SSP
+#endif
+#define CHILD_CODE PV_NO_SSP __attribute__((no_sanitize("address", "undefined"), \
+                                            no_instrument_function))
+
+static CHILD_CODE __attribute__((noreturn)) void fail(struct pv__child_args *a,
+                                                      int stage, int err)
 {
         a->stage = stage;
         a->err = err;
@@ -35,7 +48,7 @@ static __attribute__((noreturn)) void fail(struct pv__child_args *a,
         sys_exit_group(127);
 }
 
-static void reset_signals(struct pv__child_args *a)
+static CHILD_CODE void reset_signals(struct pv__child_args *a)
 {
         /* The parent blocked every signal before clone, so no handler of
          * the parent's can run here on the parent's memory.  Reset every
@@ -43,10 +56,15 @@ static void reset_signals(struct pv__child_args *a)
          * not hand that to its children; systemd and libuv do the same),
          * then open the mask: a host that blocks signals would otherwise
          * make its children deaf to SIGTERM. */
-        struct pv__ksigaction dfl = { .handler = SIG_DFL };
+        struct pv__ksigaction dfl;
         uint64_t empty = 0;
         int r;
 
+        /* Field by field: an initializer may become a memset call. */
+        dfl.handler = SIG_DFL;
+        dfl.flags = 0;
+        dfl.restorer = NULL;
+        dfl.mask = 0;
         for (int sig = 1; sig <= PV__NSIG; sig++) {
                 if (sig == SIGKILL || sig == SIGSTOP)
                         continue;
@@ -59,7 +77,7 @@ static void reset_signals(struct pv__child_args *a)
                 fail(a, PV_STAGE_SIGNALS, r);
 }
 
-static void setup_session(struct pv__child_args *a)
+static CHILD_CODE void setup_session(struct pv__child_args *a)
 {
         int r = 0;
 
@@ -80,7 +98,7 @@ static void setup_session(struct pv__child_args *a)
         }
 }
 
-static void setup_stdio(struct pv__child_args *a)
+static CHILD_CODE void setup_stdio(struct pv__child_args *a)
 {
         int src[3];
         int r;
@@ -97,18 +115,21 @@ static void setup_stdio(struct pv__child_args *a)
                 }
         }
         for (int i = 0; i < 3; i++) {
-                if (src[i] < 0)
-                        continue;
-                if (src[i] == i)
+                if (src[i] < 0 || src[i] == i) {
+                        /* Inherited (or already in place): make sure exec
+                         * keeps it; a closed fd stays closed. */
                         r = sys_fcntl(i, F_SETFD, 0);
-                else
+                        if (r == -EBADF && src[i] < 0)
+                                r = 0;
+                } else {
                         r = sys_dup3(src[i], i, 0);
+                }
                 if (r < 0)
                         fail(a, PV_STAGE_STDIO, r);
         }
 }
 
-static bool is_kept(const struct pv__child_args *a, int fd)
+static CHILD_CODE bool is_kept(const struct pv__child_args *a, int fd)
 {
         for (size_t i = 0; i < a->n_keep; i++)
                 if (a->keep[i] == fd)
@@ -117,13 +138,28 @@ static bool is_kept(const struct pv__child_args *a, int fd)
 }
 
 /* Fallback for kernels without CLOSE_RANGE_CLOEXEC (before 5.11): walk
- * /proc/self/fd through a directory fd the parent opened before clone. */
-static int cloexec_by_walking(struct pv__child_args *a)
+ * our own /proc/self/fd, opened here so that it lists the child's table
+ * (the parent's could change under us), or without /proc, try every fd
+ * below RLIMIT_NOFILE.  Delete when 5.11 is our floor. */
+static CHILD_CODE int cloexec_by_walking(struct pv__child_args *a)
 {
         char buf[4096] __attribute__((aligned(8)));
+        int dir = sys_openat(AT_FDCWD, "/proc/self/fd",
+                             O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         long n;
 
-        while ((n = sys_getdents64(a->proc_fd_dir, buf, sizeof(buf))) > 0) {
+        if (dir < 0) {
+                struct rlimit rl;
+                int r = sys_getrlimit(RLIMIT_NOFILE, &rl);
+
+                if (r < 0)
+                        return r;
+                for (unsigned long fd = 3; fd < rl.rlim_cur && fd < (1ul << 30); fd++)
+                        if (!is_kept(a, (int)fd))
+                                (void)sys_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+                return 0;
+        }
+        while ((n = sys_getdents64(dir, buf, sizeof(buf))) > 0) {
                 for (long off = 0; off < n;) {
                         /* struct linux_dirent64: ino 8, off 8, reclen 2,
                          * type 1, name. */
@@ -132,7 +168,8 @@ static int cloexec_by_walking(struct pv__child_args *a)
                         int fd = 0;
                         bool num = *name != '\0';
 
-                        __builtin_memcpy(&reclen, buf + off + 16, sizeof(reclen));
+                        reclen = (unsigned short)((unsigned char)buf[off + 16] |
+                                                  (unsigned char)buf[off + 17] << 8);
                         for (const char *p = name; *p; p++) {
                                 if (*p < '0' || *p > '9') {
                                         num = false;
@@ -141,17 +178,20 @@ static int cloexec_by_walking(struct pv__child_args *a)
                                 fd = fd * 10 + (*p - '0');
                         }
                         off += reclen;
-                        if (!num || fd < 3 || fd == a->proc_fd_dir || is_kept(a, fd))
+                        if (!num || fd < 3 || fd == dir || is_kept(a, fd))
                                 continue;
                         int r = sys_fcntl(fd, F_SETFD, FD_CLOEXEC);
-                        if (r < 0 && r != -EBADF)
+                        if (r < 0 && r != -EBADF) {
+                                sys_close(dir);
                                 return r;
+                        }
                 }
         }
+        sys_close(dir);
         return (int)(n < 0 ? n : 0);
 }
 
-static void setup_fds(struct pv__child_args *a)
+static CHILD_CODE void setup_fds(struct pv__child_args *a)
 {
         unsigned lo = 3;
         int r;
@@ -183,7 +223,7 @@ static void setup_fds(struct pv__child_args *a)
                 fail(a, PV_STAGE_FDS, r);
 }
 
-static bool has_slash(const char *s)
+static CHILD_CODE bool has_slash(const char *s)
 {
         for (; *s; s++)
                 if (*s == '/')
@@ -194,7 +234,7 @@ static bool has_slash(const char *s)
 /* execvp's search, without malloc: try dir/file for each PATH entry.
  * EACCES on one entry does not stop the search but is what we report if
  * nothing else works (glibc and musl behave the same). */
-static int exec_search(struct pv__child_args *a)
+static CHILD_CODE int exec_search(struct pv__child_args *a)
 {
         char buf[PATH_MAX];
         const char *file = a->argv[0];
@@ -233,9 +273,7 @@ static int exec_search(struct pv__child_args *a)
                         case -ESTALE:
                         case -ENODEV:
                         case -ETIMEDOUT:
-                        case -ENAMETOOLONG:
-                        case -ELOOP:
-                                break;
+                                break;  /* as glibc's execvp: try the next */
                         default:
                                 return r;
                         }
@@ -247,7 +285,7 @@ static int exec_search(struct pv__child_args *a)
         return eacces ? -EACCES : r;
 }
 
-int pv__child_main(void *args)
+CHILD_CODE int pv__child_main(void *args)
 {
         struct pv__child_args *a = args;
         int r;

@@ -24,7 +24,6 @@ struct pv__child_args {
         const int *keep;           /* sorted, unique, all >= 3 */
         size_t n_keep;
         bool close_range;          /* close_range(CLOSE_RANGE_CLOEXEC) works */
-        int proc_fd_dir;           /* /proc/self/fd, for the fallback; or -1 */
         int err_fd;                /* write end of an error pipe, when the
                                     * child's memory is not the parent's
                                     * (valgrind turns vfork into fork); or -1 */

@@ -83,155 +83,165 @@ struct pv__ksigaction {
 #define PV__NSIG 64
 
 /* The kernel's sigset is 8 bytes; glibc's sigset_t is 128. */
-static inline int sys_sigprocmask(int how, const uint64_t *set, uint64_t *old)
+static PV_SC_INLINE int sys_sigprocmask(int how, const uint64_t *set, uint64_t *old)
 {
         return (int)pv__sc4(__NR_rt_sigprocmask, how, (long)set, (long)old, 8);
 }
 
-static inline int sys_sigaction(int sig, const struct pv__ksigaction *act,
+static PV_SC_INLINE int sys_sigaction(int sig, const struct pv__ksigaction *act,
                                 struct pv__ksigaction *old)
 {
         return (int)pv__sc4(__NR_rt_sigaction, sig, (long)act, (long)old, 8);
 }
 
-static inline int sys_close(int fd) { return (int)pv__sc1(__NR_close, fd); }
+static PV_SC_INLINE int sys_close(int fd) { return (int)pv__sc1(__NR_close, fd); }
 
-static inline ssize_t sys_read(int fd, void *buf, size_t n)
+static PV_SC_INLINE ssize_t sys_read(int fd, void *buf, size_t n)
 {
         return pv__sc3(__NR_read, fd, (long)buf, (long)n);
 }
 
-static inline ssize_t sys_write(int fd, const void *buf, size_t n)
+static PV_SC_INLINE ssize_t sys_write(int fd, const void *buf, size_t n)
 {
         return pv__sc3(__NR_write, fd, (long)buf, (long)n);
 }
 
-static inline int sys_openat(int dfd, const char *path, int flags, int mode)
+static PV_SC_INLINE int sys_openat(int dfd, const char *path, int flags, int mode)
 {
         return (int)pv__sc4(__NR_openat, dfd, (long)path, flags, mode);
 }
 
-static inline int sys_pipe2(int fds[2], int flags)
+static PV_SC_INLINE int sys_pipe2(int fds[2], int flags)
 {
         return (int)pv__sc2(__NR_pipe2, (long)fds, flags);
 }
 
-static inline int sys_dup3(int old, int new, int flags)
+static PV_SC_INLINE int sys_dup3(int old, int new, int flags)
 {
         return (int)pv__sc3(__NR_dup3, old, new, flags);
 }
 
-static inline int sys_fcntl(int fd, int cmd, long arg)
+static PV_SC_INLINE int sys_fcntl(int fd, int cmd, long arg)
 {
         return (int)pv__sc3(__NR_fcntl, fd, cmd, arg);
 }
 
-static inline int sys_close_range(unsigned first, unsigned last, unsigned flags)
+static PV_SC_INLINE int sys_close_range(unsigned first, unsigned last, unsigned flags)
 {
         return (int)pv__sc3(__NR_close_range, first, last, flags);
 }
 
-static inline long sys_getdents64(int fd, void *buf, size_t n)
+static PV_SC_INLINE long sys_getdents64(int fd, void *buf, size_t n)
 {
         return pv__sc3(__NR_getdents64, fd, (long)buf, (long)n);
 }
 
-static inline int sys_chdir(const char *path)
+static PV_SC_INLINE int sys_getrlimit(int res, struct rlimit *rl)
+{
+        return (int)pv__sc4(__NR_prlimit64, 0, res, 0, (long)rl);
+}
+
+static PV_SC_INLINE int sys_chdir(const char *path)
 {
         return (int)pv__sc1(__NR_chdir, (long)path);
 }
 
-static inline int sys_execve(const char *path, const char *const *argv,
+static PV_SC_INLINE int sys_execve(const char *path, const char *const *argv,
                              const char *const *envp)
 {
         return (int)pv__sc3(__NR_execve, (long)path, (long)argv, (long)envp);
 }
 
-static inline int sys_setsid(void) { return (int)pv__sc0(__NR_setsid); }
+static PV_SC_INLINE int sys_setsid(void) { return (int)pv__sc0(__NR_setsid); }
 
-static inline int sys_setpgid(pid_t pid, pid_t pgid)
+static PV_SC_INLINE int sys_setpgid(pid_t pid, pid_t pgid)
 {
         return (int)pv__sc2(__NR_setpgid, pid, pgid);
 }
 
-static inline pid_t sys_getppid(void) { return (pid_t)pv__sc0(__NR_getppid); }
-static inline pid_t sys_getpid(void) { return (pid_t)pv__sc0(__NR_getpid); }
+static PV_SC_INLINE pid_t sys_getppid(void) { return (pid_t)pv__sc0(__NR_getppid); }
+static PV_SC_INLINE pid_t sys_getpid(void) { return (pid_t)pv__sc0(__NR_getpid); }
 
-static inline int sys_prctl(int op, unsigned long a)
+static PV_SC_INLINE int sys_prctl(int op, unsigned long a)
 {
         return (int)pv__sc5(__NR_prctl, op, (long)a, 0, 0, 0);
 }
 
-static inline __attribute__((noreturn)) void sys_exit_group(int code)
+static PV_SC_INLINE __attribute__((noreturn)) void sys_exit_group(int code)
 {
         for (;;)
                 pv__sc1(__NR_exit_group, code);
 }
 
-static inline int sys_pidfd_open(pid_t pid, unsigned flags)
+static PV_SC_INLINE int sys_pidfd_open(pid_t pid, unsigned flags)
 {
         return (int)pv__sc2(__NR_pidfd_open, pid, flags);
 }
 
-static inline int sys_pidfd_send_signal(int pidfd, int sig, unsigned flags)
+static PV_SC_INLINE int sys_pidfd_send_signal(int pidfd, int sig, unsigned flags)
 {
         return (int)pv__sc4(__NR_pidfd_send_signal, pidfd, sig, 0, flags);
 }
 
-static inline int sys_kill(pid_t pid, int sig)
+static PV_SC_INLINE int sys_kill(pid_t pid, int sig)
 {
         return (int)pv__sc2(__NR_kill, pid, sig);
 }
 
 /* waitid(2) as the kernel has it: with the rusage that glibc hides. */
-static inline int sys_waitid(int idtype, int id, siginfo_t *si, int options,
+static PV_SC_INLINE int sys_waitid(int idtype, int id, siginfo_t *si, int options,
                              struct rusage *ru)
 {
         return (int)pv__sc5(__NR_waitid, idtype, id, (long)si, options, (long)ru);
 }
 
-static inline int sys_poll(struct pollfd *fds, unsigned n, int timeout)
+static PV_SC_INLINE int sys_poll(struct pollfd *fds, unsigned n, int timeout)
 {
         return (int)pv__sc3(__NR_poll, (long)fds, n, timeout);
 }
 
-static inline int sys_ioctl(int fd, unsigned long req, void *arg)
+static PV_SC_INLINE int sys_ioctl(int fd, unsigned long req, void *arg)
 {
         return (int)pv__sc3(__NR_ioctl, fd, (long)req, (long)arg);
 }
 
-static inline int sys_epoll_create1(int flags)
+static PV_SC_INLINE int sys_epoll_create1(int flags)
 {
         return (int)pv__sc1(__NR_epoll_create1, flags);
 }
 
-static inline int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+static PV_SC_INLINE int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
         return (int)pv__sc4(__NR_epoll_ctl, epfd, op, fd, (long)ev);
 }
 
-static inline int sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout)
+static PV_SC_INLINE int sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout)
 {
         return (int)pv__sc4(__NR_epoll_wait, epfd, (long)evs, n, timeout);
 }
 
-static inline int sys_timerfd_create(int clock, int flags)
+static PV_SC_INLINE int sys_timerfd_create(int clock, int flags)
 {
         return (int)pv__sc2(__NR_timerfd_create, clock, flags);
 }
 
-static inline int sys_timerfd_settime(int fd, int flags, const void *new, void *old)
+static PV_SC_INLINE int sys_timerfd_settime(int fd, int flags, const void *new, void *old)
 {
         return (int)pv__sc4(__NR_timerfd_settime, fd, flags, (long)new, (long)old);
 }
 
 /* Returns the address, or -errno (mmap's errors are the top 4095 values). */
-static inline long sys_mmap(size_t len, int prot, int flags)
+static PV_SC_INLINE long sys_mmap(size_t len, int prot, int flags)
 {
         return pv__sc6(__NR_mmap, 0, (long)len, prot, flags, -1, 0);
 }
 
-static inline int sys_munmap(void *p, size_t len)
+static PV_SC_INLINE int sys_mprotect(void *p, size_t len, int prot)
+{
+        return (int)pv__sc3(__NR_mprotect, (long)p, (long)len, prot);
+}
+
+static PV_SC_INLINE int sys_munmap(void *p, size_t len)
 {
         return (int)pv__sc2(__NR_munmap, (long)p, (long)len);
 }

@@ -2,7 +2,10 @@
 /* src/child.c: exit, the stop ladder, signals, ownership. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/ptrace.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -348,4 +351,126 @@ Test(child, no_reentry_from_callbacks)
         pv_child_release(re.other);
         pv_loop_free(l); /* kills and reaps the paused one */
         cr_assert(tu_no_unreaped_children());
+}
+
+/* A child that has exited but is not reaped yet is not signalled: signal
+ * says -ESRCH, stop does nothing, and the exit carries no stop flag. */
+Test(child, exited_but_unreaped)
+{
+        pv_loop *l = new_loop();
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        struct pollfd p = { .events = POLLIN };
+        struct pv_exit e;
+        pv_child *c;
+
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        p.fd = pv_child_pidfd(c);
+        cr_assert_eq(poll(&p, 1, 30000), 1);    /* dead, not reaped */
+        cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
+        cr_assert_eq(pv_child_signal(c, SIGTERM), -ESRCH);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.flags, 0, "flags %#x on a child that exited by itself", e.flags);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+struct late_stop {
+        int stop_r;
+        int exited_seen;
+        int calls;
+};
+
+static void stop_from_output(pv_child *c, int fd, const void *buf, size_t len, void *ud)
+{
+        struct late_stop *ls = ud;
+        (void)fd;
+        (void)buf;
+        (void)len;
+        ls->calls++;
+        ls->stop_r = pv_child_stop(c);
+        ls->exited_seen = pv_child_exited(c);
+}
+
+/* Output read after the child died (in the exit drain, or before it in the
+ * same batch): a stop from its callback is a no-op, never a signal. */
+Test(child, stop_from_output_after_death)
+{
+        pv_loop *l = new_loop();
+        struct late_stop ls = { .stop_r = 1 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("print", "last-words", "exit", "4"), NULL);
+        struct pollfd p = { .events = POLLIN };
+        struct pv_exit e;
+        pv_child *c;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.on_output = stop_from_output;
+        o.userdata = &ls;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        p.fd = pv_child_pidfd(c);
+        cr_assert_eq(poll(&p, 1, 30000), 1);    /* dead before we read a byte */
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(ls.calls, 1);
+        cr_assert_eq(ls.stop_r, 0);
+        cr_assert_eq(e.code, 4);
+        cr_assert_eq(e.flags, 0, "a dead child was stopped: flags %#x", e.flags);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* A ptrace tracer that holds the child's zombie: the pidfd is readable but
+ * the status is the tracer's until it lets go.  The loop must wait for it
+ * without spinning, then report the exact status. */
+Test(child, zombie_held_by_tracer, .timeout = 60)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "sleep", "100", "exit", "5"), &out);
+        struct pv_exit e;
+        int go[2], dispatches = 0;
+        pv_child *c;
+        pid_t tracer;
+
+        cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        tracer = fork();
+        cr_assert_geq(tracer, 0);
+        if (tracer == 0) {
+                pid_t pid = pv_child_pid(c);
+                char b = 0;
+                int st;
+
+                if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+                        _exit(77);
+                (void)!write(go[1], &b, 1);
+                /* Hold on to it well past its exit (about 100 ms away)... */
+                struct timespec ts = { 0, 600 * 1000000L };
+                nanosleep(&ts, NULL);
+                /* ... then let go: collect the tracee's events until it is
+                 * gone, which hands the zombie back to its parent. */
+                while (waitpid(pid, &st, __WALL) == pid && !WIFEXITED(st) && !WIFSIGNALED(st))
+                        ptrace(PTRACE_CONT, pid, 0, 0);
+                _exit(0);
+        }
+        char b;
+        close(go[1]);
+        if (read(go[0], &b, 1) != 1) {
+                int st;
+                waitpid(tracer, &st, 0);
+                cr_skip_test("cannot ptrace here (status %#x)", st);
+        }
+        while (!pv_child_exited(c)) {
+                cr_assert_geq(pv_loop_dispatch(l, 5000), 0);
+                dispatches++;
+                cr_assert_lt(dispatches, 1000, "the loop spins on a held zombie");
+        }
+        cr_assert_eq(pv_child_exit(c, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.code, 5);
+        cr_log_info("held zombie: %d dispatches", dispatches);
+        int st;
+        cr_assert_eq(waitpid(tracer, &st, 0), tracer);
+        pv_child_release(c);
+        pv_loop_free(l);
 }

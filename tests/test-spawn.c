@@ -206,7 +206,7 @@ Test(spawn, fds_closed_unless_kept)
         int bad = 1000;
         o.keep_fds = &bad;
         cr_assert_eq(pv_spawn(l, &o, NULL), -EBADF);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_FDS);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_SETUP);
         close(leaky);
         close(kept);
         pv_loop_free(l);
@@ -314,7 +314,7 @@ Test(spawn, bad_arguments)
         cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
         bad = o; bad.stdio[1].mode = PV_STDIO_FD; bad.stdio[1].fd = 987;
         cr_assert_eq(pv_spawn(l, &bad, &c), -EBADF);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_STDIO);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_SETUP);
 
         /* A larger struct from a newer caller: fine if the tail is zero. */
         struct { struct pv_spawn_opts o; char tail[16]; } big = { .o = o };

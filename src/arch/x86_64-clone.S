@@ -20,8 +20,10 @@ pv__clone_run:
         .cfi_startproc
         push    %rbx
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
         push    %r12
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r12, 0
         mov     %r8, %rbx
         mov     %r9, %r12
         mov     %rdi, %rax
@@ -35,8 +37,10 @@ pv__clone_run:
         jz      1f
         pop     %r12
         .cfi_adjust_cfa_offset -8
+        .cfi_restore r12
         pop     %rbx
         .cfi_adjust_cfa_offset -8
+        .cfi_restore rbx
         ret
 1:
         .cfi_undefined rip

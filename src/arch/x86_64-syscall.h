@@ -9,14 +9,18 @@
 #ifndef PV_ARCH_SYSCALL_H
 #define PV_ARCH_SYSCALL_H
 
-static inline long pv__sc0(long n)
+/* Always inlined, even at -O0: the spawn child may not call out of its own
+ * functions, where instrumentation (stack protector, sanitizers) is off. */
+#define PV_SC_INLINE inline __attribute__((always_inline))
+
+static PV_SC_INLINE long pv__sc0(long n)
 {
         long r;
         __asm__ volatile ("syscall" : "=a"(r) : "a"(n) : "rcx", "r11", "memory");
         return r;
 }
 
-static inline long pv__sc1(long n, long a)
+static PV_SC_INLINE long pv__sc1(long n, long a)
 {
         long r;
         __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a)
@@ -24,7 +28,7 @@ static inline long pv__sc1(long n, long a)
         return r;
 }
 
-static inline long pv__sc2(long n, long a, long b)
+static PV_SC_INLINE long pv__sc2(long n, long a, long b)
 {
         long r;
         __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b)
@@ -32,7 +36,7 @@ static inline long pv__sc2(long n, long a, long b)
         return r;
 }
 
-static inline long pv__sc3(long n, long a, long b, long c)
+static PV_SC_INLINE long pv__sc3(long n, long a, long b, long c)
 {
         long r;
         __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
@@ -40,7 +44,7 @@ static inline long pv__sc3(long n, long a, long b, long c)
         return r;
 }
 
-static inline long pv__sc4(long n, long a, long b, long c, long d)
+static PV_SC_INLINE long pv__sc4(long n, long a, long b, long c, long d)
 {
         long r;
         register long r10 __asm__("r10") = d;
@@ -50,7 +54,7 @@ static inline long pv__sc4(long n, long a, long b, long c, long d)
         return r;
 }
 
-static inline long pv__sc5(long n, long a, long b, long c, long d, long e)
+static PV_SC_INLINE long pv__sc5(long n, long a, long b, long c, long d, long e)
 {
         long r;
         register long r10 __asm__("r10") = d;
@@ -61,7 +65,7 @@ static inline long pv__sc5(long n, long a, long b, long c, long d, long e)
         return r;
 }
 
-static inline long pv__sc6(long n, long a, long b, long c, long d, long e, long f)
+static PV_SC_INLINE long pv__sc6(long n, long a, long b, long c, long d, long e, long f)
 {
         long r;
         register long r10 __asm__("r10") = d;
