@@ -305,7 +305,8 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  * child's whole process group; the ladder ends with the child itself, so a
  * group member that outlives it by ignoring SIGTERM is not pursued.
  * Idempotent: calling it again, or once the child has exited (even if the
- * loop has not reaped it yet), returns 0 and does nothing.
+ * loop has not reaped it yet), returns 0 and sends no signal (a stdin pipe
+ * is closed all the same).
  * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
  *         error of pidfd_send_signal) from sending SIGTERM: stdin is closed
  *         all the same, and the ladder is not started. */
@@ -320,7 +321,7 @@ PV_EXPORT int pv_child_close_stdin(pv_child *c);
  * run), for at most timeout_ms (-1: no limit; 0: dispatch once without
  * blocking).  *ret, if not NULL, receives the exit.  Returns at once if the
  * child has already exited, also from a callback.
- * Errors: -EINVAL NULL child; -ETIMEDOUT still alive at the timeout;
+ * Errors: -EINVAL NULL child; -ETIMEDOUT not yet reaped at the timeout;
  *         -EBUSY called from a callback while the child runs; -ECHILD
  *         after fork(). */
 PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
@@ -330,8 +331,8 @@ PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
 PV_EXPORT pid_t pv_child_pid(const pv_child *c);
 
 /* The child's pidfd (owned by the library: do not close it), or -ESRCH once
- * the child has been reaped (by the loop or by another reaper), or -EINVAL
- * for NULL. */
+ * the loop has seen the child dead (reaped by it or by another reaper, or a
+ * zombie that a ptrace tracer holds), or -EINVAL for NULL. */
 PV_EXPORT int pv_child_pidfd(const pv_child *c);
 
 /* Whether the child has exited and been reaped: 1 yes, 0 no, -EINVAL. */
