@@ -8,11 +8,18 @@
 #include <errno.h>
 #include <string.h>
 
-static void on_output(pv_child *c, int fd, const void *buf, size_t len, void *ud)
+static void on_output(pv_child *c, int fd, const char *line, size_t len,
+                      unsigned flags, void *ud)
 {
+        const char *name = fd == 2 ? "stderr" : "stdout";
+
         (void)ud;
-        printf("demo: child %d %s: %.*s", (int)pv_child_pid(c),
-               fd == 2 ? "stderr" : "stdout", (int)len, (const char *)buf);
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+                printf("demo: child %d %s: %s\n", (int)pv_child_pid(c), name,
+                       flags & PV_OUT_EOF ? "(end of stream)" : "(closed)");
+        else
+                printf("demo: child %d %s: %.*s\n", (int)pv_child_pid(c), name,
+                       (int)len, line);
         fflush(stdout);
 }
 

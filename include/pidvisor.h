@@ -157,15 +157,50 @@ PV_EXPORT int pv_loop_spawn_stage(const pv_loop *loop);
 enum pv_stdio_mode {
         PV_STDIO_INHERIT = 0, /* the parent's own fd of that number */
         PV_STDIO_NULL,        /* /dev/null */
-        PV_STDIO_PIPE,        /* a pipe whose parent end the library owns */
+        PV_STDIO_PIPE,        /* a pipe whose parent end the library owns:
+                               * stdout/stderr are read and delivered to
+                               * on_output, stdin takes pv_child_write() */
         PV_STDIO_FD,          /* struct pv_stdio.fd, which stays the caller's */
+        PV_STDIO_PIPE_RAW,    /* a pipe whose parent end the caller reads or
+                               * writes itself (pv_child_stdio_fd()); the
+                               * library never touches it but closes it when
+                               * the child is freed */
         _PV_STDIO_MAX,
         _PV_STDIO_INVALID = -22
 };
 
+/* How a PV_STDIO_PIPE stdout or stderr reaches on_output. */
+enum pv_output_mode {
+        PV_OUTPUT_LINES = 0,  /* one call per line, without its '\n' */
+        PV_OUTPUT_CHUNKS,     /* one call per read, bytes as they came */
+        _PV_OUTPUT_MAX,
+        _PV_OUTPUT_INVALID = -22
+};
+
+#define PV_MAX_LINE_DEFAULT (64 * 1024)
+
 struct pv_stdio {
-        int mode;   /* enum pv_stdio_mode */
-        int fd;     /* with PV_STDIO_FD: the caller's fd (>= 0); else ignored */
+        int mode;           /* enum pv_stdio_mode */
+        int fd;             /* with PV_STDIO_FD: the caller's fd (>= 0) */
+        int output;         /* stdout/stderr pipes: enum pv_output_mode */
+        uint32_t max_line;  /* PV_OUTPUT_LINES: the longest piece handed
+                             * out; a longer line comes in pieces flagged
+                             * PV_OUT_PARTIAL.  0 = PV_MAX_LINE_DEFAULT.
+                             * Also bounds what is buffered per stream. */
+};
+
+/* Flags of an on_output call. */
+enum pv_output_flags {
+        PV_OUT_PARTIAL    = 1u << 0, /* lines: the line goes on in the next
+                                      * call (it is longer than max_line) */
+        PV_OUT_NO_NEWLINE = 1u << 1, /* lines: the stream ended inside this
+                                      * line, its last */
+        PV_OUT_EOF        = 1u << 2, /* the stream ended: every writer closed
+                                      * it (len is 0) */
+        PV_OUT_CLOSED     = 1u << 3, /* the library closed the stream before
+                                      * EOF: the child exited and the linger
+                                      * (if any) is over, while a descendant
+                                      * still holds it open (len is 0) */
 };
 
 /* Where a failed spawn failed. */
@@ -232,11 +267,19 @@ struct pv_exit {
  * pv_child_wait() on a running child (they return -EBUSY). */
 typedef void (*pv_exit_fn)(pv_child *c, const struct pv_exit *e, void *userdata);
 
-/* Called with output of a PV_STDIO_PIPE stdout or stderr as it arrives (raw
- * chunks, no framing).  buf is valid for the duration of the call only.
- * Same rules for what the callback may call as pv_exit_fn. */
-typedef void (*pv_output_fn)(pv_child *c, int fd, const void *buf, size_t len,
-                             void *userdata);
+/* Called with the output of a PV_STDIO_PIPE stdout (fd 1) or stderr (fd 2)
+ * as it arrives: a line (or a piece of one) or a chunk, as struct
+ * pv_stdio.output says, and once at the end of each stream, with len 0 and
+ * PV_OUT_EOF or PV_OUT_CLOSED.  Everything the child wrote before it exited
+ * comes before its exit callback; after the exit, only a linger
+ * (linger_ms) lets more through.  data is valid during the call only.  Same
+ * rules for what the callback may call as pv_exit_fn. */
+typedef void (*pv_output_fn)(pv_child *c, int fd, const char *data, size_t len,
+                             unsigned flags, void *userdata);
+
+/* Called when the stdin queue has drained after a pv_child_write() that
+ * returned 1 (the queue had reached the high-water mark). */
+typedef void (*pv_drain_fn)(pv_child *c, void *userdata);
 
 struct pv_spawn_opts {
         size_t size;                 /* sizeof(struct pv_spawn_opts) */
@@ -261,6 +304,12 @@ struct pv_spawn_opts {
         pv_output_fn on_output;      /* optional; piped stdout/stderr output
                                       * is drained (and dropped) without it */
         void *userdata;              /* passed to the callbacks */
+        uint32_t linger_ms;          /* after the exit, keep reading stdout/
+                                      * stderr this long while a descendant
+                                      * holds them; 0 = close them at the exit */
+        size_t stdin_high_water;     /* pv_child_write() returns 1 once this
+                                      * much is queued; 0 = 1 MiB */
+        pv_drain_fn on_drain;        /* optional, see pv_drain_fn */
 };
 #define PV_SPAWN_OPTS_INIT { .size = sizeof(struct pv_spawn_opts) }
 
@@ -312,10 +361,34 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  *         all the same, and the ladder is not started. */
 PV_EXPORT int pv_child_stop(pv_child *c);
 
-/* Close the parent end of the child's stdin pipe.  Returns 0, also when it
- * is already closed.  Errors: -EINVAL NULL child; -ECHILD after fork();
- * -ENOTCONN stdin is not a PV_STDIO_PIPE. */
+/* Write to the child's PV_STDIO_PIPE stdin without ever blocking: what the
+ * pipe does not take now is copied into a queue and written as the pipe
+ * drains.  Never raises SIGPIPE in the host (see src/stdio.c for how; no
+ * signal disposition is changed).  len 0 is fine and writes nothing.
+ * Returns 0 when the queue is below the high-water mark, 1 when it has
+ * reached it (stop writing until on_drain).
+ * Errors: -EINVAL NULL child, or NULL buf with len > 0; -ECHILD after
+ *         fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE; -EPIPE stdin is
+ *         closed, the child closed its end, or the child exited;
+ *         -ENOMEM the queue could not grow (nothing of buf was queued then,
+ *         but what the pipe took at once stays written: see the return
+ *         value of pv_child_stdin_pending() before and after). */
+PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
+
+/* Bytes queued for the child's stdin and not yet written, or -EINVAL. */
+PV_EXPORT ssize_t pv_child_stdin_pending(const pv_child *c);
+
+/* Close the child's stdin: once the queue has drained (at once if it is
+ * empty).  The stop ladder closes it at once and drops the queue.  Returns
+ * 0, also when it is already closed or closing.  Errors: -EINVAL NULL
+ * child; -ECHILD after fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE. */
 PV_EXPORT int pv_child_close_stdin(pv_child *c);
+
+/* The parent end of a PV_STDIO_PIPE_RAW pipe on the child's fd (0, 1 or 2),
+ * for the caller to read or write; the library closes it when the child is
+ * freed.  Errors: -EINVAL NULL child or fd not 0-2; -ENOTCONN that fd is
+ * not a PV_STDIO_PIPE_RAW. */
+PV_EXPORT int pv_child_stdio_fd(const pv_child *c, int fd);
 
 /* Run the child's loop until this child has exited (its exit callback has
  * run), for at most timeout_ms (-1: no limit; 0: dispatch once without

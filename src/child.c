@@ -34,6 +34,7 @@ static int act_term(pv_child *c);
 static int act_deadline(pv_child *c);
 static int act_kill(pv_child *c);
 static int act_collect(pv_child *c);
+static int act_linger_end(pv_child *c);
 
 typedef int (*child_action)(pv_child *c);
 
@@ -43,7 +44,7 @@ static const child_action actions[_CHILD_STATE_MAX][_EV_MAX] = {
         [CHILD_STOPPING] = { [EV_TIMER] = act_kill, [EV_EXIT] = act_collect },
         [CHILD_KILLED]   = { [EV_EXIT] = act_collect },
         [CHILD_EXITING]  = { [EV_TIMER] = act_collect },
-        [CHILD_EXITED]   = { 0 },
+        [CHILD_EXITED]   = { [EV_TIMER] = act_linger_end },
 };
 
 static int child_event(pv_child *c, int ev)
@@ -115,7 +116,7 @@ static int act_term(pv_child *c)
 {
         int r;
 
-        (void)pv__stdio_close_stdin(&c->io);
+        (void)pv__stdio_close_stdin(c->loop, &c->io, true);
         r = send_signal(c, SIGTERM, true);
         if (r == -ESRCH)
                 return 0;       /* already dead: its pidfd will tell */
@@ -195,12 +196,41 @@ static int deliver(pv_child *c)
         l->n_alive--;
 
         /* Everything the child wrote before it exited comes before its
-         * exit callback. */
-        pv__stdio_finish(l, &c->io);
-        pv__stdio_close(l, &c->io);
+         * exit callback; with a linger, the streams stay open after it,
+         * holding a reference of their own. */
+        bool open = pv__stdio_finish(l, &c->io, c->linger_ns > 0);
         if (c->on_exit && !c->released)
                 c->on_exit(c, &c->exit, c->userdata);
+        if (open && pv__stdio_streaming(&c->io)) {
+                c->lingering = true;
+                c->refs++;
+                l->n_lingering++;
+                (void)pv__timer_arm(l, &c->timer, pv__now_ns() + c->linger_ns);
+        }
         unref(c);
+        return 0;
+}
+
+static void linger_done(pv_child *c)
+{
+        if (!c->lingering)
+                return;
+        c->lingering = false;
+        c->loop->n_lingering--;
+        pv__timer_disarm(c->loop, &c->timer);
+        unref(c);
+}
+
+void pv__child_stream_ended(pv_child *c)
+{
+        if (c->lingering && !pv__stdio_streaming(&c->io))
+                linger_done(c);
+}
+
+static int act_linger_end(pv_child *c)
+{
+        pv__stdio_end_streams(c->loop, &c->io);
+        linger_done(c);
         return 0;
 }
 
@@ -288,10 +318,16 @@ static void pidfd_ready(struct pv__source *s, uint32_t events)
         (void)child_event(c, EV_EXIT);
 }
 
-void pv__child_output(pv_child *c, int fd, const void *buf, size_t len)
+void pv__child_output(pv_child *c, int fd, const char *data, size_t len, unsigned flags)
 {
         if (c->on_output && !c->released)
-                c->on_output(c, fd, buf, len, c->userdata);
+                c->on_output(c, fd, data, len, flags, c->userdata);
+}
+
+void pv__child_drained(pv_child *c)
+{
+        if (c->on_drain && !c->released)
+                c->on_drain(c, c->userdata);
 }
 
 /* ---- lifetime -------------------------------------------------------- */
@@ -321,6 +357,8 @@ void pv__child_free(pv_child *c)
                         reap_blocking(c);
                 l->n_alive--;
         }
+        if (c->lingering)
+                l->n_lingering--;
         pv__timer_disarm(l, &c->timer);
         pv__stdio_close(l, &c->io);
         pv__loop_close(l, &c->pidfd);
@@ -465,9 +503,11 @@ static pv_child *child_new(pv_loop *l, const struct pv_spawn_opts *o)
         c->pidfd.cb = pidfd_ready;
         c->spawn_flags = o->flags;
         c->grace_ns = (uint64_t)(o->grace_ms ? o->grace_ms : DEFAULT_GRACE_MS) * 1000000u;
+        c->linger_ns = (uint64_t)o->linger_ms * 1000000u;
         pv__timer_init(&c->timer, timer_fired);
         c->on_exit = o->on_exit;
         c->on_output = o->on_output;
+        c->on_drain = o->on_drain;
         c->userdata = o->userdata;
         return c;
 }
@@ -507,7 +547,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         r = pv__timers_reserve(l, l->n_alive + 1);
         if (r < 0)
                 goto out;
-        r = pv__stdio_prepare(l, &c->io, o.stdio, c);
+        r = pv__stdio_prepare(l, &c->io, o.stdio, o.stdin_high_water, c);
         if (r < 0)
                 goto out;
 
@@ -594,7 +634,30 @@ PV_EXPORT int pv_child_close_stdin(pv_child *c)
         int r = pv__loop_check(c->loop);
         if (r < 0)
                 return r;
-        return pv__stdio_close_stdin(&c->io);
+        return pv__stdio_close_stdin(c->loop, &c->io, false);
+}
+
+PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len)
+{
+        return_if_invalid(c && (buf || len == 0), -EINVAL);
+        int r = pv__loop_check(c->loop);
+        if (r < 0)
+                return r;
+        return pv__stdio_write(c->loop, &c->io, buf, len);
+}
+
+PV_EXPORT ssize_t pv_child_stdin_pending(const pv_child *c)
+{
+        return_if_invalid(c, -EINVAL);
+        return (ssize_t)c->io.in.len;
+}
+
+PV_EXPORT int pv_child_stdio_fd(const pv_child *c, int fd)
+{
+        return_if_invalid(c && fd >= 0 && fd <= 2, -EINVAL);
+        if (c->io.mode[fd] != PV_STDIO_PIPE_RAW || c->io.raw_fd[fd] < 0)
+                return -ENOTCONN;
+        return c->io.raw_fd[fd];
 }
 
 PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret)

@@ -19,7 +19,8 @@ enum pv__child_state {
                             * tracer holds the zombie, or another reaper
                             * took it and the kernel has not published it;
                             * pidfd out of the loop; timer: look again */
-        CHILD_EXITED,      /* reaped; exit is final; no fd left */
+        CHILD_EXITED,      /* reaped; exit is final; output streams may
+                            * linger; timer: the linger's end */
         _CHILD_STATE_MAX
 };
 
@@ -38,7 +39,9 @@ struct pv_child {
         unsigned spawn_flags;      /* enum pv_spawn_flags */
         unsigned exit_flags;       /* enum pv_exit_flags, as the ladder runs */
         unsigned tries;            /* looks taken in CHILD_EXITING */
+        bool lingering;            /* exited, streams open: holds a reference */
         uint64_t grace_ns;
+        uint64_t linger_ns;
         uint64_t started_ns;
         struct pv__source pidfd;   /* fd -1 once reaped */
         struct pv__stdio io;
@@ -46,6 +49,7 @@ struct pv_child {
         struct pv_exit exit;       /* valid in CHILD_EXITED */
         pv_exit_fn on_exit;
         pv_output_fn on_output;
+        pv_drain_fn on_drain;
         void *userdata;
 };
 
@@ -57,7 +61,14 @@ static inline pv_child *pv__child_from_node(struct pv_list *n)
 static inline pv_loop *pv__child_loop(pv_child *c) { return c->loop; }
 
 /* Hand output to the caller's callback (unless released). */
-void pv__child_output(pv_child *c, int fd, const void *buf, size_t len) PV_HIDDEN;
+void pv__child_output(pv_child *c, int fd, const char *data, size_t len,
+                      unsigned flags) PV_HIDDEN;
+
+/* An output stream ended (stdio.c tells; a linger may be over). */
+void pv__child_stream_ended(pv_child *c) PV_HIDDEN;
+
+/* The stdin queue drained after reaching the high-water mark. */
+void pv__child_drained(pv_child *c) PV_HIDDEN;
 
 /* For pv_loop_free: SIGKILL now (the whole group where there is one). */
 void pv__child_kill_now(pv_child *c) PV_HIDDEN;

@@ -227,7 +227,7 @@ PV_EXPORT int pv_loop_dispatch(pv_loop *l, int timeout_ms)
 PV_EXPORT int pv_loop_run(pv_loop *l)
 {
         return_if_invalid(l, -EINVAL);
-        while (l->n_alive > 0) {
+        while (l->n_alive > 0 || l->n_lingering > 0) {
                 int r = pv_loop_dispatch(l, -1);
                 if (r < 0)
                         return r;

@@ -27,6 +27,7 @@ struct pv_loop {
                                      * when the dispatch ends, so events
                                      * queued for them stay harmless */
         unsigned n_alive;
+        unsigned n_lingering;       /* exited children whose streams linger */
         unsigned n_children;        /* all pv_child objects of this loop */
 
         int mech;                   /* enum pv_spawn_mech in use */

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* A child's stdio: pipes and draining.  Only the data path lives here; the
- * spawn mechanics are in spawn.c, the child's life in child.c. */
+/*
+ * A child's stdio: pipes, reading and framing its output, queueing its
+ * input.  Only the data path lives here; the spawn mechanics are in
+ * spawn.c, the child's life in child.c.
+ */
 #include <pidvisor.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "child.h"
 #include "loop.h"
@@ -13,6 +18,12 @@
 #define F_GETPIPE_SZ 1032
 #endif
 
+#define DEFAULT_HIGH_WATER (1024 * 1024)
+/* Reads per wake-up while each one fills the buffer: enough to amortize
+ * the epoll_wait under a flood, few enough that other children get their
+ * turn (1 MiB with the 64 KiB buffer). */
+#define READ_BUDGET 16
+
 int pv__stdio_check(const struct pv_stdio spec[3])
 {
         for (int i = 0; i < 3; i++) {
@@ -20,38 +31,45 @@ int pv__stdio_check(const struct pv_stdio spec[3])
                         return -EINVAL;
                 if (spec[i].mode == PV_STDIO_FD && spec[i].fd < 0)
                         return -EINVAL;
+                if (spec[i].output < 0 || spec[i].output >= _PV_OUTPUT_MAX)
+                        return -EINVAL;
         }
         return 0;
 }
 
-static void stream_init(struct pv__stream *s, pv_child *c, int child_fd)
+static void stdio_reset(struct pv__stdio *io, const struct pv_stdio spec[3],
+                        size_t high_water, pv_child *c)
 {
-        s->src.fd = -1;
-        s->child = c;
-        s->child_fd = child_fd;
-}
-
-static void stdio_reset(struct pv__stdio *io, pv_child *c)
-{
+        memset(io, 0, sizeof(*io));
         for (int i = 0; i < 3; i++) {
                 io->child_fd[i] = -1;
-                io->owned[i] = false;
+                io->raw_fd[i] = -1;
+                io->mode[i] = spec[i].mode;
         }
         io->devnull = -1;
-        io->in_fd = -1;
-        io->in_piped = false;
-        stream_init(&io->out[0], c, 1);
-        stream_init(&io->out[1], c, 2);
+        io->in.src.fd = -1;
+        io->in.child = c;
+        io->in.high_water = high_water ? high_water : DEFAULT_HIGH_WATER;
+        for (int i = 0; i < 2; i++) {
+                struct pv__stream *s = &io->out[i];
+                uint32_t max = spec[i + 1].max_line;
+
+                s->src.fd = -1;
+                s->child = c;
+                s->child_fd = i + 1;
+                s->output = spec[i + 1].output;
+                pv__framer_init(&s->fr, max ? max : PV_MAX_LINE_DEFAULT);
+        }
 }
 
-int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io,
-                      const struct pv_stdio spec[3], pv_child *c)
+int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio spec[3],
+                      size_t high_water, pv_child *c)
 {
         int r = 0;
 
-        stdio_reset(io, c);
+        stdio_reset(io, spec, high_water, c);
         for (int i = 0; i < 3 && r >= 0; i++) {
-                int p[2];
+                int p[2], mine, theirs;
 
                 switch (spec[i].mode) {
                 case PV_STDIO_INHERIT:
@@ -71,21 +89,27 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io,
                         io->child_fd[i] = io->devnull;
                         break;
                 case PV_STDIO_PIPE:
+                case PV_STDIO_PIPE_RAW:
                         /* Both ends CLOEXEC: the child gets its end through
                          * dup3, which clears the flag on the copy only. */
                         r = sys_pipe2(p, O_CLOEXEC);
                         if (r < 0)
                                 break;
-                        if (i == 0) {
-                                io->child_fd[0] = p[0];
-                                io->in_fd = p[1];
-                                io->in_piped = true;
-                        } else {
-                                io->child_fd[i] = p[1];
-                                io->out[i - 1].src.fd = p[0];
-                                r = sys_fcntl(p[0], F_SETFL, O_NONBLOCK);
-                        }
+                        mine = i == 0 ? p[1] : p[0];
+                        theirs = i == 0 ? p[0] : p[1];
+                        io->child_fd[i] = theirs;
                         io->owned[i] = true;
+                        if (spec[i].mode == PV_STDIO_PIPE_RAW) {
+                                io->raw_fd[i] = mine;
+                                break;
+                        }
+                        if (i == 0)
+                                io->in.src.fd = mine;
+                        else
+                                io->out[i - 1].src.fd = mine;
+                        /* Our end only: each end of a pipe is its own open
+                         * file, so the child's end stays blocking. */
+                        r = sys_fcntl(mine, F_SETFL, O_NONBLOCK);
                         break;
                 }
         }
@@ -110,28 +134,58 @@ void pv__stdio_spawned(struct pv__stdio *io)
         io->devnull = -1;
 }
 
-/* Read and hand the data to the output callback: once, or when draining
- * until the pipe is empty.  Returns false at EOF or on a read error, when
- * the stream should be closed. */
-static bool stream_read(pv_loop *l, struct pv__stream *s, bool drain)
+/* ---- output ---------------------------------------------------------- */
+
+static void stream_emit(void *ctx, const char *data, size_t len, unsigned flags)
+{
+        struct pv__stream *s = ctx;
+
+        pv__child_output(s->child, s->child_fd, data, len, flags);
+}
+
+bool pv__stdio_streaming(const struct pv__stdio *io)
+{
+        return io->out[0].src.fd >= 0 || io->out[1].src.fd >= 0;
+}
+
+/* End a stream: close it, hand out its unfinished line, say how it
+ * ended (PV_OUT_EOF or PV_OUT_CLOSED). */
+static void stream_end(pv_loop *l, struct pv__stream *s, unsigned how)
+{
+        pv__loop_close(l, &s->src);
+        if (s->output == PV_OUTPUT_LINES)
+                pv__framer_finish(&s->fr, stream_emit, s);
+        pv__child_output(s->child, s->child_fd, "", 0, how);
+        pv__child_stream_ended(s->child);
+}
+
+/* Read and deliver: while reads fill the buffer (up to READ_BUDGET), or
+ * when draining after the exit until the pipe is empty.  Returns 1 while
+ * the stream goes on, 0 at EOF, -errno on a read error. */
+static int stream_read(pv_loop *l, struct pv__stream *s, bool drain)
 {
         size_t total = 0, max = l->read_buf_size;
         bool sized = false;
 
-        for (;;) {
+        for (int reads = 1;; reads++) {
                 ssize_t n = sys_read(s->src.fd, l->read_buf, l->read_buf_size);
 
                 if (n == -EINTR)
                         continue;
                 if (n == -EAGAIN)
-                        return true;
+                        return 1;
                 if (n <= 0)
-                        return false;
+                        return (int)n;
+                if (s->output == PV_OUTPUT_CHUNKS)
+                        pv__child_output(s->child, s->child_fd, l->read_buf, (size_t)n, 0);
+                else
+                        pv__framer_feed(&s->fr, l->read_buf, (size_t)n, stream_emit, s);
+                if (!drain) {
+                        if ((size_t)n < l->read_buf_size || reads >= READ_BUDGET)
+                                return 1;
+                        continue;
+                }
                 total += (size_t)n;
-                pv__child_output(s->child, s->child_fd, l->read_buf, (size_t)n);
-                /* The callback may have closed this stream (teardown). */
-                if (s->src.fd < 0 || !drain)
-                        return true;
                 if (total < max)
                         continue;
                 /* Everything the child wrote before it died is in the pipe,
@@ -140,11 +194,11 @@ static bool stream_read(pv_loop *l, struct pv__stream *s, bool drain)
                  * ever.  Ask for the capacity only when the default is
                  * reached: most children leave far less. */
                 if (sized)
-                        return true;
+                        return 1;
                 int cap = sys_fcntl(s->src.fd, F_GETPIPE_SZ, 0);
                 sized = true;
                 if (cap <= 0 || (size_t)cap <= total)
-                        return true;
+                        return 1;
                 max = (size_t)cap;
         }
 }
@@ -153,12 +207,12 @@ static void stream_ready(struct pv__source *src, uint32_t events)
 {
         struct pv__stream *s = container_of(src, struct pv__stream, src);
         pv_loop *l = pv__child_loop(s->child);
+        int r;
 
         (void)events;
-        /* One read per wake-up: level-triggered epoll comes back if more is
-         * there, and other children get their turn meanwhile. */
-        if (!stream_read(l, s, false))
-                pv__loop_close(l, &s->src);
+        r = stream_read(l, s, false);
+        if (r <= 0)
+                stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
 }
 
 int pv__stdio_start(pv_loop *l, struct pv__stdio *io)
@@ -175,34 +229,216 @@ int pv__stdio_start(pv_loop *l, struct pv__stdio *io)
         return 0;
 }
 
-void pv__stdio_finish(pv_loop *l, struct pv__stdio *io)
+bool pv__stdio_finish(pv_loop *l, struct pv__stdio *io, bool linger)
 {
+        (void)pv__stdio_close_stdin(l, io, true);
         for (int i = 0; i < 2; i++) {
                 struct pv__stream *s = &io->out[i];
+                int r;
 
                 if (s->src.fd < 0)
                         continue;
-                (void)stream_read(l, s, true);
-                pv__loop_close(l, &s->src);
+                r = stream_read(l, s, true);
+                if (r <= 0)
+                        stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
+                else if (!linger)
+                        stream_end(l, s, PV_OUT_CLOSED);
         }
+        return pv__stdio_streaming(io);
 }
 
-int pv__stdio_close_stdin(struct pv__stdio *io)
+void pv__stdio_end_streams(pv_loop *l, struct pv__stdio *io)
 {
-        if (!io->in_piped)
-                return -ENOTCONN;
-        if (io->in_fd >= 0)
-                sys_close(io->in_fd);
-        io->in_fd = -1;
+        for (int i = 0; i < 2; i++)
+                if (io->out[i].src.fd >= 0)
+                        stream_end(l, &io->out[i], PV_OUT_CLOSED);
+}
+
+/* ---- input ----------------------------------------------------------- */
+
+/*
+ * Write to the child's stdin without SIGPIPE reaching the host, and
+ * without touching any signal disposition (the host's own SIGPIPE handler,
+ * or its SIG_IGN, stays as it is).  A write to a pipe whose reader is gone
+ * raises SIGPIPE on the writing thread, so:
+ *   1. block SIGPIPE in this thread for the write (one rt_sigprocmask, which
+ *      also tells us whether it was blocked already);
+ *   2. if the write fails with EPIPE, the kernel queued a SIGPIPE for this
+ *      thread: take it back with a zero-timeout sigtimedwait, unless one
+ *      was pending before the write (possible only if the thread already
+ *      blocked SIGPIPE; that one is the host's and stays pending);
+ *   3. restore the mask.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+{
+        const uint64_t pipe_bit = 1ull << (SIGPIPE - 1);
+        uint64_t old, pending = 0;
+        ssize_t w;
+        int r;
+
+        r = sys_sigprocmask(SIG_BLOCK, &pipe_bit, &old);
+        assert(r == 0);
+        if ((old & pipe_bit) && sys_sigpending(&pending) < 0)
+                pending = pipe_bit; /* cannot tell: leave any SIGPIPE alone */
+        do
+                w = sys_write(fd, buf, n);
+        while (w == -EINTR);
+        if (w == -EPIPE && !(pending & pipe_bit)) {
+                struct timespec zero = { 0, 0 };
+                (void)sys_sigtimedwait(&pipe_bit, &zero);
+        }
+        if (!(old & pipe_bit)) {
+                r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
+                assert(r == 0);
+        }
+        (void)r;
+        return w;
+}
+
+static void input_close(pv_loop *l, struct pv__input *in)
+{
+        if (in->src.fd < 0)
+                return;
+        if (in->watching)
+                pv__loop_close(l, &in->src);
+        else
+                sys_close(in->src.fd);
+        in->src.fd = -1;
+        in->watching = false;
+        in->off = in->len = 0;
+        in->close_pending = false;
+}
+
+static int queue_append(struct pv__input *in, const char *buf, size_t n)
+{
+        if (in->off + in->len + n > in->cap && in->off > 0) {
+                memmove(in->q, in->q + in->off, in->len);
+                in->off = 0;
+        }
+        if (in->len + n > in->cap) {
+                size_t cap = in->cap ? in->cap : 4096;
+                char *q;
+
+                while (cap < in->len + n)
+                        cap *= 2;
+                q = realloc(in->q, cap);
+                if (!q)
+                        return -ENOMEM;
+                in->q = q;
+                in->cap = cap;
+        }
+        memcpy(in->q + in->off + in->len, buf, n);
+        in->len += n;
         return 0;
 }
 
+/* Write what is queued; called when the pipe turns writable. */
+static void input_ready(struct pv__source *src, uint32_t events)
+{
+        struct pv__input *in = container_of(src, struct pv__input, src);
+        pv_loop *l = pv__child_loop(in->child);
+
+        (void)events;
+        while (in->len > 0) {
+                ssize_t w = write_nosigpipe(in->src.fd, in->q + in->off, in->len);
+
+                if (w == -EAGAIN)
+                        return;         /* full again: the next PV_EV_OUT */
+                if (w < 0) {
+                        /* The child closed its end or exited: the queue
+                         * cannot go anywhere.  Later writes say why. */
+                        in->err = w == -EPIPE ? -EPIPE : (int)w;
+                        in->above_mark = false;
+                        input_close(l, in);
+                        return;
+                }
+                in->off += (size_t)w;
+                in->len -= (size_t)w;
+        }
+        in->off = 0;
+        (void)l->ops->del(l, &in->src);
+        in->watching = false;
+        if (in->close_pending)
+                input_close(l, in);
+        if (in->above_mark) {
+                in->above_mark = false;
+                pv__child_drained(in->child);
+        }
+}
+
+int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
+{
+        struct pv__input *in = &io->in;
+        size_t done = 0;
+        int r;
+
+        if (io->mode[0] != PV_STDIO_PIPE)
+                return -ENOTCONN;
+        if (in->err < 0)
+                return in->err;
+        if (in->src.fd < 0 || in->close_pending)
+                return -EPIPE;
+        if (n > 0 && in->len == 0) {
+                ssize_t w = write_nosigpipe(in->src.fd, buf, n);
+
+                if (w == -EPIPE) {
+                        in->err = -EPIPE;
+                        input_close(l, in);
+                        return -EPIPE;
+                }
+                if (w < 0 && w != -EAGAIN)
+                        return (int)w;
+                if (w > 0)
+                        done = (size_t)w;
+        }
+        if (done < n) {
+                r = queue_append(in, (const char *)buf + done, n - done);
+                if (r < 0)
+                        return r;
+                if (!in->watching) {
+                        in->src.cb = input_ready;
+                        r = pv__loop_add(l, &in->src, PV_EV_OUT);
+                        if (r < 0)
+                                return r;
+                        in->watching = true;
+                }
+        }
+        if (in->len >= in->high_water) {
+                in->above_mark = true;
+                return 1;
+        }
+        return 0;
+}
+
+int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io, bool now)
+{
+        struct pv__input *in = &io->in;
+
+        if (io->mode[0] != PV_STDIO_PIPE)
+                return -ENOTCONN;
+        if (now || in->len == 0)
+                input_close(l, in);
+        else
+                in->close_pending = true;
+        return 0;
+}
+
+/* ---- teardown -------------------------------------------------------- */
+
 void pv__stdio_close(pv_loop *l, struct pv__stdio *io)
 {
-        if (io->in_fd >= 0)
-                sys_close(io->in_fd);
-        io->in_fd = -1;
+        input_close(l, &io->in);
+        free(io->in.q);
+        io->in.q = NULL;
+        io->in.cap = 0;
         /* A stream that was never registered just fails the EPOLL_CTL_DEL. */
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
                 pv__loop_close(l, &io->out[i].src);
+                pv__framer_done(&io->out[i].fr);
+        }
+        for (int i = 0; i < 3; i++) {
+                if (io->raw_fd[i] >= 0)
+                        sys_close(io->raw_fd[i]);
+                io->raw_fd[i] = -1;
+        }
 }

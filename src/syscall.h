@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #include "arch/x86_64-syscall.h"
@@ -92,6 +93,17 @@ static PV_SC_INLINE int sys_sigaction(int sig, const struct pv__ksigaction *act,
                                 struct pv__ksigaction *old)
 {
         return (int)pv__sc4(__NR_rt_sigaction, sig, (long)act, (long)old, 8);
+}
+
+static PV_SC_INLINE int sys_sigpending(uint64_t *set)
+{
+        return (int)pv__sc2(__NR_rt_sigpending, (long)set, 8);
+}
+
+/* Returns the signal taken, or -EAGAIN when none was pending. */
+static PV_SC_INLINE int sys_sigtimedwait(const uint64_t *set, const struct timespec *timeout)
+{
+        return (int)pv__sc4(__NR_rt_sigtimedwait, (long)set, 0, (long)timeout, 8);
 }
 
 static PV_SC_INLINE int sys_close(int fd) { return (int)pv__sc1(__NR_close, fd); }

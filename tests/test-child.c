@@ -382,12 +382,15 @@ struct late_stop {
         int calls;
 };
 
-static void stop_from_output(pv_child *c, int fd, const void *buf, size_t len, void *ud)
+static void stop_from_output(pv_child *c, int fd, const char *data, size_t len,
+                             unsigned flags, void *ud)
 {
         struct late_stop *ls = ud;
         (void)fd;
-        (void)buf;
+        (void)data;
         (void)len;
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+                return;
         ls->calls++;
         ls->stop_r = pv_child_stop(c);
         ls->exited_seen = pv_child_exited(c);

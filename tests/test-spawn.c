@@ -165,6 +165,7 @@ Test(spawn, cwd_env_and_path_search)
 
         /* argv[0] without a '/' is searched in envp's PATH. */
         const char *argv[] = { "true", NULL };
+        memset(&out, 0, sizeof(out));
         o = tu_helper_opts(argv, &out);
         o.envp = env;
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);

@@ -9,27 +9,6 @@
 
 #include "testutil.h"
 
-struct order {
-        struct tu_out out;
-        size_t at_exit;          /* bytes seen when the exit callback ran */
-};
-
-static void note_exit(pv_child *c, const struct pv_exit *e, void *ud)
-{
-        struct order *o = ud;
-        tu_on_exit(c, e, &o->out);
-        o->at_exit = o->out.total;
-}
-
-/* Helper options whose output and exit are recorded into ord. */
-static struct pv_spawn_opts order_opts(const char **argv, struct order *ord)
-{
-        struct pv_spawn_opts o = tu_helper_opts(argv, &ord->out);
-
-        o.on_exit = note_exit;
-        o.userdata = ord;
-        return o;
-}
 
 /* Everything the child wrote before it exited is delivered before its exit
  * callback, on both streams, even when it exits right after writing. */
@@ -39,15 +18,15 @@ Test(stdio, output_before_exit, .timeout = 60)
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         for (int i = 0; i < 50; i++) {
-                struct order ord = { 0 };
-                struct pv_spawn_opts o = order_opts(
-                        TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), &ord);
+                struct tu_out out = { 0 };
+                struct pv_spawn_opts o = tu_helper_opts(
+                        TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), &out);
                 cr_assert_eq(pv_spawn(l, &o, NULL), 0);
                 cr_assert_eq(pv_loop_run(l), 0);
-                cr_assert_eq(ord.out.exits, 1);
-                cr_assert_eq(ord.at_exit, strlen("out-line\nerr-line\n"), "cycle %d: %zu bytes",
-                             i, ord.at_exit);
-                cr_assert(strstr(ord.out.data, "out-line\n") && strstr(ord.out.data, "err-line\n"));
+                cr_assert_eq(out.exits, 1);
+                cr_assert_eq(out.at_exit, strlen("out-line\nerr-line\n"), "cycle %d: %zu bytes",
+                             i, out.at_exit);
+                cr_assert(strstr(out.data, "out-line\n") && strstr(out.data, "err-line\n"));
         }
         pv_loop_free(l);
 }
@@ -56,15 +35,15 @@ Test(stdio, output_before_exit, .timeout = 60)
  * on readiness, and every byte is counted. */
 Test(stdio, large_output_drained, .timeout = 60)
 {
-        struct order ord = { 0 };
-        struct pv_spawn_opts o = order_opts(TU_ARGV("write-bytes", "8388608"), &ord);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "8388608"), &out);
         pv_loop *l;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
-        cr_assert_eq(ord.out.last.code, 0);
-        cr_assert_eq(ord.at_exit, 8388608);
+        cr_assert_eq(out.last.code, 0);
+        cr_assert_eq(out.at_exit, 8388608);
         pv_loop_free(l);
 }
 
@@ -85,16 +64,16 @@ Test(stdio, drained_without_callback, .timeout = 60)
 /* A grandchild that keeps stdout and stderr open does not delay the exit. */
 Test(stdio, grandchild_holding_pipes, .timeout = 60)
 {
-        struct order ord = { 0 };
-        struct pv_spawn_opts o = order_opts(TU_ARGV("fork-grandchild", "exit", "0"), &ord);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"), &out);
         pv_loop *l;
         int gc = 0;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
-        cr_assert_eq(ord.out.exits, 1);
-        cr_assert_eq(sscanf(ord.out.data, "grandchild=%d", &gc), 1);
+        cr_assert_eq(out.exits, 1);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         cr_assert(tu_pid_alive(gc), "the grandchild should still be running");
         kill(gc, SIGKILL);
         pv_loop_free(l);

@@ -62,18 +62,36 @@ bool tu_pid_alive(int pid)
         return state && state != 'Z' && state != 'X';
 }
 
-void tu_collect(pv_child *c, int fd, const void *buf, size_t len, void *ud)
+static void append(struct tu_out *o, const char *buf, size_t len)
 {
-        struct tu_out *o = ud;
         size_t room = sizeof(o->data) - 1 - o->len;
         size_t n = len < room ? len : room;
 
-        (void)c;
-        (void)fd;
         memcpy(o->data + o->len, buf, n);
         o->len += n;
         o->data[o->len] = '\0';
         o->total += len;
+}
+
+void tu_collect(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                void *ud)
+{
+        struct tu_out *o = ud;
+
+        (void)c;
+        cr_assert(fd == 1 || fd == 2, "output on fd %d", fd);
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+                cr_assert_eq(len, 0);
+                cr_assert_eq(o->ends[fd], 0, "fd %d ended twice", fd);
+                o->ends[fd] = flags;
+                return;
+        }
+        cr_assert_eq(o->ends[fd], 0, "output on fd %d after its end", fd);
+        o->calls++;
+        o->last_flags[fd] = flags;
+        append(o, data, len);
+        if (!o->chunks && !(flags & (PV_OUT_PARTIAL | PV_OUT_NO_NEWLINE)))
+                append(o, "\n", 1);
 }
 
 void tu_on_exit(pv_child *c, const struct pv_exit *e, void *ud)
@@ -83,6 +101,7 @@ void tu_on_exit(pv_child *c, const struct pv_exit *e, void *ud)
         (void)c;
         if (o) {
                 o->exits++;
+                o->at_exit = o->total;
                 o->last = *e;
         }
 }

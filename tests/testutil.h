@@ -16,15 +16,23 @@ bool tu_no_unreaped_children(void);
 /* Is pid alive (and not a zombie)? */
 bool tu_pid_alive(int pid);
 
-/* Output collected by tu_collect (an on_output callback). */
+/* Output collected by tu_collect (an on_output callback).  Lines get their
+ * '\n' back (unless PV_OUT_PARTIAL or PV_OUT_NO_NEWLINE), so data reads as
+ * the child wrote it, in either output mode (set chunks for chunk mode). */
 struct tu_out {
         char data[1 << 16];
         size_t len;              /* capped at sizeof(data) - 1; NUL-terminated */
-        size_t total;            /* all bytes seen */
+        size_t total;            /* all bytes seen, newlines included */
+        bool chunks;             /* the streams are PV_OUTPUT_CHUNKS */
+        unsigned ends[3];        /* PV_OUT_EOF/CLOSED seen per fd, or 0 */
+        unsigned last_flags[3];  /* flags of the last data call per fd */
+        int calls;               /* data calls */
         int exits;               /* exit callbacks seen (tu_on_exit) */
+        size_t at_exit;          /* total when the exit callback ran */
         struct pv_exit last;     /* the last exit seen */
 };
-void tu_collect(pv_child *c, int fd, const void *buf, size_t len, void *ud);
+void tu_collect(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                void *ud);
 void tu_on_exit(pv_child *c, const struct pv_exit *e, void *ud);
 
 /* Options for running the test helper: argv is {HELPER_PATH, verbs..., NULL}.

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#include <pidvisor.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lines.h"
+
+#define MIN_CAP 256
+
+/* Room for want bytes in the unfinished line (want <= max). */
+static bool reserve(struct pv__framer *f, size_t want)
+{
+        size_t cap;
+        char *b;
+
+        if (want <= f->cap)
+                return true;
+        cap = f->cap ? f->cap : MIN_CAP;
+        while (cap < want)
+                cap *= 2;
+        if (cap > f->max)
+                cap = f->max;
+        b = realloc(f->buf, cap);
+        if (!b)
+                return false;
+        f->buf = b;
+        f->cap = cap;
+        return true;
+}
+
+void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
+                     pv__emit_fn emit, void *ctx)
+{
+        while (n > 0) {
+                const char *nl = memchr(data, '\n', n);
+                size_t seg = nl ? (size_t)(nl - data) : n;
+
+                /* The common case: a whole line in the input, nothing kept. */
+                if (f->len == 0 && nl && seg <= f->max) {
+                        emit(ctx, data, seg, 0);
+                        data += seg + 1;
+                        n -= seg + 1;
+                        continue;
+                }
+                /* Keep (or hand out in max-sized pieces) the segment. */
+                while (seg > 0) {
+                        size_t take;
+
+                        if (f->len == f->max) {
+                                emit(ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                f->len = 0;
+                        }
+                        if (f->len == 0 && seg > f->max) {
+                                /* A giant line: straight from the input. */
+                                emit(ctx, data, f->max, PV_OUT_PARTIAL);
+                                data += f->max;
+                                n -= f->max;
+                                seg -= f->max;
+                                continue;
+                        }
+                        take = f->max - f->len < seg ? f->max - f->len : seg;
+                        if (!reserve(f, f->len + take)) {
+                                /* No memory to keep it: hand it out now. */
+                                if (f->len)
+                                        emit(ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                f->len = 0;
+                                emit(ctx, data, take, PV_OUT_PARTIAL);
+                        } else {
+                                memcpy(f->buf + f->len, data, take);
+                                f->len += take;
+                        }
+                        data += take;
+                        n -= take;
+                        seg -= take;
+                }
+                if (nl) {
+                        emit(ctx, f->buf ? f->buf : "", f->len, 0);
+                        f->len = 0;
+                        data++;
+                        n--;
+                }
+        }
+}
+
+void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx)
+{
+        if (f->len)
+                emit(ctx, f->buf, f->len, PV_OUT_NO_NEWLINE);
+        pv__framer_done(f);
+}
+
+void pv__framer_done(struct pv__framer *f)
+{
+        free(f->buf);
+        pv__framer_init(f, f->max);
+}
