@@ -379,15 +379,17 @@ PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 PV_EXPORT ssize_t pv_child_stdin_pending(const pv_child *c);
 
 /* Close the child's stdin: once the queue has drained (at once if it is
- * empty).  The stop ladder closes it at once and drops the queue.  Returns
- * 0, also when it is already closed or closing.  Errors: -EINVAL NULL
- * child; -ECHILD after fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE. */
+ * empty); a PV_STDIO_PIPE_RAW stdin at once (the caller must not close that
+ * fd itself).  The stop ladder closes it at once and drops the queue.
+ * Returns 0, also when it is already closed or closing.  Errors: -EINVAL
+ * NULL child; -ECHILD after fork(); -ENOTCONN stdin is no pipe. */
 PV_EXPORT int pv_child_close_stdin(pv_child *c);
 
 /* The parent end of a PV_STDIO_PIPE_RAW pipe on the child's fd (0, 1 or 2),
- * for the caller to read or write; the library closes it when the child is
- * freed.  Errors: -EINVAL NULL child or fd not 0-2; -ENOTCONN that fd is
- * not a PV_STDIO_PIPE_RAW. */
+ * for the caller to read or write but not to close: the library closes it
+ * when the child is freed (and a raw stdin on pv_child_close_stdin()).
+ * Errors: -EINVAL NULL child or fd not 0-2; -ENOTCONN that fd is not a
+ * PV_STDIO_PIPE_RAW, or is closed. */
 PV_EXPORT int pv_child_stdio_fd(const pv_child *c, int fd);
 
 /* Run the child's loop until this child has exited (its exit callback has

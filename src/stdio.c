@@ -414,6 +414,12 @@ int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io, bool now)
 {
         struct pv__input *in = &io->in;
 
+        if (io->mode[0] == PV_STDIO_PIPE_RAW) {
+                if (io->raw_fd[0] >= 0)
+                        sys_close(io->raw_fd[0]);
+                io->raw_fd[0] = -1;
+                return 0;
+        }
         if (io->mode[0] != PV_STDIO_PIPE)
                 return -ENOTCONN;
         if (now || in->len == 0)

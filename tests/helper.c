@@ -23,6 +23,13 @@
  *   fork-grandchild   fork a grandchild that sleeps forever holding our
  *                     fds; print "grandchild=PID"
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
+ *   lines FD N LEN    write N lines of LEN bytes (newline included) on FD,
+ *                     in 64 KiB blocks
+ *   interleave N      "out I" on stdout and "err I" on stderr, I = 0..N-1,
+ *                     one write each, alternating
+ *   print-nonl TEXT   print TEXT on stdout with no newline
+ *   close-stdout      close fd 1
+ *   close-stdin       close fd 0
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -155,6 +162,47 @@ int main(int argc, char **argv)
                         while ((n = read(0, buf, sizeof(buf))) > 0)
                                 total += n;
                         out(stdout, "stdin=%ld\n", total);
+                } else if (!strcmp(v, "lines") && i + 3 < argc) {
+                        static char block[65536];
+                        int fd = atoi(argv[i + 1]);
+                        long n = atol(argv[i + 2]), len = atol(argv[i + 3]), fill = 0;
+                        char c = 'a';
+                        i += 3;
+                        if (len < 1 || len > (long)sizeof(block))
+                                return 2;
+                        for (long k = 0; k < n; k++) {
+                                if (fill + len > (long)sizeof(block)) {
+                                        if (write(fd, block, (size_t)fill) != fill)
+                                                return 3;
+                                        fill = 0;
+                                }
+                                memset(block + fill, c, (size_t)len - 1);
+                                block[fill + len - 1] = '\n';
+                                fill += len;
+                                c = c == 'z' ? 'a' : c + 1;
+                        }
+                        if (fill && write(fd, block, (size_t)fill) != fill)
+                                return 3;
+                } else if (!strcmp(v, "interleave")) {
+                        char buf[32];
+                        int n = atoi(arg);
+                        i++;
+                        for (int k = 0; k < n; k++) {
+                                int len = snprintf(buf, sizeof(buf), "out %d\n", k);
+                                if (write(1, buf, (size_t)len) != len)
+                                        return 3;
+                                len = snprintf(buf, sizeof(buf), "err %d\n", k);
+                                if (write(2, buf, (size_t)len) != len)
+                                        return 3;
+                        }
+                } else if (!strcmp(v, "print-nonl")) {
+                        out(stdout, "%s", arg);
+                        i++;
+                } else if (!strcmp(v, "close-stdin")) {
+                        close(0);
+                } else if (!strcmp(v, "close-stdout")) {
+                        fflush(stdout);
+                        close(1);
                 } else {
                         out(stderr, "helper: unknown verb '%s'\n", v);
                         return 2;

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -97,5 +99,454 @@ Test(stdio, close_stdin)
         cr_assert_eq(out.last.code, 0);
         cr_assert_eq(pv_child_close_stdin(c), 0);
         pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* ---- framing ---------------------------------------------------------- */
+
+/* A JSON-RPC-style echo loop through /bin/cat: N framed messages out, the
+ * same N lines back, in order. */
+Test(stdio, json_rpc_echo_through_cat, .timeout = 60)
+{
+        const char *argv[] = { "/bin/cat", NULL };
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(argv, &out);
+        char want[64];
+        pv_loop *l;
+        pv_child *c;
+        const int n = 1000;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        for (int i = 0; i < n; i++) {
+                char msg[96];
+                int len = snprintf(msg, sizeof(msg),
+                                   "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}\n", i);
+                cr_assert_geq(pv_child_write(c, msg, (size_t)len), 0);
+        }
+        snprintf(want, sizeof(want), "\"id\":%d,", n - 1);
+        tu_wait_output(l, &out, want);
+        /* In order, each once. */
+        const char *p = out.data;
+        for (int i = 0; i < n; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "{\"jsonrpc\":\"2.0\",\"id\":%d,", i);
+                cr_assert_eq(strncmp(p, id, strlen(id)), 0, "line %d out of order", i);
+                p = strchr(p, '\n') + 1;
+        }
+        cr_assert_eq(*p, '\0');
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_eq(out.last.code, 0);
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+struct seq {
+        int next[3];             /* next expected number per fd */
+        int bad;
+};
+
+static void check_seq(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                      void *ud)
+{
+        struct seq *s = ud;
+        char want[32];
+
+        (void)c;
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+                return;
+        snprintf(want, sizeof(want), "%s %d", fd == 1 ? "out" : "err", s->next[fd]++);
+        if (flags || len != strlen(want) || memcmp(data, want, len) != 0)
+                s->bad++;
+}
+
+/* stderr lines arrive exactly once and in order, also when stdout and
+ * stderr interleave. */
+Test(stdio, interleaved_lines_once_in_order, .timeout = 60)
+{
+        struct seq s = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("interleave", "5000"), NULL);
+        pv_loop *l;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.on_output = check_seq;
+        o.userdata = &s;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        cr_assert_eq(s.bad, 0);
+        cr_assert_eq(s.next[1], 5000);
+        cr_assert_eq(s.next[2], 5000);
+        pv_loop_free(l);
+}
+
+struct count {
+        size_t lines, bytes, bad;
+        unsigned end;
+};
+
+static void count_lines(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                        void *ud)
+{
+        struct count *k = ud;
+
+        (void)c;
+        (void)fd;
+        (void)data;
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+                k->end = flags;
+                return;
+        }
+        k->lines++;
+        k->bytes += len;
+        k->bad += len != 79 || flags != 0;
+}
+
+/* 100 MB of 80-byte lines on stderr (default: lines), counted exactly. */
+Test(stdio, hundred_mb_of_lines, .timeout = 120)
+{
+        struct count k = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("lines", "2", "1310720", "80"), NULL);
+        pv_loop *l;
+
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.on_output = count_lines;
+        o.userdata = &k;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        cr_assert_eq(k.lines, 1310720);
+        cr_assert_eq(k.bytes, 1310720u * 79);
+        cr_assert_eq(k.bad, 0);
+        cr_assert_eq(k.end, PV_OUT_EOF);
+        pv_loop_free(l);
+}
+
+static long vm_hwm_kb(void)
+{
+        char line[256];
+        long kb = -1;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        cr_assert(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb;
+}
+
+struct giant {
+        size_t bytes, partial, other;
+        unsigned last;
+};
+
+static void count_giant(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                        void *ud)
+{
+        struct giant *g = ud;
+
+        (void)c;
+        (void)fd;
+        (void)data;
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+                return;
+        g->bytes += len;
+        if (flags == PV_OUT_PARTIAL)
+                g->partial++;
+        else
+                g->other++;
+        g->last = flags;
+}
+
+/* 1 GiB with no newline: delivered in max-line pieces, and the process's
+ * peak RSS grows by less than 4 MiB (the default max line is 64 KiB). */
+Test(stdio, gigabyte_without_newline_bounded, .timeout = 300)
+{
+        struct giant g = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "1073741824"), NULL);
+        pv_loop *l;
+        long before;
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.on_output = count_giant;
+        o.userdata = &g;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        before = vm_hwm_kb();
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        long growth = vm_hwm_kb() - before;
+        cr_log_info("1 GiB without newline: peak RSS grew by %ld KiB", growth);
+        cr_assert_lt(growth, 4096, "peak RSS grew by %ld KiB", growth);
+        cr_assert_eq(g.bytes, 1073741824u);
+        cr_assert_eq(g.partial, 1073741824u / PV_MAX_LINE_DEFAULT - 1);
+        cr_assert_eq(g.other, 1);
+        cr_assert_eq(g.last, PV_OUT_NO_NEWLINE);
+        pv_loop_free(l);
+}
+
+/* A line longer than max_line arrives in flagged pieces that concatenate
+ * to the original; a last line without newline arrives flagged. */
+Test(stdio, long_line_pieces_and_last_line)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("lines", "1", "1", "5001",
+                                                        "print-nonl", "tail"), &out);
+        char want[5002 + 4 + 1];
+        pv_loop *l;
+
+        o.stdio[1].max_line = 1000;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        memset(want, 'a', 5000);
+        memcpy(want + 5000, "\ntail", 6);
+        cr_assert_str_eq(out.data, want);
+        /* 5 pieces of the long line, "tail", and nothing else. */
+        cr_assert_eq(out.calls, 6);
+        cr_assert_eq(out.last_flags[1], PV_OUT_NO_NEWLINE);
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        pv_loop_free(l);
+}
+
+Test(stdio, chunks_mode)
+{
+        struct tu_out out = { .chunks = true };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("print", "a", "print-nonl", "b"), &out);
+        pv_loop *l;
+
+        o.stdio[1].output = PV_OUTPUT_CHUNKS;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        cr_assert_str_eq(out.data, "a\nb");
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        o.stdio[1].output = 7;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -EINVAL);
+        pv_loop_free(l);
+}
+
+/* A child that closes stdout at once: its end comes early, the rest works. */
+Test(stdio, child_closes_stdout)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdout", "eprint", "still-here",
+                                                        "exit", "2"), &out);
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.ends[2], PV_OUT_EOF);
+        cr_assert_str_eq(out.data, "still-here\n");
+        cr_assert_eq(out.last.code, 2);
+        pv_loop_free(l);
+}
+
+/* ---- input ----------------------------------------------------------- */
+
+static volatile sig_atomic_t sigpipes;
+static void on_sigpipe(int sig) { (void)sig; sigpipes++; }
+
+/* Writing to a child that closed its stdin, or exited, is -EPIPE, and the
+ * host's own SIGPIPE handler never runs; a SIGPIPE that was pending before
+ * is left pending. */
+Test(stdio, epipe_without_sigpipe)
+{
+        struct sigaction sa = { .sa_handler = on_sigpipe };
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
+        pv_loop *l;
+        pv_child *c;
+        sigset_t set;
+
+        sigaction(SIGPIPE, &sa, NULL);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        /* The kernel's EPIPE, from the write itself. */
+        cr_assert_eq(pv_child_write(c, "x\n", 2), -EPIPE);
+        cr_assert_eq(pv_child_write(c, "x\n", 2), -EPIPE);
+        cr_assert_eq(sigpipes, 0, "the host got SIGPIPE");
+        /* A SIGPIPE of the host's own, pending while blocked, survives. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        raise(SIGPIPE);
+        pv_child_release(c);
+        o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        memset(&out, 0, sizeof(out));
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(pv_child_write(c, "y", 1), -EPIPE);
+        sigpending(&set);
+        cr_assert(sigismember(&set, SIGPIPE), "the host's pending SIGPIPE was eaten");
+        cr_assert_eq(sigpipes, 0);
+        (void)tu_stop_wait(c);
+        /* After the exit: -EPIPE too. */
+        cr_assert_eq(pv_child_write(c, "z", 1), -EPIPE);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+struct drained {
+        struct tu_out out;       /* first: tu_collect and tu_on_exit use it */
+        int drains;
+        ssize_t pending_at_drain;
+};
+
+static void note_drain(pv_child *c, void *ud)
+{
+        struct drained *d = ud;
+
+        d->drains++;
+        d->pending_at_drain = pv_child_stdin_pending(c);
+}
+
+/* A slow reader: the queue reaches the high-water mark, pv_child_write says
+ * so, and the drain callback fires once the child has taken it all; the
+ * child then reads every byte, and close_stdin after queued data loses
+ * none of it. */
+Test(stdio, backpressure_and_drain, .timeout = 60)
+{
+        struct drained d = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sleep", "100", "read-stdin"), &d.out);
+        static char block[8192];
+        size_t written = 0;
+        char want[64];
+        pv_loop *l;
+        pv_child *c;
+        int r;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.stdin_high_water = 256 * 1024;
+        o.on_drain = note_drain;
+        o.userdata = &d;
+        memset(block, 'q', sizeof(block));
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_write(c, block, 0), 0, "a zero-length write");
+        cr_assert_eq(pv_child_write(c, NULL, 0), 0);
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        while ((r = pv_child_write(c, block, sizeof(block))) == 0)
+                written += sizeof(block);
+        cr_assert_eq(r, 1);
+        written += sizeof(block);
+        cr_assert_geq(pv_child_stdin_pending(c), 256 * 1024);
+        cr_assert_lt(pv_child_stdin_pending(c), (ssize_t)written, "the pipe took nothing");
+        while (d.drains == 0)
+                cr_assert_geq(pv_loop_dispatch(l, 10000), 0);
+        cr_assert_eq(d.drains, 1);
+        cr_assert_eq(d.pending_at_drain, 0);
+        /* More, then close while it is still queued: all of it arrives. */
+        for (int i = 0; i < 64; i++)
+                cr_assert_geq(pv_child_write(c, block, sizeof(block)), 0);
+        written += 64 * sizeof(block);
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_write(c, "late", 4), -EPIPE);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        snprintf(want, sizeof(want), "stdin=%zu\n", written);
+        cr_assert_str_eq(d.out.data, want);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* The stop ladder closes stdin at once and drops the queue. */
+Test(stdio, stop_drops_queue)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "sleep", "300",
+                                                        "read-stdin"), &out);
+        static char block[65536];
+        pv_loop *l;
+        pv_child *c;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.grace_ms = 60000;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        for (int i = 0; i < 8; i++)
+                cr_assert_geq(pv_child_write(c, block, sizeof(block)), 0);
+        cr_assert_gt(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(pv_child_write(c, "x", 1), -EPIPE);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        /* It read what the pipe held (at most its 64 KiB), not the queue. */
+        long got = -1;
+        cr_assert_eq(sscanf(strstr(out.data, "stdin="), "stdin=%ld", &got), 1);
+        cr_assert_leq(got, 65536);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+Test(stdio, write_needs_a_pipe)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_write(c, "x", 1), -ENOTCONN);
+        cr_assert_eq(pv_child_write(NULL, "x", 1), -EINVAL);
+        cr_assert_eq(pv_child_write(c, NULL, 1), -EINVAL);
+        cr_assert_eq(pv_child_stdin_pending(NULL), -EINVAL);
+        cr_assert_eq(pv_child_stdio_fd(c, 0), -ENOTCONN);
+        cr_assert_eq(pv_child_stdio_fd(c, 3), -EINVAL);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* Raw pipes: the caller reads the parent end itself; the library does not
+ * watch it, and closes it when the child is freed. */
+Test(stdio, raw_pipe)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin"), NULL);
+        char buf[64] = { 0 };
+        pv_loop *l;
+        pv_child *c;
+        int in, outfd;
+
+        o.stdio[0].mode = PV_STDIO_PIPE_RAW;
+        o.stdio[1].mode = PV_STDIO_PIPE_RAW;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        in = pv_child_stdio_fd(c, 0);
+        outfd = pv_child_stdio_fd(c, 1);
+        cr_assert_geq(in, 3);
+        cr_assert_geq(outfd, 3);
+        cr_assert_eq(pv_child_write(c, "x", 1), -ENOTCONN);
+        cr_assert_eq(write(in, "hello", 5), 5);
+        /* The fd is the library's: EOF goes through it too. */
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_stdio_fd(c, 0), -ENOTCONN);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_gt(read(outfd, buf, sizeof(buf) - 1), 0);
+        cr_assert_str_eq(buf, "stdin=5\n");
+        pv_child_release(c);
+        cr_assert_lt(fcntl(outfd, F_GETFD), 0, "raw fd left open after release");
+        pv_loop_free(l);
+}
+
+/* With a linger, a grandchild's output after the exit still arrives, and
+ * the streams end (closed) when the linger is over; the exit comes first. */
+Test(stdio, linger_after_exit, .timeout = 60)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"), &out);
+        pv_loop *l;
+        int gc = 0;
+
+        o.linger_ms = 50;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(out.exits, 1);
+        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+        cr_assert_eq(out.ends[2], PV_OUT_CLOSED);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        cr_assert(tu_pid_alive(gc));
+        kill(gc, SIGKILL);
         pv_loop_free(l);
 }
