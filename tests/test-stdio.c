@@ -550,3 +550,45 @@ Test(stdio, linger_after_exit, .timeout = 60)
         kill(gc, SIGKILL);
         pv_loop_free(l);
 }
+
+struct releaser {
+        struct tu_out out;
+        pv_child *c;
+        int lines;
+};
+
+static void release_on_first(pv_child *c, int fd, const char *data, size_t len,
+                             unsigned flags, void *ud)
+{
+        struct releaser *r = ud;
+
+        (void)fd;
+        (void)data;
+        (void)len;
+        (void)flags;
+        cr_assert_eq(c, r->c);
+        r->lines++;
+        pv_child_release(c);
+}
+
+/* A callback that releases the child in the middle of its output: no more
+ * callbacks, the rest is drained and dropped, nothing crashes (ASan in CI)
+ * and no fd stays open. */
+Test(stdio, release_from_output_callback)
+{
+        struct releaser r = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("lines", "1", "10000", "80", "exit", "0"),
+                                                &r.out);
+        int fds = tu_count_fds();
+        pv_loop *l;
+
+        o.on_output = release_on_first;
+        o.userdata = &r;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &r.c), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(r.lines, 1);
+        cr_assert_eq(r.out.exits, 0, "exit callback after release");
+        pv_loop_free(l);
+        cr_assert_eq(tu_count_fds(), fds);
+}
