@@ -130,8 +130,8 @@ PV_EXPORT int pv_loop_fd(const pv_loop *loop);
  *         loop; -ECHILD the process forked since pv_loop_new(). */
 PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
 
-/* Dispatch until no child of the loop is alive.  Returns 0, or the errors of
- * pv_loop_dispatch(). */
+/* Dispatch until no child of the loop is alive and no exited child's output
+ * lingers.  Returns 0, or the errors of pv_loop_dispatch(). */
 PV_EXPORT int pv_loop_run(pv_loop *loop);
 
 /* The mechanism this loop spawns with (enum pv_spawn_mech, never AUTO), or
@@ -321,7 +321,8 @@ struct pv_spawn_opts {
  * Exec errors come back here, synchronously: no child, zombie or fd is left
  * behind, and pv_loop_spawn_stage() tells which stage failed.
  * Errors: -EINVAL NULL/empty argv, NULL loop or opts, bad stdio mode,
- *                 negative PV_STDIO_FD fd, unknown flags, pdeathsig not in
+ *                 negative PV_STDIO_FD fd, an output mode out of range (in
+ *                 any slot), unknown flags, pdeathsig not in
  *                 0..64 (checked even without the flag), keep_fds NULL with
  *                 a count, a keep fd below 3 or more than 65536 of them,
  *                 deadline_ms above UINT64_MAX / 2000000, opts->size too
@@ -354,8 +355,7 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  * child's whole process group; the ladder ends with the child itself, so a
  * group member that outlives it by ignoring SIGTERM is not pursued.
  * Idempotent: calling it again, or once the child has exited (even if the
- * loop has not reaped it yet), returns 0 and sends no signal (a stdin pipe
- * is closed all the same).
+ * loop has not reaped it yet), returns 0 and sends no signal.
  * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
  *         error of pidfd_send_signal) from sending SIGTERM: stdin is closed
  *         all the same, and the ladder is not started. */
@@ -370,9 +370,9 @@ PV_EXPORT int pv_child_stop(pv_child *c);
  * Errors: -EINVAL NULL child, or NULL buf with len > 0; -ECHILD after
  *         fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE; -EPIPE stdin is
  *         closed, the child closed its end, or the child exited;
- *         -ENOMEM the queue could not grow (nothing of buf was queued then,
- *         but what the pipe took at once stays written: see the return
- *         value of pv_child_stdin_pending() before and after). */
+ *         -ENOMEM, -ENOSPC the rest could not be queued or watched: none
+ *         of buf is queued, though with an empty queue a first part may
+ *         already have gone into the pipe; other errors of write(2). */
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 
 /* Bytes queued for the child's stdin and not yet written, or -EINVAL. */

@@ -116,7 +116,7 @@ static int act_term(pv_child *c)
 {
         int r;
 
-        (void)pv__stdio_close_stdin(c->loop, &c->io, true);
+        pv__stdio_stop_input(c->loop, &c->io);
         r = send_signal(c, SIGTERM, true);
         if (r == -ESRCH)
                 return 0;       /* already dead: its pidfd will tell */
@@ -544,7 +544,8 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         c = child_new(l, &o);
         if (!c)
                 goto out;
-        r = pv__timers_reserve(l, l->n_alive + 1);
+        /* One timer per child that may arm one: alive or lingering. */
+        r = pv__timers_reserve(l, l->n_alive + l->n_lingering + 1);
         if (r < 0)
                 goto out;
         r = pv__stdio_prepare(l, &c->io, o.stdio, o.stdin_high_water, c);
@@ -634,7 +635,7 @@ PV_EXPORT int pv_child_close_stdin(pv_child *c)
         int r = pv__loop_check(c->loop);
         if (r < 0)
                 return r;
-        return pv__stdio_close_stdin(c->loop, &c->io, false);
+        return pv__stdio_close_stdin(c->loop, &c->io);
 }
 
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len)

@@ -231,7 +231,7 @@ int pv__stdio_start(pv_loop *l, struct pv__stdio *io)
 
 bool pv__stdio_finish(pv_loop *l, struct pv__stdio *io, bool linger)
 {
-        (void)pv__stdio_close_stdin(l, io, true);
+        pv__stdio_stop_input(l, io);
         for (int i = 0; i < 2; i++) {
                 struct pv__stream *s = &io->out[i];
                 int r;
@@ -398,8 +398,11 @@ int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
                 if (!in->watching) {
                         in->src.cb = input_ready;
                         r = pv__loop_add(l, &in->src, PV_EV_OUT);
-                        if (r < 0)
+                        if (r < 0) {
+                                /* Unwatched, it would never go: take it back. */
+                                in->len -= n - done;
                                 return r;
+                        }
                         in->watching = true;
                 }
         }
@@ -410,7 +413,7 @@ int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
         return 0;
 }
 
-int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io, bool now)
+int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io)
 {
         struct pv__input *in = &io->in;
 
@@ -422,11 +425,16 @@ int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io, bool now)
         }
         if (io->mode[0] != PV_STDIO_PIPE)
                 return -ENOTCONN;
-        if (now || in->len == 0)
+        if (in->len == 0)
                 input_close(l, in);
         else
                 in->close_pending = true;
         return 0;
+}
+
+void pv__stdio_stop_input(pv_loop *l, struct pv__stdio *io)
+{
+        input_close(l, &io->in);
 }
 
 /* ---- teardown -------------------------------------------------------- */

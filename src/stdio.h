@@ -73,9 +73,14 @@ void pv__stdio_end_streams(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
 /* Whether any output stream is still open. */
 bool pv__stdio_streaming(const struct pv__stdio *io) PV_HIDDEN;
 
-/* pv_child_write / pv_child_close_stdin / the stop ladder's close. */
+/* pv_child_write and pv_child_close_stdin. */
 int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n) PV_HIDDEN;
-int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io, bool now) PV_HIDDEN;
+int pv__stdio_close_stdin(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
+
+/* The stop ladder and the exit: close a PV_STDIO_PIPE stdin at once and
+ * drop its queue.  A raw stdin is the caller's to use until the child is
+ * freed, and stays. */
+void pv__stdio_stop_input(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
 
 /* Close every fd, without callbacks (teardown and failed spawns). */
 void pv__stdio_close(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;

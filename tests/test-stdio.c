@@ -592,3 +592,47 @@ Test(stdio, release_from_output_callback)
         pv_loop_free(l);
         cr_assert_eq(tu_count_fds(), fds);
 }
+
+/* Lingering children keep a timer each: many at once must fit the heap
+ * (the 17th crashed an assertion when only live children were counted). */
+Test(stdio, many_lingering, .timeout = 60)
+{
+        int gcs[40];
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        for (int i = 0; i < 40; i++) {
+                struct tu_out out = { 0 };
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"),
+                                                        &out);
+                o.linger_ms = 60000;
+                cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+                cr_assert_eq(out.exits, 1);
+                cr_assert_eq(sscanf(out.data, "grandchild=%d", &gcs[i]), 1);
+        }
+        pv_loop_free(l); /* closes the lingering streams */
+        for (int i = 0; i < 40; i++)
+                kill(gcs[i], SIGKILL);
+}
+
+/* A raw stdin is the caller's until the child is freed: the stop ladder
+ * and the exit leave it open. */
+Test(stdio, raw_stdin_survives_stop)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        pv_loop *l;
+        pv_child *c;
+        int fd;
+
+        o.stdio[0].mode = PV_STDIO_PIPE_RAW;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        fd = pv_child_stdio_fd(c, 0);
+        cr_assert_geq(fd, 3);
+        (void)tu_stop_wait(c);
+        cr_assert_eq(pv_child_stdio_fd(c, 0), fd);
+        cr_assert_geq(fcntl(fd, F_GETFD), 0);
+        pv_child_release(c);
+        cr_assert_lt(fcntl(fd, F_GETFD), 0);
+        pv_loop_free(l);
+}
