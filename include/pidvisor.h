@@ -200,7 +200,8 @@ enum pv_output_flags {
         PV_OUT_CLOSED     = 1u << 3, /* the library closed the stream before
                                       * EOF: the child exited and the linger
                                       * (if any) is over, while a descendant
-                                      * still holds it open (len is 0) */
+                                      * still holds it open; or a read
+                                      * failed (len is 0) */
 };
 
 /* Where a failed spawn failed. */
@@ -370,9 +371,8 @@ PV_EXPORT int pv_child_stop(pv_child *c);
  * Errors: -EINVAL NULL child, or NULL buf with len > 0; -ECHILD after
  *         fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE; -EPIPE stdin is
  *         closed, the child closed its end, or the child exited;
- *         -ENOMEM, -ENOSPC the rest could not be queued or watched: none
- *         of buf is queued, though with an empty queue a first part may
- *         already have gone into the pipe; other errors of write(2). */
+ *         -ENOMEM the queue could not grow (checked before anything is
+ *         written: none of buf went anywhere); other errors of write(2). */
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 
 /* Bytes queued for the child's stdin and not yet written, or -EINVAL. */
@@ -380,7 +380,8 @@ PV_EXPORT ssize_t pv_child_stdin_pending(const pv_child *c);
 
 /* Close the child's stdin: once the queue has drained (at once if it is
  * empty); a PV_STDIO_PIPE_RAW stdin at once (the caller must not close that
- * fd itself).  The stop ladder closes it at once and drops the queue.
+ * fd itself).  The stop ladder closes a PV_STDIO_PIPE stdin at once and
+ * drops the queue (a raw one stays until the child is freed).
  * Returns 0, also when it is already closed or closing.  Errors: -EINVAL
  * NULL child; -ECHILD after fork(); -ENOTCONN stdin is no pipe. */
 PV_EXPORT int pv_child_close_stdin(pv_child *c);

@@ -42,6 +42,13 @@ static int epoll_del(pv_loop *l, struct pv__source *s)
         return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_DEL, s->fd, NULL);
 }
 
+static int epoll_mod(pv_loop *l, struct pv__source *s, uint32_t events)
+{
+        struct epoll_event ev = { .events = events, .data.ptr = s };
+
+        return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
 static int epoll_wait_dispatch(pv_loop *l, int timeout_ms)
 {
         struct epoll_event evs[EPOLL_BATCH];
@@ -72,5 +79,6 @@ const struct pv__backend_ops pv__backend_epoll = {
         .done = epoll_done,
         .add = epoll_add,
         .del = epoll_del,
+        .mod = epoll_mod,
         .wait = epoll_wait_dispatch,
 };

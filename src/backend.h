@@ -33,6 +33,9 @@ struct pv__backend_ops {
         void (*done)(pv_loop *l);
         int (*add)(pv_loop *l, struct pv__source *s, uint32_t events);
         int (*del)(pv_loop *l, struct pv__source *s);
+        /* Change the events of a registered source; allocates nothing, so
+         * it cannot fail for want of memory. */
+        int (*mod)(pv_loop *l, struct pv__source *s, uint32_t events);
         /* Wait up to timeout_ms and call the callback of every ready source;
          * returns how many, 0 on timeout or EINTR, or -errno. */
         int (*wait)(pv_loop *l, int timeout_ms);

@@ -205,7 +205,10 @@ static int deliver(pv_child *c)
                 c->lingering = true;
                 c->refs++;
                 l->n_lingering++;
-                (void)pv__timer_arm(l, &c->timer, pv__now_ns() + c->linger_ns);
+                /* Without its timer a linger could last for ever (a silent
+                 * descendant): end it now instead. */
+                if (pv__timer_arm(l, &c->timer, pv__now_ns() + c->linger_ns) < 0)
+                        (void)act_linger_end(c);
         }
         unref(c);
         return 0;
@@ -544,8 +547,10 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         c = child_new(l, &o);
         if (!c)
                 goto out;
-        /* One timer per child that may arm one: alive or lingering. */
-        r = pv__timers_reserve(l, l->n_alive + l->n_lingering + 1);
+        /* Every child object arms at most one timer (deadline, grace,
+         * look-again or linger), whatever state it is in, also while a
+         * callback of an exiting child runs. */
+        r = pv__timers_reserve(l, l->n_children + 1);
         if (r < 0)
                 goto out;
         r = pv__stdio_prepare(l, &c->io, o.stdio, o.stdin_high_water, c);
@@ -626,6 +631,9 @@ PV_EXPORT int pv_child_stop(pv_child *c)
         int r = pv__loop_check(c->loop);
         if (r < 0)
                 return r;
+        /* Whatever the state (a dead child not yet collected included),
+         * a stop ends the input. */
+        pv__stdio_stop_input(c->loop, &c->io);
         return child_event(c, EV_STOP);
 }
 
@@ -731,5 +739,10 @@ PV_EXPORT void pv_child_release(pv_child *c)
                 return;
         c->caller_ref = false;
         c->released = true;
+        /* Nobody listens to a lingering stream any more: end the linger
+         * from the timer, not here (this may run inside that stream's own
+         * callback, in the middle of its framing). */
+        if (c->lingering)
+                (void)pv__timer_arm(c->loop, &c->timer, 0);
         unref(c);
 }

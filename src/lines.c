@@ -7,6 +7,14 @@
 
 #define MIN_CAP 256
 
+/* Every piece goes out through here, so that open_line stays true. */
+static void out(struct pv__framer *f, pv__emit_fn emit, void *ctx, const char *d, size_t n,
+                unsigned flags)
+{
+        f->open_line = flags & PV_OUT_PARTIAL;
+        emit(ctx, d, n, flags);
+}
+
 /* Room for want bytes in the unfinished line (want <= max). */
 static bool reserve(struct pv__framer *f, size_t want)
 {
@@ -37,7 +45,7 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
 
                 /* The common case: a whole line in the input, nothing kept. */
                 if (f->len == 0 && nl && seg <= f->max) {
-                        emit(ctx, data, seg, 0);
+                        out(f, emit, ctx, data, seg, 0);
                         data += seg + 1;
                         n -= seg + 1;
                         continue;
@@ -47,12 +55,12 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         size_t take;
 
                         if (f->len == f->max) {
-                                emit(ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
                                 f->len = 0;
                         }
                         if (f->len == 0 && seg > f->max) {
                                 /* A giant line: straight from the input. */
-                                emit(ctx, data, f->max, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, data, f->max, PV_OUT_PARTIAL);
                                 data += f->max;
                                 n -= f->max;
                                 seg -= f->max;
@@ -62,9 +70,9 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         if (!reserve(f, f->len + take)) {
                                 /* No memory to keep it: hand it out now. */
                                 if (f->len)
-                                        emit(ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                        out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
                                 f->len = 0;
-                                emit(ctx, data, take, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, data, take, PV_OUT_PARTIAL);
                         } else {
                                 memcpy(f->buf + f->len, data, take);
                                 f->len += take;
@@ -74,7 +82,7 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         seg -= take;
                 }
                 if (nl) {
-                        emit(ctx, f->buf ? f->buf : "", f->len, 0);
+                        out(f, emit, ctx, f->buf ? f->buf : "", f->len, 0);
                         f->len = 0;
                         data++;
                         n--;
@@ -82,10 +90,17 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
         }
 }
 
-void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx)
+void pv__framer_flush(struct pv__framer *f, pv__emit_fn emit, void *ctx)
 {
         if (f->len)
-                emit(ctx, f->buf, f->len, PV_OUT_NO_NEWLINE);
+                out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
+        f->len = 0;
+}
+
+void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx)
+{
+        if (f->len || f->open_line)
+                out(f, emit, ctx, f->buf ? f->buf : "", f->len, PV_OUT_NO_NEWLINE);
         pv__framer_done(f);
 }
 

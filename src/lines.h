@@ -5,6 +5,7 @@
 #ifndef PV_LINES_H
 #define PV_LINES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -13,6 +14,7 @@ struct pv__framer {
         char *buf;        /* the unfinished line; NULL until one is kept */
         size_t len, cap;  /* len <= cap <= max */
         size_t max;       /* longest piece handed out */
+        bool open_line;   /* the last piece handed out was PV_OUT_PARTIAL */
 };
 
 /* flags: PV_OUT_PARTIAL (the line goes on in the next piece) or
@@ -24,6 +26,7 @@ static inline void pv__framer_init(struct pv__framer *f, size_t max)
         f->buf = NULL;
         f->len = f->cap = 0;
         f->max = max;
+        f->open_line = false;
 }
 
 /* Split data into lines (without their '\n') and hand each out.  A line
@@ -33,8 +36,13 @@ static inline void pv__framer_init(struct pv__framer *f, size_t max)
 void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                      pv__emit_fn emit, void *ctx) PV_HIDDEN;
 
+/* Hand out the unfinished line now, flagged PV_OUT_PARTIAL (its rest, if
+ * any, comes later), so that nothing waits in the buffer. */
+void pv__framer_flush(struct pv__framer *f, pv__emit_fn emit, void *ctx) PV_HIDDEN;
+
 /* The stream ended: hand out the unfinished line, if any, flagged
- * PV_OUT_NO_NEWLINE, and free the buffer. */
+ * PV_OUT_NO_NEWLINE (an empty one if a PARTIAL piece was the last), and
+ * free the buffer. */
 void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx) PV_HIDDEN;
 
 /* Free without handing anything out. */

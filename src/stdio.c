@@ -6,6 +6,8 @@
  */
 #include <pidvisor.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,8 @@
 #endif
 
 #define DEFAULT_HIGH_WATER (1024 * 1024)
+/* A drained queue keeps at most this much memory. */
+#define QUEUE_KEEP (64 * 1024)
 /* Reads per wake-up while each one fills the buffer: enough to amortize
  * the epoll_wait under a flood, few enough that other children get their
  * turn (1 MiB with the 64 KiB buffer). */
@@ -159,6 +163,14 @@ static void stream_end(pv_loop *l, struct pv__stream *s, unsigned how)
         pv__child_stream_ended(s->child);
 }
 
+/* POLLHUP on a pipe's read end: no writer holds it any more. */
+static bool no_writers(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return sys_poll(&p, 1, 0) > 0 && (p.revents & POLLHUP);
+}
+
 /* Read and deliver: while reads fill the buffer (up to READ_BUDGET), or
  * when draining after the exit until the pipe is empty.  Returns 1 while
  * the stream goes on, 0 at EOF, -errno on a read error. */
@@ -193,6 +205,13 @@ static int stream_read(pv_loop *l, struct pv__stream *s, bool drain)
                  * be a grandchild's later output, which could go on for
                  * ever.  Ask for the capacity only when the default is
                  * reached: most children leave far less. */
+                if (no_writers(s->src.fd)) {
+                        /* Every writer is gone: what is left is finite, and
+                         * reading to EOF tells a clean end from a closed
+                         * one. */
+                        max = SIZE_MAX;
+                        continue;
+                }
                 if (sized)
                         return 1;
                 int cap = sys_fcntl(s->src.fd, F_GETPIPE_SZ, 0);
@@ -215,8 +234,17 @@ static void stream_ready(struct pv__source *src, uint32_t events)
                 stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
 }
 
+static void input_ready(struct pv__source *src, uint32_t events);
+
 int pv__stdio_start(pv_loop *l, struct pv__stdio *io)
 {
+        if (io->in.src.fd >= 0) {
+                io->in.src.cb = input_ready;
+                int r = pv__loop_add(l, &io->in.src, 0);
+                if (r < 0)
+                        return r;
+                io->in.registered = true;
+        }
         for (int i = 0; i < 2; i++) {
                 struct pv__stream *s = &io->out[i];
                 if (s->src.fd < 0)
@@ -243,6 +271,10 @@ bool pv__stdio_finish(pv_loop *l, struct pv__stdio *io, bool linger)
                         stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
                 else if (!linger)
                         stream_end(l, s, PV_OUT_CLOSED);
+                else if (s->output == PV_OUTPUT_LINES)
+                        /* Lingering: what the child wrote comes before its
+                         * exit callback, an unfinished line included. */
+                        pv__framer_flush(&s->fr, stream_emit, s);
         }
         return pv__stdio_streaming(io);
 }
@@ -264,11 +296,45 @@ void pv__stdio_end_streams(pv_loop *l, struct pv__stdio *io)
  *   1. block SIGPIPE in this thread for the write (one rt_sigprocmask, which
  *      also tells us whether it was blocked already);
  *   2. if the write fails with EPIPE, the kernel queued a SIGPIPE for this
- *      thread: take it back with a zero-timeout sigtimedwait, unless one
- *      was pending before the write (possible only if the thread already
- *      blocked SIGPIPE; that one is the host's and stays pending);
+ *      thread: take it back with a zero-timeout sigtimedwait (which takes
+ *      from the thread's own queue first), unless one was pending for this
+ *      thread before the write (possible only if the thread already
+ *      blocked SIGPIPE; that one is the host's, ours merged into it, and it
+ *      stays pending).  rt_sigpending mixes the thread's and the process's
+ *      pending sets, so in that rare case the thread's own set is read from
+ *      /proc/thread-self/status;
  *   3. restore the mask.
+ * A SIGPIPE sent to this very thread from outside during the write would
+ * merge with ours and be taken too; nothing can tell the two apart.
  */
+/* Is SIGPIPE pending for this thread itself (not the process)?  When it
+ * cannot tell, it says yes, and the caller leaves SIGPIPE alone. */
+static bool thread_sigpipe_pending(void)
+{
+        static const char key[] = "\nSigPnd:\t";
+        char buf[2048];
+        const char *p;
+        uint64_t set = 0;
+        ssize_t n;
+        int fd = sys_openat(AT_FDCWD, "/proc/thread-self/status", O_RDONLY | O_CLOEXEC, 0);
+
+        if (fd < 0)
+                return true;
+        n = sys_read(fd, buf, sizeof(buf) - 1);
+        sys_close(fd);
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        p = strstr(buf, key);
+        if (!p)
+                return true;
+        for (p += sizeof(key) - 1; *p && *p != '\n'; p++) {
+                int d = *p >= 'a' ? *p - 'a' + 10 : *p - '0';
+                set = set << 4 | (uint64_t)(d & 15);
+        }
+        return set & (1ull << (SIGPIPE - 1));
+}
+
 static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 {
         const uint64_t pipe_bit = 1ull << (SIGPIPE - 1);
@@ -278,8 +344,12 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 
         r = sys_sigprocmask(SIG_BLOCK, &pipe_bit, &old);
         assert(r == 0);
-        if ((old & pipe_bit) && sys_sigpending(&pending) < 0)
-                pending = pipe_bit; /* cannot tell: leave any SIGPIPE alone */
+        if (old & pipe_bit) {
+                if (sys_sigpending(&pending) < 0)
+                        pending = pipe_bit; /* cannot tell: leave it alone */
+                else if ((pending & pipe_bit) && !thread_sigpipe_pending())
+                        pending = 0;        /* the process's, not ours */
+        }
         do
                 w = sys_write(fd, buf, n);
         while (w == -EINTR);
@@ -299,36 +369,60 @@ static void input_close(pv_loop *l, struct pv__input *in)
 {
         if (in->src.fd < 0)
                 return;
-        if (in->watching)
+        if (in->registered)
                 pv__loop_close(l, &in->src);
         else
                 sys_close(in->src.fd);
         in->src.fd = -1;
-        in->watching = false;
+        in->registered = in->want_out = false;
         in->off = in->len = 0;
         in->close_pending = false;
 }
 
-static int queue_append(struct pv__input *in, const char *buf, size_t n)
+static int want_out(pv_loop *l, struct pv__input *in, bool on)
 {
-        if (in->off + in->len + n > in->cap && in->off > 0) {
+        int r;
+
+        if (in->want_out == on)
+                return 0;
+        r = l->ops->mod(l, &in->src, on ? PV_EV_OUT : 0);
+        if (r == 0)
+                in->want_out = on;
+        return r;
+}
+
+/* Room for n more bytes at the end of the queue, made before anything is
+ * written, so that an error means nothing went anywhere.  Compacts only
+ * when the dead prefix is at least as large as what is live, so a
+ * producer that keeps the queue near its mark copies each byte O(1)
+ * times. */
+static int queue_reserve(struct pv__input *in, size_t n)
+{
+        size_t need, cap;
+        char *q;
+
+        if (n > SIZE_MAX / 4 - in->len)
+                return -ENOMEM;
+        need = in->len + n;
+        if (in->off + need <= in->cap)
+                return 0;
+        if (need <= in->cap && in->off >= in->len) {
                 memmove(in->q, in->q + in->off, in->len);
                 in->off = 0;
+                return 0;
         }
-        if (in->len + n > in->cap) {
-                size_t cap = in->cap ? in->cap : 4096;
-                char *q;
-
-                while (cap < in->len + n)
-                        cap *= 2;
-                q = realloc(in->q, cap);
-                if (!q)
-                        return -ENOMEM;
-                in->q = q;
-                in->cap = cap;
-        }
-        memcpy(in->q + in->off + in->len, buf, n);
-        in->len += n;
+        cap = in->cap ? in->cap : 4096;
+        while (cap < need)
+                cap *= 2;
+        q = malloc(cap);
+        if (!q)
+                return -ENOMEM;
+        if (in->len)
+                memcpy(q, in->q + in->off, in->len);
+        free(in->q);
+        in->q = q;
+        in->cap = cap;
+        in->off = 0;
         return 0;
 }
 
@@ -356,8 +450,12 @@ static void input_ready(struct pv__source *src, uint32_t events)
                 in->len -= (size_t)w;
         }
         in->off = 0;
-        (void)l->ops->del(l, &in->src);
-        in->watching = false;
+        if (in->cap > QUEUE_KEEP) {
+                free(in->q);
+                in->q = NULL;
+                in->cap = 0;
+        }
+        (void)want_out(l, in, false);
         if (in->close_pending)
                 input_close(l, in);
         if (in->above_mark) {
@@ -378,7 +476,12 @@ int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
                 return in->err;
         if (in->src.fd < 0 || in->close_pending)
                 return -EPIPE;
-        if (n > 0 && in->len == 0) {
+        if (n == 0)
+                return in->len >= in->high_water;
+        r = queue_reserve(in, n);
+        if (r < 0)
+                return r;
+        if (in->len == 0) {
                 ssize_t w = write_nosigpipe(in->src.fd, buf, n);
 
                 if (w == -EPIPE) {
@@ -392,19 +495,12 @@ int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
                         done = (size_t)w;
         }
         if (done < n) {
-                r = queue_append(in, (const char *)buf + done, n - done);
+                /* MOD allocates nothing: only a bug of ours fails here. */
+                r = want_out(l, in, true);
                 if (r < 0)
                         return r;
-                if (!in->watching) {
-                        in->src.cb = input_ready;
-                        r = pv__loop_add(l, &in->src, PV_EV_OUT);
-                        if (r < 0) {
-                                /* Unwatched, it would never go: take it back. */
-                                in->len -= n - done;
-                                return r;
-                        }
-                        in->watching = true;
-                }
+                memcpy(in->q + in->off + in->len, (const char *)buf + done, n - done);
+                in->len += n - done;
         }
         if (in->len >= in->high_water) {
                 in->above_mark = true;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -634,5 +635,124 @@ Test(stdio, raw_stdin_survives_stop)
         cr_assert_geq(fcntl(fd, F_GETFD), 0);
         pv_child_release(c);
         cr_assert_lt(fcntl(fd, F_GETFD), 0);
+        pv_loop_free(l);
+}
+
+static pv_loop *test_loop;
+
+/* From an exit callback, while the exiting child is neither alive nor yet
+ * lingering: the spawn must still find heap room for its deadline. */
+static void spawn_with_deadline(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+
+        tu_on_exit(c, e, ud);
+        o.deadline_ms = 10;
+        o.grace_ms = 10;
+        cr_assert_eq(pv_spawn(test_loop, &o, NULL), 0);
+}
+
+Test(stdio, spawn_from_exit_of_lingering_child, .timeout = 60)
+{
+        int gcs[16];
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        test_loop = l;
+        /* 15 lingering fill a heap of 16; the 16th spawns from its exit
+         * callback, then lingers too: 17 timers. */
+        for (int i = 0; i < 16; i++) {
+                struct tu_out out = { 0 };
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"),
+                                                        &out);
+                o.linger_ms = 60000;
+                if (i == 15)
+                        o.on_exit = spawn_with_deadline;
+                cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
+                cr_assert_eq(sscanf(out.data, "grandchild=%d", &gcs[i]), 1);
+        }
+        cr_assert_eq(pv_loop_alive(l), 1);
+        while (pv_loop_alive(l) > 0)
+                cr_assert_geq(pv_loop_dispatch(l, 10000), 0);
+        pv_loop_free(l);
+        for (int i = 0; i < 16; i++)
+                kill(gcs[i], SIGKILL);
+}
+
+/* A SIGPIPE pending for the process (not the thread) while the host blocks
+ * SIGPIPE is the host's: ours must still be taken back, so the handler runs
+ * once, for the host's, when the host unblocks. */
+Test(stdio, sigpipe_with_process_pending)
+{
+        struct sigaction sa = { .sa_handler = on_sigpipe };
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
+        sigset_t set;
+        pv_loop *l;
+        pv_child *c;
+
+        sigaction(SIGPIPE, &sa, NULL);
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        kill(getpid(), SIGPIPE); /* process-directed, pending */
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(pv_child_write(c, "x", 1), -EPIPE);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        cr_assert_eq(sigpipes, 1, "SIGPIPE handler ran %d times", (int)sigpipes);
+        (void)tu_stop_wait(c);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* With a linger, an unfinished last line written before the exit still
+ * comes before the exit callback (as a PARTIAL piece). */
+Test(stdio, linger_keeps_order_of_unfinished_line, .timeout = 60)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "print-nonl", "tail",
+                                                        "exit", "0"), &out);
+        pv_loop *l;
+        int gc = 0;
+
+        o.linger_ms = 30;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        cr_assert(strstr(out.data, "tail"));
+        cr_assert_eq(out.at_exit, out.total, "output after the exit callback");
+        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+        kill(gc, SIGKILL);
+        pv_loop_free(l);
+}
+
+/* A pipe left holding its full capacity at the exit still ends with EOF
+ * when no writer is left.  The run deadline's timer is ready before the
+ * stream (it expired first), so the exit is collected, and the pipe
+ * drained, before the stream's own event is seen. */
+Test(stdio, full_pipe_at_exit_is_eof)
+{
+        struct tu_out out = { .chunks = true };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sleep", "200", "write-bytes", "65536",
+                                                        "exit", "0"), &out);
+        struct pollfd p = { .events = POLLIN };
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        o.stdio[1].output = PV_OUTPUT_CHUNKS;
+        o.deadline_ms = 100;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        p.fd = pv_child_pidfd(c);
+        cr_assert_eq(poll(&p, 1, 30000), 1);   /* dead, pipe full, unread */
+        cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
+        cr_assert_eq(out.total, 65536);
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(e.flags, 0, "a dead child was stopped");
+        pv_child_release(c);
         pv_loop_free(l);
 }

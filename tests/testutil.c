@@ -111,6 +111,9 @@ struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o)
         struct pv_spawn_opts opts = PV_SPAWN_OPTS_INIT;
 
         opts.argv = argv;
+        /* A test that crashes must not leave helpers behind ("pause" would
+         * wait for ever, holding whatever fds it inherited). */
+        opts.flags = PV_SPAWN_PDEATHSIG;
         if (o) {
                 opts.stdio[1].mode = PV_STDIO_PIPE;
                 opts.stdio[2].mode = PV_STDIO_PIPE;
