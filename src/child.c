@@ -35,6 +35,7 @@ static int act_deadline(pv_child *c);
 static int act_kill(pv_child *c);
 static int act_collect(pv_child *c);
 static int act_linger_end(pv_child *c);
+static int act_end_input(pv_child *c);
 
 typedef int (*child_action)(pv_child *c);
 
@@ -43,7 +44,7 @@ static const child_action actions[_CHILD_STATE_MAX][_EV_MAX] = {
                              [EV_EXIT] = act_collect },
         [CHILD_STOPPING] = { [EV_TIMER] = act_kill, [EV_EXIT] = act_collect },
         [CHILD_KILLED]   = { [EV_EXIT] = act_collect },
-        [CHILD_EXITING]  = { [EV_TIMER] = act_collect },
+        [CHILD_EXITING]  = { [EV_STOP] = act_end_input, [EV_TIMER] = act_collect },
         [CHILD_EXITED]   = { [EV_TIMER] = act_linger_end },
 };
 
@@ -112,19 +113,34 @@ static uint64_t after_ms(uint64_t ms)
 
 /* ---- the ladder ------------------------------------------------------ */
 
+/* End the input: the first rung of the ladder, and all that is left to do
+ * for a child that is already dead. */
+static int act_end_input(pv_child *c)
+{
+        pv__stdio_stop_input(c->loop, &c->io);
+        return 0;
+}
+
 static int act_term(pv_child *c)
 {
         int r;
 
-        pv__stdio_stop_input(c->loop, &c->io);
+        /* Dead already (its pidfd event not handled yet): not a stop. */
+        if (has_exited(c))
+                return act_end_input(c);
+        /* From here the stop is what ends the child, even if closing its
+         * stdin is enough and it is gone before the SIGTERM. */
+        c->exit_flags |= PV_EXIT_STOPPED;
+        act_end_input(c);
         r = send_signal(c, SIGTERM, true);
         if (r == -ESRCH)
-                return 0;       /* already dead: its pidfd will tell */
-        if (r < 0)
+                return 0;       /* it went at the EOF: its pidfd will tell */
+        if (r < 0) {
+                c->exit_flags &= ~(unsigned)PV_EXIT_STOPPED;
                 return r;
+        }
         /* A stopped child cannot act on SIGTERM until continued. */
         (void)send_signal(c, SIGCONT, true);
-        c->exit_flags |= PV_EXIT_STOPPED;
         c->state = CHILD_STOPPING;
         return pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns);
 }
@@ -631,9 +647,6 @@ PV_EXPORT int pv_child_stop(pv_child *c)
         int r = pv__loop_check(c->loop);
         if (r < 0)
                 return r;
-        /* Whatever the state (a dead child not yet collected included),
-         * a stop ends the input. */
-        pv__stdio_stop_input(c->loop, &c->io);
         return child_event(c, EV_STOP);
 }
 

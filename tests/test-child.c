@@ -477,3 +477,24 @@ Test(child, zombie_held_by_tracer, .timeout = 60)
         pv_child_release(c);
         pv_loop_free(l);
 }
+
+/* The stop's first rung, closing stdin, may be what ends the child: that
+ * is still a stop (PV_EXIT_STOPPED), and no escalation. */
+Test(child, stop_by_stdin_eof)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "read-stdin"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.grace_ms = 60000;
+        c = tu_spawn_ready(l, &o, &out);
+        e = tu_stop_wait(c);
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.code, 0);
+        cr_assert_eq(e.flags, PV_EXIT_STOPPED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
