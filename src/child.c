@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fault.h"
 #include "features.h"
 #include "loop.h"
 #include "spawn.h"
@@ -90,20 +91,22 @@ static int send_signal(pv_child *c, int sig, bool group)
                 return -ESRCH;
         if (group && has_group(c)) {
                 if (c->loop->feat.pidfd_signal_pgrp)
-                        r = sys_pidfd_send_signal(c->pidfd.fd, sig,
-                                                  PIDFD_SIGNAL_PROCESS_GROUP);
+                        PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
+                                 sys_pidfd_send_signal(c->pidfd.fd, sig,
+                                                       PIDFD_SIGNAL_PROCESS_GROUP)));
                 else    /* before Linux 6.9; delete when that is our floor */
-                        r = sys_kill(-c->pid, sig);
+                        PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(-c->pid, sig)));
                 if (r != -ESRCH)
                         return r;
                 /* The child left its group (setsid, setpgid): signal it. */
         }
         if (likely(c->loop->feat.pidfd_signal))
-                return sys_pidfd_send_signal(c->pidfd.fd, sig, 0);
-        /* Only under tools that do not know pidfd_send_signal (valgrind
-         * 3.19); every kernel we run on (5.4+) has it.  Delete with such
-         * tools. */
-        return sys_kill(c->pid, sig);
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_pidfd_send_signal(c->pidfd.fd, sig, 0)));
+        else    /* Only under tools that do not know pidfd_send_signal
+                 * (valgrind 3.19); every kernel we run on (5.4+) has it.
+                 * Delete with such tools. */
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(c->pid, sig)));
+        return r;
 }
 
 static uint64_t after_ms(uint64_t ms)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fault.h"
 #include "features.h"
 #include "loop.h"
 #include "syscall.h"
@@ -76,7 +77,10 @@ int pv__loop_check(pv_loop *l)
 
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events)
 {
-        return l->ops->add(l, s, events);
+        int r;
+
+        PV_RETRY(r, PV_FAULT(PV_FAULT_EPOLL_CTL, l->ops->add(l, s, events)));
+        return r;
 }
 
 void pv__loop_close(pv_loop *l, struct pv__source *s)

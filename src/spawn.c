@@ -21,6 +21,7 @@
 #include <pidvisor.h>
 #include <signal.h>
 
+#include "fault.h"
 #include "spawn.h"
 #include "syscall.h"
 
@@ -104,7 +105,7 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
         if (a->err_fd >= 0) {
                 /* Used only when the probe found that the child does not
                  * share our memory; a->err_fd is then just a flag. */
-                r = sys_pipe2(errp, O_CLOEXEC);
+                PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, sys_pipe2(errp, O_CLOEXEC)));
                 if (r < 0) {
                         a->stage = PV_STAGE_SETUP;
                         return a->err = r;
@@ -112,7 +113,8 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                 a->err_fd = errp[1];
         }
 
-        pid = clone_mech(mech, pv__child_main, a, stack, stack_size, &pidfd);
+        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(mech, pv__child_main, a, stack,
+                                                          stack_size, &pidfd)));
 
         if (pid < 0) {
                 a->stage = PV_STAGE_SETUP;
@@ -134,7 +136,7 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                 }
         }
         if (mech == PV_SPAWN_VFORK && a->err == 0) {
-                pidfd = sys_pidfd_open(pid, 0);
+                PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN, sys_pidfd_open(pid, 0)));
                 if (pidfd < 0) {
                         /* Without a pidfd we cannot supervise it: kill it
                          * while the pid is still certainly ours (unreaped). */

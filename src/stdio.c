@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "fault.h"
 #include "loop.h"
 #include "stdio.h"
 #include "syscall.h"
@@ -84,8 +85,9 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                 case PV_STDIO_NULL:
                         /* One open serves every slot that asks for it. */
                         if (io->devnull < 0) {
-                                r = sys_openat(AT_FDCWD, "/dev/null",
-                                               O_RDWR | O_CLOEXEC | O_NOCTTY, 0);
+                                PV_RETRY(r, PV_FAULT(PV_FAULT_OPEN,
+                                        sys_openat(AT_FDCWD, "/dev/null",
+                                                   O_RDWR | O_CLOEXEC | O_NOCTTY, 0)));
                                 if (r < 0)
                                         break;
                                 io->devnull = r;
@@ -96,7 +98,7 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                 case PV_STDIO_PIPE_RAW:
                         /* Both ends CLOEXEC: the child gets its end through
                          * dup3, which clears the flag on the copy only. */
-                        r = sys_pipe2(p, O_CLOEXEC);
+                        PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, sys_pipe2(p, O_CLOEXEC)));
                         if (r < 0)
                                 break;
                         mine = i == 0 ? p[1] : p[0];
@@ -113,7 +115,8 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                                 io->out[i - 1].src.fd = mine;
                         /* Our end only: each end of a pipe is its own open
                          * file, so the child's end stays blocking. */
-                        r = sys_fcntl(mine, F_SETFL, O_NONBLOCK);
+                        PV_RETRY(r, PV_FAULT(PV_FAULT_FCNTL,
+                                             sys_fcntl(mine, F_SETFL, O_NONBLOCK)));
                         break;
                 }
         }

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* src/fault.c, and through it every spawn- and stop-path site: the Nth
+ * call at a site fails with EMFILE, ENOMEM, EAGAIN or EINTR.  EINTR is
+ * retried (the spawn or stop succeeds); the others come back as that
+ * -errno; and in every case no fd, child or zombie is left.  Built only
+ * with --enable-fault-injection. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+struct fcase {
+        char site[16];
+        int err;
+        int mech;               /* the rung that has the site */
+        bool stop_path;         /* the site is on the stop path */
+};
+
+static struct fcase cases[] = {
+#define ERRS(site, mech, stop) \
+        { site, EMFILE, mech, stop }, { site, ENOMEM, mech, stop }, \
+        { site, EAGAIN, mech, stop }, { site, EINTR, mech, stop }
+        ERRS("pipe2", 0, false),
+        ERRS("open", 0, false),
+        ERRS("fcntl", 0, false),
+        ERRS("clone", 0, false),
+        ERRS("epoll_ctl", 0, false),
+        ERRS("pidfd_open", PV_SPAWN_VFORK, false),
+        ERRS("signal", 0, true),
+};
+
+ParameterizedTestParameters(fault, every_site)
+{
+        return cr_make_param_array(struct fcase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Walk N = 1, 2, ... until the site is called fewer than N times. */
+ParameterizedTest(struct fcase *fc, fault, every_site, .timeout = 60)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        const char *cat[] = { "/bin/cat", NULL };
+        bool injected = true;
+        pv_loop *l;
+        int walked = 0;
+
+        lo.spawn_mech = fc->mech;
+        cr_assert_eq(pv_loop_new(&l, &lo), 0);
+        for (int nth = 1; injected && nth < 50; nth++) {
+                struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
+                char spec[64];
+                int fds = tu_count_fds();
+                pv_child *c = NULL;
+                int r;
+
+                o.stdio[0].mode = PV_STDIO_PIPE;
+                o.stdio[1].mode = PV_STDIO_PIPE;
+                o.stdio[2].mode = PV_STDIO_NULL;
+                /* Each nth is a new value, so counting starts afresh. */
+                snprintf(spec, sizeof(spec), "%s,%d,%d", fc->site, nth, fc->err);
+                setenv("PV_FAULT", spec, 1);
+                r = pv_spawn(l, &o, &c);
+                if (!fc->stop_path && r < 0) {
+                        cr_assert_eq(r, -fc->err, "%s: got %s", spec, strerror(-r));
+                        cr_assert_neq(fc->err, EINTR, "%s: EINTR was not retried", spec);
+                        cr_assert_eq(pv_loop_alive(l), 0);
+                        walked++;
+                } else {
+                        cr_assert_eq(r, 0, "%s: spawn: %s", spec, strerror(-r));
+                        r = pv_child_stop(c);
+                        if (fc->stop_path && r < 0) {
+                                cr_assert_eq(r, -fc->err, "%s: stop gave %s", spec, strerror(-r));
+                                cr_assert_neq(fc->err, EINTR, "%s: EINTR not retried", spec);
+                                walked++;
+                                /* Not stopped: kill it another way. */
+                                cr_assert_eq(pv_child_signal(c, SIGKILL), 0);
+                        } else {
+                                cr_assert_eq(r, 0, "%s: stop: %s", spec, strerror(-r));
+                                /* EINTR was retried, or nth is past the
+                                 * last call: either way nothing failed. */
+                                injected = fc->err == EINTR && nth < 10;
+                        }
+                        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+                        pv_child_release(c);
+                }
+                unsetenv("PV_FAULT");
+                cr_assert_eq(tu_count_fds(), fds, "%s: fd leaked", spec);
+                cr_assert(tu_no_unreaped_children(), "%s: zombie left", spec);
+        }
+        cr_log_info("%s with %s: %d failing calls walked", fc->site, strerror(fc->err), walked);
+        if (fc->err != EINTR)
+                cr_assert_gt(walked, 0, "site %s was never reached", fc->site);
+        pv_loop_free(l);
+        cr_assert(tu_no_unreaped_children());
+}
