@@ -378,6 +378,11 @@ static void mode_concurrent(pv_loop *l, struct result *r)
                         runs[i] = (struct run){ .res = r };
                         struct pv_spawn_opts o = base_opts(stopper ? CAT_ARGV : TRUE_ARGV,
                                                            &runs[i]);
+                        /* Lean on fds, so that 10,000 fit under a 20,000
+                         * limit: a pidfd each, and a stdin pipe for those
+                         * to be stopped. */
+                        o.stdio[1].mode = PV_STDIO_NULL;
+                        o.stdio[2].mode = PV_STDIO_NULL;
                         if (stopper)
                                 o.stdio[0].mode = PV_STDIO_PIPE;
                         runs[i].want_kind = stopper ? 0 : PV_EXIT_EXITED;
