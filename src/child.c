@@ -145,7 +145,12 @@ static int act_term(pv_child *c)
         /* A stopped child cannot act on SIGTERM until continued. */
         (void)send_signal(c, SIGCONT, true);
         c->state = CHILD_STOPPING;
-        return pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns);
+        r = pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns);
+        if (r < 0)
+                /* No grace timer, no escalation later: a child that
+                 * ignores SIGTERM would live on.  Escalate now. */
+                (void)act_kill(c);
+        return r;
 }
 
 static int act_deadline(pv_child *c)

@@ -17,6 +17,7 @@ static const char *const names[_PV_FAULT_MAX] = {
         [PV_FAULT_EPOLL_CTL] = "epoll_ctl",
         [PV_FAULT_PIDFD_OPEN] = "pidfd_open",
         [PV_FAULT_SIGNAL] = "signal",
+        [PV_FAULT_TIMER] = "timer",
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -19,6 +19,7 @@ enum pv__fault_site {
         PV_FAULT_EPOLL_CTL,
         PV_FAULT_PIDFD_OPEN,
         PV_FAULT_SIGNAL,
+        PV_FAULT_TIMER,
         _PV_FAULT_MAX
 };
 

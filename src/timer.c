@@ -4,6 +4,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include "fault.h"
 #include "loop.h"
 #include "syscall.h"
 #include "timer.h"
@@ -81,7 +82,10 @@ static int rearm(pv_loop *l)
         its.it_value.tv_nsec = (long)(when % 1000000000u);
         if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
                 its.it_value.tv_nsec = 1; /* all zero would disarm */
-        int r = sys_timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+        int r;
+
+        PV_RETRY(r, PV_FAULT(PV_FAULT_TIMER,
+                             sys_timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL)));
         if (r < 0)
                 return r;
         l->timer_armed_ns = when;
