@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pidvisor: supervise one program from the shell.  Its stdin is copied to
+ * the program's (a pipe, so that a stop can close it), the program's stdout
+ * is pidvisor's own, its stderr lines go to pidvisor's stderr with an
+ * optional prefix, and SIGTERM/SIGINT/SIGHUP start the graceful stop (a
+ * second one kills at once).  The exit status says how the program ended.
+ *
+ * The command, unlike the library, may handle its own signals: it blocks
+ * them and reads them from a signalfd in the same epoll set as the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pidvisor.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "report.h"
+
+#define EXIT_TIMEOUT 124
+#define EXIT_FAILURE_OWN 125
+#define EXIT_NOEXEC 126
+#define EXIT_NOTFOUND 127
+
+enum { PREFIX_TIME = 1, PREFIX_PID = 2 };
+
+static struct {
+        uint64_t grace_ms, timeout_ms;
+        bool kill_tree, quiet;
+        unsigned prefix;
+        const char *report;
+        char **argv;
+} opt = { .grace_ms = 5000 };
+
+static struct {
+        pv_loop *loop;
+        pv_child *child;
+        bool exited;
+        struct pv_exit exit;
+        bool err_line_start;
+        bool stdin_on;           /* fd 0 is being read */
+        bool stdin_epoll;        /* fd 0 is in the epoll set */
+        bool stdin_paused;       /* the child's queue is at its mark */
+        int signals;             /* stop signals received */
+        int ep;
+} st = { .err_line_start = true };
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+        va_list ap;
+
+        if (opt.quiet)
+                return;
+        va_start(ap, fmt);
+        fputs("pidvisor: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        fputs("pidvisor: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\nTry 'pidvisor --help' for more information.\n", stderr);
+        va_end(ap);
+        exit(EXIT_FAILURE_OWN);
+}
+
+static void help(void)
+{
+        fputs("Usage: pidvisor [OPTIONS] [--] COMMAND [ARG...]\n"
+              "Run COMMAND, pass its stdin and stdout through, turn its stderr into a log,\n"
+              "stop it gracefully on a signal or a deadline, and report how it ended.\n\n"
+              "  -g, --grace=DURATION      SIGTERM -> SIGKILL grace on stop (default 5s)\n"
+              "  -t, --timeout=DURATION    stop the program after DURATION (exit status 124)\n"
+              "      --kill-tree           run the program in its own process group and stop\n"
+              "                            the whole group\n"
+              "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
+              "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
+              "      --features            print the mechanisms this machine offers, then exit\n"
+              "  -q, --quiet               no messages of pidvisor's own\n"
+              "  -h, --help                this help\n"
+              "      --version             the version\n\n"
+              "DURATION: 500ms, 5s, 2m, 1h, or a plain number of seconds.\n"
+              "SIGTERM, SIGINT or SIGHUP start the graceful stop; a second one kills at once.\n"
+              "Exit status: the program's; 128+N if killed by signal N; 124 if --timeout fired;\n"
+              "125 if pidvisor failed; 126 if COMMAND is not executable; 127 if not found.\n",
+              stdout);
+}
+
+static void parse(int argc, char **argv)
+{
+        enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION };
+        static const struct option longs[] = {
+                { "grace", required_argument, NULL, 'g' },
+                { "timeout", required_argument, NULL, 't' },
+                { "kill-tree", no_argument, NULL, O_KILL_TREE },
+                { "stderr-prefix", required_argument, NULL, O_PREFIX },
+                { "report", required_argument, NULL, O_REPORT },
+                { "features", no_argument, NULL, O_FEATURES },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, O_VERSION },
+                { 0 }
+        };
+        bool features = false;
+        int c;
+
+        opterr = 0;
+        /* '+': stop at the first non-option, which is the command. */
+        while ((c = getopt_long(argc, argv, "+:g:t:qh", longs, NULL)) != -1) {
+                switch (c) {
+                case 'g':
+                        if (duration_parse(optarg, &opt.grace_ms) < 0 || opt.grace_ms == 0 ||
+                            opt.grace_ms > UINT32_MAX)
+                                usage_error("invalid grace '%s'", optarg);
+                        break;
+                case 't':
+                        if (duration_parse(optarg, &opt.timeout_ms) < 0 || opt.timeout_ms == 0)
+                                usage_error("invalid timeout '%s'", optarg);
+                        break;
+                case O_KILL_TREE:
+                        opt.kill_tree = true;
+                        break;
+                case O_PREFIX:
+                        if (!strcmp(optarg, "none"))
+                                opt.prefix = 0;
+                        else if (!strcmp(optarg, "time"))
+                                opt.prefix = PREFIX_TIME;
+                        else if (!strcmp(optarg, "pid"))
+                                opt.prefix = PREFIX_PID;
+                        else if (!strcmp(optarg, "time,pid"))
+                                opt.prefix = PREFIX_TIME | PREFIX_PID;
+                        else
+                                usage_error("invalid stderr prefix '%s'", optarg);
+                        break;
+                case O_REPORT:
+                        if (!*optarg)
+                                usage_error("empty report file name");
+                        opt.report = optarg;
+                        break;
+                case O_FEATURES:
+                        features = true;
+                        break;
+                case 'q':
+                        opt.quiet = true;
+                        break;
+                case 'h':
+                        help();
+                        exit(0);
+                case O_VERSION:
+                        printf("pidvisor %d.%d.%d\n", PV_VERSION_MAJOR, PV_VERSION_MINOR,
+                               PV_VERSION_PATCH);
+                        exit(0);
+                case ':':
+                        usage_error("option '%s' needs a value", argv[optind - 1]);
+                default:
+                        usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (features) {
+                printf("spawn mechanisms:");
+                for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+                        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+                        pv_loop *l;
+                        lo.spawn_mech = m;
+                        if (pv_loop_new(&l, &lo) == 0) {
+                                printf(" %s", pv_spawn_mech_name(m));
+                                pv_loop_free(l);
+                        }
+                }
+                pv_loop *l;
+                if (pv_loop_new(&l, NULL) == 0) {
+                        printf(" (in use: %s)\nbackend: %s\n",
+                               pv_spawn_mech_name(pv_loop_spawn_mech(l)),
+                               pv_backend_name(pv_loop_backend(l)));
+                        pv_loop_free(l);
+                } else {
+                        printf(" none: no pidfd support\n");
+                }
+                printf("kill tree: process group (cgroup v2 kill: not used by this version)\n");
+                exit(0);
+        }
+        if (optind >= argc)
+                usage_error("no command given");
+        opt.argv = argv + optind;
+}
+
+/* ---- the program's stderr ------------------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return;         /* our stderr is gone: drop */
+                p += w;
+                n -= (size_t)w;
+        }
+}
+
+static void write_prefix(pv_child *c)
+{
+        char buf[80];
+        int n = 0;
+
+        if (opt.prefix & PREFIX_TIME) {
+                struct timespec ts;
+                struct tm tm;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                gmtime_r(&ts.tv_sec, &tm);
+                n += (int)strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, ".%03ldZ ",
+                              ts.tv_nsec / 1000000);
+        }
+        if (opt.prefix & PREFIX_PID)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "[%d] ", (int)pv_child_pid(c));
+        write_all(2, buf, (size_t)n);
+}
+
+static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
+                      void *ud)
+{
+        (void)fd;
+        (void)ud;
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+                return;
+        if (st.err_line_start && opt.prefix)
+                write_prefix(c);
+        write_all(2, data, len);
+        st.err_line_start = !(flags & PV_OUT_PARTIAL);
+        if (st.err_line_start)
+                write_all(2, "\n", 1);  /* a partial last line still ends */
+}
+
+static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        (void)c;
+        (void)ud;
+        st.exited = true;
+        st.exit = *e;
+}
+
+/* ---- pidvisor's stdin -------------------------------------------------- */
+
+static void stdin_watch(bool on)
+{
+        if (!st.stdin_epoll)
+                return;
+        struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = 0 };
+        epoll_ctl(st.ep, EPOLL_CTL_MOD, 0, &ev);
+}
+
+static void stdin_end(void)
+{
+        if (!st.stdin_on)
+                return;
+        st.stdin_on = false;
+        if (st.stdin_epoll)
+                epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
+        pv_child_close_stdin(st.child);
+}
+
+static void on_drain(pv_child *c, void *ud)
+{
+        (void)c;
+        (void)ud;
+        st.stdin_paused = false;
+        stdin_watch(true);
+}
+
+/* Copy what stdin has to the child, never blocking the loop. */
+static void stdin_ready(void)
+{
+        static char buf[65536];
+        ssize_t n = read(0, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                stdin_end();
+                return;
+        }
+        int r = pv_child_write(st.child, buf, (size_t)n);
+        if (r < 0) {
+                /* The program closed its stdin or exited: stop copying. */
+                st.stdin_on = false;
+                if (st.stdin_epoll)
+                        epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
+        } else if (r == 1) {
+                st.stdin_paused = true;
+                stdin_watch(false);
+        }
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void kill_group(void)
+{
+        if (opt.kill_tree)
+                kill(-pv_child_pid(st.child), SIGKILL);
+}
+
+static void signal_ready(int sfd)
+{
+        struct signalfd_siginfo si;
+
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (st.exited)
+                        continue;
+                if (st.signals++ == 0) {
+                        say("%s: stopping '%s' (grace %llums)", strsignal((int)si.ssi_signo),
+                            opt.argv[0], (unsigned long long)opt.grace_ms);
+                        int r = pv_child_stop(st.child);
+                        if (r < 0)
+                                say("cannot stop '%s': %s", opt.argv[0], strerror(-r));
+                } else {
+                        say("%s again: killing '%s'", strsignal((int)si.ssi_signo), opt.argv[0]);
+                        pv_child_signal(st.child, SIGKILL);
+                        kill_group();
+                }
+        }
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static int exit_status(const struct pv_exit *e)
+{
+        if (e->flags & PV_EXIT_DEADLINE)
+                return EXIT_TIMEOUT;
+        if (e->kind == PV_EXIT_EXITED)
+                return e->code;
+        if (e->kind == PV_EXIT_KILLED)
+                return 128 + e->signal;
+        return EXIT_FAILURE_OWN;
+}
+
+static int spawn_status(int err)
+{
+        switch (err) {
+        case -ENOENT:
+        case -ENOTDIR:
+        case -ELOOP:
+        case -ENAMETOOLONG:
+                return EXIT_NOTFOUND;
+        case -EACCES:
+        case -ENOEXEC:
+        case -EISDIR:
+        case -EPERM:
+                return EXIT_NOEXEC;
+        default:
+                return EXIT_FAILURE_OWN;
+        }
+}
+
+static void write_report(struct report *r)
+{
+        FILE *f;
+
+        if (!opt.report)
+                return;
+        f = strcmp(opt.report, "-") ? fopen(opt.report, "we") : stderr;
+        if (!f) {
+                say("cannot write report '%s': %s", opt.report, strerror(errno));
+                return;
+        }
+        if (report_write(f, r) < 0)
+                say("cannot write report '%s'", opt.report);
+        if (f != stderr)
+                fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+        struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
+        struct report rep = { .kill_tree = "none" };
+        struct epoll_event ev;
+        sigset_t sigs;
+        int sfd, r;
+
+        parse(argc, argv);
+        rep.argv = (const char *const *)opt.argv;
+        if (opt.kill_tree)
+                rep.kill_tree = "pgrp";
+
+        /* Our own signals, read in the loop; a closed stdout or stderr must
+         * not kill us (the program gets the default SIGPIPE back). */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        sigprocmask(SIG_BLOCK, &sigs, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        st.ep = epoll_create1(EPOLL_CLOEXEC);
+        r = pv_loop_new(&st.loop, NULL);
+        if (sfd < 0 || st.ep < 0 || r < 0) {
+                int e = r < 0 ? -r : errno;
+                fprintf(stderr, "pidvisor: cannot set up: %s\n", strerror(e));
+                rep.error = strerror(e);
+                rep.exit_status = EXIT_FAILURE_OWN;
+                write_report(&rep);
+                return EXIT_FAILURE_OWN;
+        }
+        rep.spawn = pv_spawn_mech_name(pv_loop_spawn_mech(st.loop));
+        rep.backend = pv_backend_name(pv_loop_backend(st.loop));
+
+        o.argv = (const char *const *)opt.argv;
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.stdio[1].mode = PV_STDIO_INHERIT;
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.grace_ms = (uint32_t)opt.grace_ms;
+        o.deadline_ms = opt.timeout_ms;
+        o.flags = opt.kill_tree ? PV_SPAWN_NEW_PGRP : 0;
+        o.on_output = on_stderr;
+        o.on_exit = on_exit_cb;
+        o.on_drain = on_drain;
+        r = pv_spawn(st.loop, &o, &st.child);
+        if (r < 0) {
+                say("cannot run '%s': %s", opt.argv[0], strerror(-r));
+                rep.error = strerror(-r);
+                rep.exit_status = spawn_status(r);
+                write_report(&rep);
+                pv_loop_free(st.loop);
+                return rep.exit_status;
+        }
+
+        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+        epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev);
+        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+        epoll_ctl(st.ep, EPOLL_CTL_ADD, sfd, &ev);
+        /* stdin: watched if epoll can (a pipe, a tty, a socket); a regular
+         * file is always readable and read as the loop turns; a closed
+         * one ends the program's stdin at once. */
+        st.stdin_on = fcntl(0, F_GETFD) >= 0;
+        if (st.stdin_on) {
+                ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
+                st.stdin_epoll = epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) == 0;
+        } else {
+                pv_child_close_stdin(st.child);
+        }
+
+        while (!st.exited) {
+                struct epoll_event evs[8];
+                bool file_stdin = st.stdin_on && !st.stdin_epoll && !st.stdin_paused;
+                int n = epoll_wait(st.ep, evs, 8, file_stdin ? 0 : -1);
+
+                if (n < 0 && errno != EINTR) {
+                        say("epoll_wait: %s", strerror(errno));
+                        break;
+                }
+                for (int i = 0; i < n; i++) {
+                        if (evs[i].data.u32 == 1)
+                                pv_loop_dispatch(st.loop, 0);
+                        else if (evs[i].data.u32 == 2)
+                                signal_ready(sfd);
+                        else if (st.stdin_on && !st.exited)
+                                stdin_ready();
+                }
+                if (file_stdin && !st.exited)
+                        stdin_ready();
+        }
+        /* The whole tree goes with the program. */
+        kill_group();
+
+        rep.exit = &st.exit;
+        rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;
+        rep.exit_status = st.exited ? exit_status(&st.exit) : EXIT_FAILURE_OWN;
+        if (rep.timed_out)
+                say("'%s' timed out after %llums", opt.argv[0],
+                    (unsigned long long)opt.timeout_ms);
+        if (st.exit.flags & PV_EXIT_ESCALATED)
+                say("'%s' did not stop within %llums: killed", opt.argv[0],
+                    (unsigned long long)opt.grace_ms);
+        write_report(&rep);
+        pv_child_release(st.child);
+        pv_loop_free(st.loop);
+        return rep.exit_status;
+}
