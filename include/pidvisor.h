@@ -226,6 +226,15 @@ PV_EXPORT const char *pv_spawn_stage_name(int stage);
 enum pv_spawn_flags {
         PV_SPAWN_NEW_SESSION = 1u << 0, /* setsid(): new session and group */
         PV_SPAWN_NEW_PGRP    = 1u << 1, /* setpgid(0, 0): new process group */
+        PV_SPAWN_CGROUP      = 1u << 3, /* spawn into the cgroup v2 directory
+                                         * opts.cgroup_fd (CLONE_INTO_CGROUP,
+                                         * Linux 5.7; the clone3 mechanism
+                                         * only, else -EOPNOTSUPP); the stop
+                                         * ladder then signals every process
+                                         * in that cgroup and escalates with
+                                         * cgroup.kill (5.14; else SIGKILL to
+                                         * each), so it should be the child's
+                                         * own cgroup */
         PV_SPAWN_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
                                          * thread dies (pdeath_signal) */
 };
@@ -311,6 +320,9 @@ struct pv_spawn_opts {
         size_t stdin_high_water;     /* pv_child_write() returns 1 once this
                                       * much is queued; 0 = 1 MiB */
         pv_drain_fn on_drain;        /* optional, see pv_drain_fn */
+        int cgroup_fd;               /* with PV_SPAWN_CGROUP: an fd of the
+                                      * cgroup v2 directory (the caller's;
+                                      * the library keeps a copy) */
 };
 #define PV_SPAWN_OPTS_INIT { .size = sizeof(struct pv_spawn_opts) }
 

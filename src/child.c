@@ -83,13 +83,55 @@ static bool has_exited(const pv_child *c)
  * so its pgid) cannot be reused, which makes kill(-pid) safe, unless a
  * host reaper took the child between our check and the kill (a window we
  * cannot close before PIDFD_SIGNAL_PROCESS_GROUP). */
+/* Signal every process of the child's own cgroup: SIGKILL through
+ * cgroup.kill where the kernel has it (5.14), else each pid listed in
+ * cgroup.procs (a pid that exits meanwhile and is reused outside the
+ * cgroup at once could be hit: the window cgroup.kill closes). */
+static void cgroup_signal(pv_child *c, int sig)
+{
+        char buf[4096];
+        ssize_t n;
+        int fd;
+
+        if (sig == SIGKILL) {
+                PV_RETRY(fd, sys_openat(c->cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0));
+                if (fd >= 0) {
+                        n = sys_write(fd, "1", 1);
+                        sys_close(fd);
+                        if (n == 1)
+                                return;
+                }
+        }
+        PV_RETRY(fd, sys_openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC, 0));
+        if (fd < 0)
+                return;
+        /* Whole lines only: a pid cut at the buffer's end is read again. */
+        long carry = 0;
+        while ((n = sys_read(fd, buf, sizeof(buf))) > 0) {
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] >= '0' && buf[i] <= '9') {
+                                carry = carry * 10 + (buf[i] - '0');
+                        } else {
+                                if (carry > 0)
+                                        (void)sys_kill((pid_t)carry, sig);
+                                carry = 0;
+                        }
+                }
+        }
+        if (carry > 0)
+                (void)sys_kill((pid_t)carry, sig);
+        sys_close(fd);
+}
+
 static int send_signal(pv_child *c, int sig, bool group)
 {
         int r;
 
         if (has_exited(c))
                 return -ESRCH;
-        if (group && has_group(c)) {
+        if (group && c->cgroup_fd >= 0)
+                cgroup_signal(c, sig);  /* then the child itself, below */
+        else if (group && has_group(c)) {
                 if (c->loop->feat.pidfd_signal_pgrp)
                         PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
                                  sys_pidfd_send_signal(c->pidfd.fd, sig,
@@ -215,6 +257,9 @@ static int deliver(pv_child *c)
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
         pv__loop_close(l, &c->pidfd);
+        if (c->cgroup_fd >= 0)
+                sys_close(c->cgroup_fd);    /* no more signals to send */
+        c->cgroup_fd = -1;
         pv_list_del(&c->node);
         pv_list_add(&l->dead, &c->node);
         l->n_alive--;
@@ -386,6 +431,8 @@ void pv__child_free(pv_child *c)
         }
         if (c->lingering)
                 l->n_lingering--;
+        if (c->cgroup_fd >= 0)
+                sys_close(c->cgroup_fd);
         pv__timer_disarm(l, &c->timer);
         pv__stdio_close(l, &c->io);
         pv__loop_close(l, &c->pidfd);
@@ -478,12 +525,13 @@ static const char *search_path(const struct pv_spawn_opts *o)
 static int check_opts(const struct pv_spawn_opts *o)
 {
         const unsigned known = PV_SPAWN_NEW_SESSION | PV_SPAWN_NEW_PGRP |
-                               PV_SPAWN_PDEATHSIG;
+                               PV_SPAWN_PDEATHSIG | PV_SPAWN_CGROUP;
 
         return_if_invalid(o->argv && o->argv[0] && o->argv[0][0], -EINVAL);
         return_if_invalid(!(o->flags & ~known), -EINVAL);
         return_if_invalid(o->pdeathsig >= 0 && o->pdeathsig <= PV__NSIG, -EINVAL);
         return_if_invalid(o->deadline_ms <= UINT64_MAX / 2000000u, -EINVAL);
+        return_if_invalid(!(o->flags & PV_SPAWN_CGROUP) || o->cgroup_fd >= 0, -EINVAL);
         return pv__stdio_check(o->stdio);
 }
 
@@ -528,6 +576,7 @@ static pv_child *child_new(pv_loop *l, const struct pv_spawn_opts *o)
         c->state = CHILD_RUNNING;
         c->pidfd.fd = -1;
         c->pidfd.cb = pidfd_ready;
+        c->cgroup_fd = -1;
         c->spawn_flags = o->flags;
         c->grace_ns = (uint64_t)(o->grace_ms ? o->grace_ms : DEFAULT_GRACE_MS) * 1000000u;
         c->linger_ns = (uint64_t)o->linger_ms * 1000000u;
@@ -595,7 +644,13 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
                 a.err_fd = 0; /* ask pv__spawn_run for an error pipe */
 
         c->started_ns = pv__now_ns();
-        r = pv__spawn_run(l->mech, &a, l->child_stack, l->child_stack_size,
+        if (o.flags & PV_SPAWN_CGROUP) {
+                PV_RETRY(r, sys_fcntl(o.cgroup_fd, F_DUPFD_CLOEXEC, 3));
+                if (r < 0)
+                        goto out_stdio;
+                c->cgroup_fd = r;
+        }
+        r = pv__spawn_run(l->mech, &a, l->child_stack, l->child_stack_size, c->cgroup_fd,
                           &c->pid, &c->pidfd.fd);
         l->last_stage = a.stage;
         pv__stdio_spawned(&c->io);
@@ -629,6 +684,8 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
 out_stdio:
         pv__stdio_spawned(&c->io);
         pv__stdio_close(l, &c->io);
+        if (c->cgroup_fd >= 0)
+                sys_close(c->cgroup_fd);
 out:
         free(keep);
         free(c);

@@ -30,7 +30,7 @@
  * memory (the child resets the handlers, then opens its mask).  Returns the
  * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD. */
 static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
-                      size_t stack_size, int *pidfd)
+                      size_t stack_size, int cgroup_fd, int *pidfd)
 {
         /* The stack grows down: clone() takes its top, clone3() its base
          * and size.  Keep the top 16-byte aligned for the x86-64 ABI. */
@@ -52,10 +52,18 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                         .stack = (uint64_t)(uintptr_t)stack,
                         .stack_size = (uint64_t)(top - (char *)stack),
                 };
+                if (cgroup_fd >= 0) {
+                        ca.flags |= CLONE_INTO_CGROUP;
+                        ca.cgroup = (uint64_t)cgroup_fd;
+                }
                 pid = pv__clone_run(__NR_clone3, (long)&ca, sizeof(ca), 0, fn, arg);
                 break;
         }
         case PV_SPAWN_CLONE:
+                if (cgroup_fd >= 0) {
+                        pid = -EOPNOTSUPP;      /* only clone3 has it */
+                        break;
+                }
                 /* glibc's clone() wrapper refuses CLONE_PIDFD with
                  * CLONE_PARENT_SETTID because the pidfd lands in the
                  * parent_tid slot; the raw call is fine. */
@@ -64,6 +72,10 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                                     (long)top, (long)pidfd, fn, arg);
                 break;
         case PV_SPAWN_VFORK:
+                if (cgroup_fd >= 0) {
+                        pid = -EOPNOTSUPP;
+                        break;
+                }
                 pid = pv__clone_run(__NR_clone, CLONE_VM | CLONE_VFORK | SIGCHLD,
                                     (long)top, 0, fn, arg);
                 break;
@@ -95,7 +107,7 @@ static void reap_failed(int pidfd, pid_t pid)
 }
 
 int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
-                  size_t stack_size, pid_t *ret_pid, int *ret_pidfd)
+                  size_t stack_size, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd)
 {
         int pidfd = -1, errp[2] = { -1, -1 };
         int r, pid;
@@ -114,7 +126,7 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
         }
 
         PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(mech, pv__child_main, a, stack,
-                                                          stack_size, &pidfd)));
+                                                          stack_size, cgroup_fd, &pidfd)));
 
         if (pid < 0) {
                 a->stage = PV_STAGE_SETUP;
@@ -177,7 +189,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
         siginfo_t si;
         int pidfd = -1, pid, r;
 
-        pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack),
+        pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
                          &pidfd);
         if (pid < 0)
                 return pid;

@@ -42,7 +42,8 @@ int pv__child_main(void *args) PV_HIDDEN;
  * a->err/a->stage tell why, and the return is a->err.  stack/stack_size:
  * memory the child runs on. */
 int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
-                  size_t stack_size, pid_t *ret_pid, int *ret_pidfd) PV_HIDDEN;
+                  size_t stack_size, int cgroup_fd, pid_t *ret_pid,
+                  int *ret_pidfd) PV_HIDDEN;
 
 /* What the probe child of one mechanism found. */
 struct pv__probe {

@@ -2,6 +2,7 @@
 /* src/child.c: exit, the stop ladder, signals, ownership. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ptrace.h>
@@ -497,4 +498,95 @@ Test(child, stop_by_stdin_eof)
         cr_assert_eq(e.flags, PV_EXIT_STOPPED);
         pv_child_release(c);
         pv_loop_free(l);
+}
+
+/* A fresh cgroup v2 directory under ours, or a skip saying why not. */
+static int make_cgroup(char *path, size_t size)
+{
+        char line[4096], mnt[4096] = "", own[4096] = "";
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+
+        while (f && fgets(line, sizeof(line), f))
+                if (strstr(line, " - cgroup2 "))
+                        sscanf(line, "%*s %*s %*s %*s %4095s", mnt);
+        if (f)
+                fclose(f);
+        f = fopen("/proc/self/cgroup", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "0::", 3))
+                        sscanf(line + 3, "%4095s", own);
+        if (f)
+                fclose(f);
+        if (!*mnt || !*own)
+                cr_skip_test("no cgroup v2 hierarchy here");
+        snprintf(path, size, "%s%s/pv-test.%d", mnt, strcmp(own, "/") ? own : "", (int)getpid());
+        if (mkdir(path, 0755) < 0)
+                cr_skip_test("cgroup v2 not writable here: %s", strerror(errno));
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        return fd;
+}
+
+/* Spawned into its own cgroup, the child and a grandchild that both
+ * ignore SIGTERM are ended together by the ladder (cgroup.kill), and the
+ * cgroup is empty afterwards. */
+Test(child, cgroup_tree_stop, .timeout = 60)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "fork-grandchild", "ready",
+                                                        "pause"), &out);
+        char path[4200], events[4300], buf[256] = "";
+        struct pv_exit e;
+        pv_child *c;
+        int gc = 0, cg = make_cgroup(path, sizeof(path));
+
+        o.flags = PV_SPAWN_CGROUP;
+        o.cgroup_fd = cg;
+        o.grace_ms = 50;
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        e = tu_stop_wait(c);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        /* The grandchild went with it: wait (bounded) for the cgroup to
+         * say it is empty. */
+        snprintf(events, sizeof(events), "%s/cgroup.events", path);
+        for (int i = 0; i < 1000; i++) {
+                FILE *f = fopen(events, "re");
+                cr_assert(f);
+                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                buf[n] = '\0';
+                fclose(f);
+                if (strstr(buf, "populated 0"))
+                        break;
+                pv_loop_dispatch(l, 10);
+        }
+        cr_assert(strstr(buf, "populated 0"), "cgroup still populated: %s", buf);
+        cr_assert_not(tu_pid_alive(gc));
+        pv_child_release(c);
+        cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
+        close(cg);
+        pv_loop_free(l);
+}
+
+Test(child, cgroup_needs_clone3)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        char path[4200];
+        pv_loop *l;
+        int cg = make_cgroup(path, sizeof(path));
+
+        lo.spawn_mech = PV_SPAWN_CLONE;
+        cr_assert_eq(pv_loop_new(&l, &lo), 0);
+        o.flags = PV_SPAWN_CGROUP;
+        o.cgroup_fd = cg;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -EOPNOTSUPP);
+        o.cgroup_fd = -1;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -EINVAL);
+        cr_assert(tu_no_unreaped_children());
+        pv_loop_free(l);
+        close(cg);
+        rmdir(path);
 }

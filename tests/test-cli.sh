@@ -120,6 +120,23 @@ if [ -n "$gc" ] && kill -0 "$gc" 2>/dev/null && ! grep -q '^State:.*Z' /proc/$gc
         alive=yes
 fi
 check "kill-tree leaves no grandchild" no "$alive"
+# With a writable cgroup v2 the tree lives in a cgroup of its own, which is
+# removed afterwards; a tree that ignores SIGTERM is escalated as a whole.
+if "$pv" --features | grep -q '^kill tree: cgroup'; then
+        "$pv" -q --kill-tree --timeout=50ms --grace=50ms --report="$tmp/k.json" -- \
+                "$helper" ignore-term fork-grandchild pause > "$tmp/gc2" </dev/null
+        check "kill-tree in a cgroup, escalated" "cgroup True 124" \
+                "$(json "$tmp/k.json" 'r["kill_tree"], r["escalated"], r["exit_status"]')"
+        gc=$(sed -n 's/^grandchild=//p' "$tmp/gc2")
+        alive=no
+        if [ -n "$gc" ] && kill -0 "$gc" 2>/dev/null && ! grep -q '^State:.*Z' /proc/$gc/status 2>/dev/null; then
+                alive=yes
+        fi
+        check "the TERM-ignoring grandchild is gone too" no "$alive"
+        check "the cgroup was removed" 0 "$(find /sys/fs/cgroup -maxdepth 3 -name "pidvisor.*" 2>/dev/null | wc -l)"
+else
+        echo "ok - skip: no writable cgroup v2 ($("$pv" --features | grep '^kill tree'))"
+fi
 
 # --help and --version.
 check "help exits 0" 0 "$(status "$pv" --help)"

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "duration.h"
 #include "report.h"
 
@@ -53,7 +54,8 @@ static struct {
         bool stdin_paused;       /* the child's queue is at its mark */
         int signals;             /* stop signals received */
         int ep;
-} st = { .err_line_start = true };
+        struct tree_cgroup cg;   /* --kill-tree in a cgroup: fd >= 0 */
+} st = { .err_line_start = true, .cg = { .fd = -1 } };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -89,8 +91,8 @@ static void help(void)
               "stop it gracefully on a signal or a deadline, and report how it ended.\n\n"
               "  -g, --grace=DURATION      SIGTERM -> SIGKILL grace on stop (default 5s)\n"
               "  -t, --timeout=DURATION    stop the program after DURATION (exit status 124)\n"
-              "      --kill-tree           run the program in its own process group and stop\n"
-              "                            the whole group\n"
+              "      --kill-tree           run the program in a cgroup of its own (else its own\n"
+              "                            process group) and stop the whole tree\n"
               "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
               "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
               "      --features            print the mechanisms this machine offers, then exit\n"
@@ -194,7 +196,16 @@ static void parse(int argc, char **argv)
                 } else {
                         printf(" none: no pidfd support\n");
                 }
-                printf("kill tree: process group (cgroup v2 kill: not used by this version)\n");
+                struct tree_cgroup cg;
+                int e = cgroup_make(&cg);
+                if (e == 0) {
+                        printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
+                               cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
+                        cgroup_remove(&cg);
+                } else {
+                        printf("kill tree: process group (no writable cgroup v2: %s)\n",
+                               strerror(-e));
+                }
                 exit(0);
         }
         if (optind >= argc)
@@ -315,7 +326,9 @@ static void stdin_ready(void)
 
 static void kill_group(void)
 {
-        if (opt.kill_tree)
+        if (st.cg.fd >= 0)
+                cgroup_kill(&st.cg);
+        else if (opt.kill_tree)
                 kill(-pv_child_pid(st.child), SIGKILL);
 }
 
@@ -398,8 +411,6 @@ int main(int argc, char **argv)
 
         parse(argc, argv);
         rep.argv = (const char *const *)opt.argv;
-        if (opt.kill_tree)
-                rep.kill_tree = "pgrp";
 
         /* Our own signals, read in the loop; a closed stdout or stderr must
          * not kill us (the program gets the default SIGPIPE back). */
@@ -429,16 +440,33 @@ int main(int argc, char **argv)
         o.stdio[2].mode = PV_STDIO_PIPE;
         o.grace_ms = (uint32_t)opt.grace_ms;
         o.deadline_ms = opt.timeout_ms;
-        o.flags = opt.kill_tree ? PV_SPAWN_NEW_PGRP : 0;
         o.on_output = on_stderr;
         o.on_exit = on_exit_cb;
         o.on_drain = on_drain;
+        if (opt.kill_tree) {
+                /* A cgroup of its own holds the whole tree, whatever it
+                 * does with sessions and groups; a process group is the
+                 * fallback where no cgroup v2 is ours to write. */
+                r = cgroup_make(&st.cg);
+                if (r == 0) {
+                        o.flags = PV_SPAWN_CGROUP;
+                        o.cgroup_fd = st.cg.fd;
+                        r = pv_spawn(st.loop, &o, &st.child);
+                        if (r != -EOPNOTSUPP)
+                                goto spawned;
+                        cgroup_remove(&st.cg);  /* no CLONE_INTO_CGROUP here */
+                }
+                o.flags = PV_SPAWN_NEW_PGRP;
+        }
         r = pv_spawn(st.loop, &o, &st.child);
+spawned:
+        rep.kill_tree = st.cg.fd >= 0 ? "cgroup" : opt.kill_tree ? "pgrp" : "none";
         if (r < 0) {
                 say("cannot run '%s': %s", opt.argv[0], strerror(-r));
                 rep.error = strerror(-r);
                 rep.exit_status = spawn_status(r);
                 write_report(&rep);
+                cgroup_remove(&st.cg);
                 pv_loop_free(st.loop);
                 return rep.exit_status;
         }
@@ -479,7 +507,10 @@ int main(int argc, char **argv)
                         stdin_ready();
         }
         /* The whole tree goes with the program. */
-        kill_group();
+        if (st.cg.fd >= 0)
+                cgroup_remove(&st.cg);
+        else
+                kill_group();
 
         rep.exit = &st.exit;
         rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;

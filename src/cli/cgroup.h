@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* --kill-tree's cgroup: a fresh cgroup v2 directory under pidvisor's own,
+ * for the program to be spawned into, emptied and removed afterwards. */
+#ifndef PV_CLI_CGROUP_H
+#define PV_CLI_CGROUP_H
+
+#include <stdbool.h>
+
+struct tree_cgroup {
+        char path[4096];   /* the directory we made */
+        int fd;            /* O_DIRECTORY fd of it, for CLONE_INTO_CGROUP */
+};
+
+/* Where cgroup v2 is mounted and which cgroup we are in, as one path;
+ * false when there is no cgroup v2 hierarchy. */
+bool cgroup_own_dir(char *buf, size_t size);
+
+/* Make and open a fresh child cgroup of ours.  0, or -errno (no cgroup v2:
+ * -ENOENT; not ours to write: -EACCES, -EROFS, -EPERM). */
+int cgroup_make(struct tree_cgroup *cg);
+
+/* Kill what is left in it (cgroup.kill, else SIGKILL to each pid), wait
+ * (bounded) until it is empty, and remove it. */
+void cgroup_remove(struct tree_cgroup *cg);
+
+/* cgroup.kill exists in it (Linux 5.14). */
+bool cgroup_has_kill(const struct tree_cgroup *cg);
+
+/* Kill every process in it now. */
+void cgroup_kill(const struct tree_cgroup *cg);
+
+#endif
