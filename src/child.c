@@ -87,9 +87,12 @@ static bool has_exited(const pv_child *c)
  * cgroup.kill where the kernel has it (5.14), else each pid listed in
  * cgroup.procs (a pid that exits meanwhile and is reused outside the
  * cgroup at once could be hit: the window cgroup.kill closes). */
-static void cgroup_signal(pv_child *c, int sig)
+/* Returns whether the child itself was among those signalled (it may have
+ * left the cgroup), so that it does not get the signal twice. */
+static bool cgroup_signal(pv_child *c, int sig)
 {
         char buf[4096];
+        bool self = false;
         ssize_t n;
         int fd;
 
@@ -99,12 +102,12 @@ static void cgroup_signal(pv_child *c, int sig)
                         n = sys_write(fd, "1", 1);
                         sys_close(fd);
                         if (n == 1)
-                                return;
+                                return false;   /* cheap to repeat: SIGKILL */
                 }
         }
         PV_RETRY(fd, sys_openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC, 0));
         if (fd < 0)
-                return;
+                return false;
         /* Whole lines only: a pid cut at the buffer's end is read again. */
         long carry = 0;
         while ((n = sys_read(fd, buf, sizeof(buf))) > 0) {
@@ -112,15 +115,16 @@ static void cgroup_signal(pv_child *c, int sig)
                         if (buf[i] >= '0' && buf[i] <= '9') {
                                 carry = carry * 10 + (buf[i] - '0');
                         } else {
-                                if (carry > 0)
-                                        (void)sys_kill((pid_t)carry, sig);
+                                if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
+                                        self |= carry == c->pid;
                                 carry = 0;
                         }
                 }
         }
-        if (carry > 0)
-                (void)sys_kill((pid_t)carry, sig);
+        if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
+                self |= carry == c->pid;
         sys_close(fd);
+        return self;
 }
 
 static int send_signal(pv_child *c, int sig, bool group)
@@ -129,9 +133,11 @@ static int send_signal(pv_child *c, int sig, bool group)
 
         if (has_exited(c))
                 return -ESRCH;
-        if (group && c->cgroup_fd >= 0)
-                cgroup_signal(c, sig);  /* then the child itself, below */
-        else if (group && has_group(c)) {
+        if (group && c->cgroup_fd >= 0) {
+                if (cgroup_signal(c, sig))
+                        return 0;
+                /* Not reached through the cgroup: signal it directly. */
+        } else if (group && has_group(c)) {
                 if (c->loop->feat.pidfd_signal_pgrp)
                         PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
                                  sys_pidfd_send_signal(c->pidfd.fd, sig,

@@ -134,9 +134,23 @@ if "$pv" --features | grep -q '^kill tree: cgroup'; then
         fi
         check "the TERM-ignoring grandchild is gone too" no "$alive"
         check "the cgroup was removed" 0 "$(find /sys/fs/cgroup -maxdepth 3 -name "pidvisor.*" 2>/dev/null | wc -l)"
+        # What the program leaves behind gets SIGTERM and the grace too,
+        # and its stderr is still printed meanwhile.
+        rm -f "$tmp/cleaned"
+        "$pv" --kill-tree --grace=5s -- sh -c "sh -c 'trap \"echo cleaning >&2; : > $tmp/cleaned; exit\" TERM; while :; do sleep 0.05; done' & sleep 0.2; exit 0" </dev/null 2>"$tmp/tree-err"
+        check "the tree left behind gets a graceful stop" yes "$([ -e "$tmp/cleaned" ] && echo yes || echo no)"
+        check "its stderr is printed while it winds down" 1 "$(grep -c '^cleaning$' "$tmp/tree-err")"
 else
         echo "ok - skip: no writable cgroup v2 ($("$pv" --features | grep '^kill tree'))"
 fi
+
+# Closed fds 0-2 at start: no hang, the program gets an empty stdin.
+check "closed stdin" "stdin=0" "$(timeout 20 "$pv" -q -- "$helper" read-stdin <&-)"
+check "closed stdout and stderr" 0 "$(timeout 20 "$pv" -q -- "$helper" print x eprint y >&- 2>&-; echo $?)"
+# The report is JSON whatever bytes the command line holds.
+"$pv" -q --report="$tmp/u.json" -- "$helper" exit 0 "$(printf 'a\377b')" </dev/null
+check "report with non-UTF-8 argv parses" "a\ufffdb" "$(json "$tmp/u.json" 'r["command"][3].encode("unicode_escape").decode()')"
+check "report that cannot be written is 125 up front" 125 "$(status "$pv" -q --report=/nonexistent/dir/r.json -- "$helper" exit 4)"
 
 # --help and --version.
 check "help exits 0" 0 "$(status "$pv" --help)"

@@ -65,11 +65,17 @@ int cgroup_make(struct tree_cgroup *cg)
         cg->fd = -1;
         if (!cgroup_own_dir(own, sizeof(own)))
                 return -ENOENT;
-        if (snprintf(cg->path, sizeof(cg->path), "%s/pidvisor.%d", own, (int)getpid()) >=
-            (int)sizeof(cg->path))
-                return -ENAMETOOLONG;
-        if (mkdir(cg->path, 0755) < 0)
-                return -errno;
+        /* A leftover of a killed run (or the same pid in another pid
+         * namespace) may hold the name: take the next one. */
+        for (int i = 0;; i++) {
+                if (snprintf(cg->path, sizeof(cg->path), "%s/pidvisor.%d.%d", own,
+                             (int)getpid(), i) >= (int)sizeof(cg->path))
+                        return -ENAMETOOLONG;
+                if (mkdir(cg->path, 0755) == 0)
+                        break;
+                if (errno != EEXIST || i == 100)
+                        return -errno;
+        }
         cg->fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg->fd < 0) {
                 int e = -errno;
@@ -79,33 +85,41 @@ int cgroup_make(struct tree_cgroup *cg)
         return 0;
 }
 
-static bool populated(int dirfd, int *events_fd)
+int cgroup_events_fd(const struct tree_cgroup *cg)
+{
+        int fd = openat(cg->fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
+
+bool cgroup_populated(int events_fd)
 {
         char buf[256];
         ssize_t n;
 
-        if (*events_fd < 0)
-                *events_fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-        if (*events_fd < 0)
+        if (events_fd < 0)
                 return false;
-        n = pread(*events_fd, buf, sizeof(buf) - 1, 0);
+        n = pread(events_fd, buf, sizeof(buf) - 1, 0);
         if (n <= 0)
                 return false;
         buf[n] = '\0';
         return strstr(buf, "populated 1") != NULL;
 }
 
-static void kill_all(int dirfd)
+static void signal_all(int dirfd, int sig)
 {
         FILE *f;
-        int fd = openat(dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+        int fd;
         long pid;
 
-        if (fd >= 0) {
-                bool ok = write(fd, "1", 1) == 1;
-                close(fd);
-                if (ok)
-                        return;
+        if (sig == SIGKILL) {
+                fd = openat(dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        bool ok = write(fd, "1", 1) == 1;
+                        close(fd);
+                        if (ok)
+                                return;
+                }
         }
         fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || !(f = fdopen(fd, "r"))) {
@@ -114,40 +128,39 @@ static void kill_all(int dirfd)
                 return;
         }
         while (fscanf(f, "%ld", &pid) == 1)
-                kill((pid_t)pid, SIGKILL);
+                kill((pid_t)pid, sig);
         fclose(f);
 }
 
-void cgroup_remove(struct tree_cgroup *cg)
+void cgroup_signal_all(const struct tree_cgroup *cg, int sig)
 {
-        int events = -1;
+        if (cg->fd >= 0)
+                signal_all(cg->fd, sig);
+}
+
+int cgroup_remove(struct tree_cgroup *cg)
+{
+        int events;
 
         if (cg->fd < 0)
-                return;
+                return 0;
+        events = cgroup_events_fd(cg);
         /* cgroup.events raises POLLPRI when "populated" changes; wait for
          * the last member to go (SIGKILL is quick; 10 s is a bound, not an
          * expectation), killing again in case one was forking. */
-        for (int i = 0; i < 100 && populated(cg->fd, &events); i++) {
+        for (int i = 0; i < 100 && cgroup_populated(events); i++) {
                 struct pollfd p = { .fd = events, .events = POLLPRI };
-                kill_all(cg->fd);
+                signal_all(cg->fd, SIGKILL);
                 poll(&p, 1, 100);
         }
         if (events >= 0)
                 close(events);
         close(cg->fd);
         cg->fd = -1;
-        if (rmdir(cg->path) < 0)
-                fprintf(stderr, "pidvisor: cannot remove cgroup %s: %s\n", cg->path,
-                        strerror(errno));
+        return rmdir(cg->path) < 0 ? -errno : 0;
 }
 
 bool cgroup_has_kill(const struct tree_cgroup *cg)
 {
         return faccessat(cg->fd, "cgroup.kill", F_OK, 0) == 0;
-}
-
-void cgroup_kill(const struct tree_cgroup *cg)
-{
-        if (cg->fd >= 0)
-                kill_all(cg->fd);
 }

@@ -20,13 +20,20 @@ bool cgroup_own_dir(char *buf, size_t size);
 int cgroup_make(struct tree_cgroup *cg);
 
 /* Kill what is left in it (cgroup.kill, else SIGKILL to each pid), wait
- * (bounded) until it is empty, and remove it. */
-void cgroup_remove(struct tree_cgroup *cg);
+ * (bounded) until it is empty, and remove it.  0 or -errno of rmdir. */
+int cgroup_remove(struct tree_cgroup *cg);
+
+/* Send sig to every process in it (SIGKILL through cgroup.kill). */
+void cgroup_signal_all(const struct tree_cgroup *cg, int sig);
+
+/* An fd of its cgroup.events, which raises POLLPRI when "populated"
+ * changes, or -errno; and whether anything is left in it. */
+int cgroup_events_fd(const struct tree_cgroup *cg);
+bool cgroup_populated(int events_fd);
 
 /* cgroup.kill exists in it (Linux 5.14). */
 bool cgroup_has_kill(const struct tree_cgroup *cg);
 
-/* Kill every process in it now. */
-void cgroup_kill(const struct tree_cgroup *cg);
+
 
 #endif

@@ -173,6 +173,8 @@ static void parse(int argc, char **argv)
                 case ':':
                         usage_error("option '%s' needs a value", argv[optind - 1]);
                 default:
+                        if (optopt)
+                                usage_error("unknown option '-%c'", optopt);
                         usage_error("unknown option '%s'", argv[optind - 1]);
                 }
         }
@@ -201,7 +203,7 @@ static void parse(int argc, char **argv)
                 if (e == 0) {
                         printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
                                cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
-                        cgroup_remove(&cg);
+                        (void)cgroup_remove(&cg);
                 } else {
                         printf("kill tree: process group (no writable cgroup v2: %s)\n",
                                strerror(-e));
@@ -327,7 +329,7 @@ static void stdin_ready(void)
 static void kill_group(void)
 {
         if (st.cg.fd >= 0)
-                cgroup_kill(&st.cg);
+                cgroup_signal_all(&st.cg, SIGKILL);
         else if (opt.kill_tree)
                 kill(-pv_child_pid(st.child), SIGKILL);
 }
@@ -353,6 +355,58 @@ static void signal_ready(int sfd)
         }
 }
 
+/* ---- the tree, after the program ------------------------------------ */
+
+/* What the program left in its cgroup gets what the program got: SIGTERM
+ * and a grace period (from its exit), then cgroup.kill; a second signal to
+ * pidvisor cuts the grace short.  Then the cgroup is removed. */
+static void wind_down_tree(int sfd)
+{
+        int events = cgroup_events_fd(&st.cg);
+
+        if (cgroup_populated(events) && st.signals < 2) {
+                struct timespec t;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                int64_t end = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 +
+                              (int64_t)opt.grace_ms;
+                int ep = epoll_create1(EPOLL_CLOEXEC);
+                struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = 0 };
+                int lfd = pv_loop_fd(st.loop);
+
+                cgroup_signal_all(&st.cg, SIGTERM);
+                cgroup_signal_all(&st.cg, SIGCONT);
+                if (ep >= 0) {
+                        epoll_ctl(ep, EPOLL_CTL_ADD, events, &ev);
+                        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+                        epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+                        /* The tree's stderr lingers: keep printing it. */
+                        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+                        epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+                }
+                while (ep >= 0 && cgroup_populated(events)) {
+                        clock_gettime(CLOCK_MONOTONIC, &t);
+                        int64_t left = end - ((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000);
+                        struct signalfd_siginfo si;
+                        if (left <= 0)
+                                break;
+                        if (epoll_wait(ep, &ev, 1, (int)(left < 1000 ? left : 1000)) != 1)
+                                continue;
+                        if (ev.data.u32 == 2)
+                                pv_loop_dispatch(st.loop, 0);
+                        else if (ev.data.u32 == 1 &&
+                                 read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                                break;  /* a second signal: no more grace */
+                }
+                if (ep >= 0)
+                        close(ep);
+        }
+        if (events >= 0)
+                close(events);
+        int r = cgroup_remove(&st.cg);
+        if (r < 0)
+                say("cannot remove cgroup %s: %s", st.cg.path, strerror(-r));
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 static int exit_status(const struct pv_exit *e)
@@ -366,8 +420,12 @@ static int exit_status(const struct pv_exit *e)
         return EXIT_FAILURE_OWN;
 }
 
+/* 126 and 127 are about the program itself: exec failed.  Anything else
+ * that kept it from running is pidvisor's failure, 125. */
 static int spawn_status(int err)
 {
+        if (pv_loop_spawn_stage(st.loop) != PV_STAGE_EXEC)
+                return EXIT_FAILURE_OWN;
         switch (err) {
         case -ENOENT:
         case -ENOTDIR:
@@ -409,8 +467,27 @@ int main(int argc, char **argv)
         sigset_t sigs;
         int sfd, r;
 
+        /* fds 0-2 closed at start would be taken by our own signalfd or
+         * epoll fd, and then handed to the program or read as its input:
+         * hold them with /dev/null (the program's stdin is then closed at
+         * once, as an empty input). */
+        bool stdin_closed = fcntl(0, F_GETFD) < 0;
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+                        return EXIT_FAILURE_OWN;
         parse(argc, argv);
         rep.argv = (const char *const *)opt.argv;
+        /* A report that cannot be written is found out now, not after the
+         * run. */
+        if (opt.report && strcmp(opt.report, "-")) {
+                int fd = open(opt.report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        fprintf(stderr, "pidvisor: cannot write report '%s': %s\n", opt.report,
+                                strerror(errno));
+                        return EXIT_FAILURE_OWN;
+                }
+                close(fd);
+        }
 
         /* Our own signals, read in the loop; a closed stdout or stderr must
          * not kill us (the program gets the default SIGPIPE back). */
@@ -444,6 +521,9 @@ int main(int argc, char **argv)
         o.on_exit = on_exit_cb;
         o.on_drain = on_drain;
         if (opt.kill_tree) {
+                /* The tree may outlive the program by a grace period: its
+                 * stderr stays open (and printed) that long. */
+                o.linger_ms = (uint32_t)opt.grace_ms;
                 /* A cgroup of its own holds the whole tree, whatever it
                  * does with sessions and groups; a process group is the
                  * fallback where no cgroup v2 is ours to write. */
@@ -452,24 +532,27 @@ int main(int argc, char **argv)
                         o.flags = PV_SPAWN_CGROUP;
                         o.cgroup_fd = st.cg.fd;
                         r = pv_spawn(st.loop, &o, &st.child);
-                        if (r != -EOPNOTSUPP)
+                        if (r >= 0 || pv_loop_spawn_stage(st.loop) != PV_STAGE_SETUP)
                                 goto spawned;
-                        cgroup_remove(&st.cg);  /* no CLONE_INTO_CGROUP here */
+                        /* The kernel would not put it there (no
+                         * CLONE_INTO_CGROUP before 5.7, a delegation
+                         * refusing it): a process group, then. */
+                        (void)cgroup_remove(&st.cg);
                 }
                 o.flags = PV_SPAWN_NEW_PGRP;
         }
         r = pv_spawn(st.loop, &o, &st.child);
 spawned:
-        rep.kill_tree = st.cg.fd >= 0 ? "cgroup" : opt.kill_tree ? "pgrp" : "none";
         if (r < 0) {
                 say("cannot run '%s': %s", opt.argv[0], strerror(-r));
                 rep.error = strerror(-r);
                 rep.exit_status = spawn_status(r);
                 write_report(&rep);
-                cgroup_remove(&st.cg);
+                (void)cgroup_remove(&st.cg);
                 pv_loop_free(st.loop);
                 return rep.exit_status;
         }
+        rep.kill_tree = st.cg.fd >= 0 ? "cgroup" : opt.kill_tree ? "pgrp" : "none";
 
         ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
         epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev);
@@ -478,7 +561,7 @@ spawned:
         /* stdin: watched if epoll can (a pipe, a tty, a socket); a regular
          * file is always readable and read as the loop turns; a closed
          * one ends the program's stdin at once. */
-        st.stdin_on = fcntl(0, F_GETFD) >= 0;
+        st.stdin_on = !stdin_closed;
         if (st.stdin_on) {
                 ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
                 st.stdin_epoll = epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) == 0;
@@ -508,7 +591,7 @@ spawned:
         }
         /* The whole tree goes with the program. */
         if (st.cg.fd >= 0)
-                cgroup_remove(&st.cg);
+                wind_down_tree(sfd);
         else
                 kill_group();
 

@@ -3,10 +3,38 @@
 
 #include "report.h"
 
+/* Length of the valid UTF-8 sequence at p (2-4), or 0. */
+static int utf8_len(const unsigned char *p)
+{
+        int n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+
+        if (*p >= 0xf5 || n == 0)
+                return 0;
+        for (int i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((n == 3 && *p == 0xe0 && p[1] < 0xa0) || (n == 3 && *p == 0xed && p[1] >= 0xa0) ||
+            (n == 4 && *p == 0xf0 && p[1] < 0x90) || (n == 4 && *p == 0xf4 && p[1] >= 0x90))
+                return 0;       /* overlong, surrogate, beyond U+10FFFF */
+        return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 (argv can hold any) become
+ * U+FFFD, so the report always parses. */
 static void json_string(FILE *f, const char *s)
 {
         fputc('"', f);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p >= 0x80) {
+                        int n = utf8_len(p);
+                        if (n == 0) {
+                                fputs("\\ufffd", f);
+                        } else {
+                                fwrite(p, 1, (size_t)n, f);
+                                p += n - 1;
+                        }
+                        continue;
+                }
                 switch (*p) {
                 case '"': fputs("\\\"", f); break;
                 case '\\': fputs("\\\\", f); break;
@@ -14,10 +42,10 @@ static void json_string(FILE *f, const char *s)
                 case '\r': fputs("\\r", f); break;
                 case '\t': fputs("\\t", f); break;
                 default:
-                        if (*p < 0x20)
+                        if (*p < 0x20 || *p == 0x7f)
                                 fprintf(f, "\\u%04x", *p);
                         else
-                                fputc(*p, f);   /* UTF-8 passes through */
+                                fputc(*p, f);
                 }
         }
         fputc('"', f);
