@@ -594,6 +594,10 @@ spawned:
                 wind_down_tree(sfd);
         else
                 kill_group();
+        /* With the tree gone its stderr has no writer left: print what it
+         * wrote last, up to the end of the stream (the linger bounds it,
+         * should something outside the tree hold the pipe). */
+        (void)pv_loop_run(st.loop);
 
         rep.exit = &st.exit;
         rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;
