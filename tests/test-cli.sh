@@ -124,7 +124,9 @@ check "kill-tree leaves no grandchild" no "$alive"
 # removed afterwards; a tree that ignores SIGTERM is escalated as a whole.
 if "$pv" --features | grep -q '^kill tree: cgroup'; then
         "$pv" -q --kill-tree --timeout=50ms --grace=50ms --report="$tmp/k.json" -- \
-                "$helper" ignore-term fork-grandchild pause > "$tmp/gc2" </dev/null
+                "$helper" ignore-term fork-grandchild pause > "$tmp/gc2" </dev/null &
+        pvpid=$!
+        wait $pvpid
         check "kill-tree in a cgroup, escalated" "cgroup True 124" \
                 "$(json "$tmp/k.json" 'r["kill_tree"], r["escalated"], r["exit_status"]')"
         gc=$(sed -n 's/^grandchild=//p' "$tmp/gc2")
@@ -133,7 +135,7 @@ if "$pv" --features | grep -q '^kill tree: cgroup'; then
                 alive=yes
         fi
         check "the TERM-ignoring grandchild is gone too" no "$alive"
-        check "the cgroup was removed" 0 "$(find /sys/fs/cgroup -maxdepth 3 -name "pidvisor.*" 2>/dev/null | wc -l)"
+        check "the cgroup was removed" 0 "$(find /sys/fs/cgroup -maxdepth 4 -name "pidvisor.$pvpid.*" 2>/dev/null | wc -l)"
         # What the program leaves behind gets SIGTERM and the grace too,
         # and its stderr is still printed meanwhile.
         rm -f "$tmp/cleaned"
