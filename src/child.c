@@ -503,18 +503,13 @@ static int copy_keep(const struct pv_spawn_opts *o, int **ret, size_t *ret_n)
         return 0;
 }
 
-static bool has_slash(const char *s)
-{
-        return strchr(s, '/') != NULL;
-}
-
 /* The PATH to search for argv[0]: envp's when the caller gave one (the
  * child will live with it), else ours; glibc's default when unset. */
 static const char *search_path(const struct pv_spawn_opts *o)
 {
         const char *p = NULL;
 
-        if (has_slash(o->argv[0]))
+        if (strchr(o->argv[0], '/'))
                 return NULL;
         if (o->envp) {
                 for (const char *const *e = o->envp; *e; e++)

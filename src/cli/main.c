@@ -376,12 +376,17 @@ static void wind_down_tree(int sfd)
                 cgroup_signal_all(&st.cg, SIGTERM);
                 cgroup_signal_all(&st.cg, SIGCONT);
                 if (ep >= 0) {
-                        epoll_ctl(ep, EPOLL_CTL_ADD, events, &ev);
+                        int r = epoll_ctl(ep, EPOLL_CTL_ADD, events, &ev);
                         ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
-                        epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+                        r = r ? r : epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
                         /* The tree's stderr lingers: keep printing it. */
                         ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
-                        epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+                        r = r ? r : epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+                        if (r < 0) {
+                                /* Nothing to wait on: no grace, kill now. */
+                                close(ep);
+                                ep = -1;
+                        }
                 }
                 while (ep >= 0 && cgroup_populated(events)) {
                         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -555,9 +560,28 @@ spawned:
         rep.kill_tree = st.cg.fd >= 0 ? "cgroup" : opt.kill_tree ? "pgrp" : "none";
 
         ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
-        epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev);
+        r = epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev);
         ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
-        epoll_ctl(st.ep, EPOLL_CTL_ADD, sfd, &ev);
+        if (r == 0)
+                r = epoll_ctl(st.ep, EPOLL_CTL_ADD, sfd, &ev);
+        if (r < 0) {
+                /* Unwatched, the program's exit or our signals would never
+                 * be seen: do not leave it running unsupervised. */
+                int e = errno;
+
+                say("cannot watch '%s': %s", opt.argv[0], strerror(e));
+                pv_child_signal(st.child, SIGKILL);
+                kill_group();
+                pv_child_wait(st.child, -1, &st.exit);
+                rep.error = strerror(e);
+                rep.exit_status = EXIT_FAILURE_OWN;
+                write_report(&rep);
+                if (st.cg.fd >= 0)
+                        (void)cgroup_remove(&st.cg);
+                pv_child_release(st.child);
+                pv_loop_free(st.loop);
+                return EXIT_FAILURE_OWN;
+        }
         /* stdin: watched if epoll can (a pipe, a tty, a socket); a regular
          * file is always readable and read as the loop turns; a closed
          * one ends the program's stdin at once. */
