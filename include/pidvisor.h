@@ -16,7 +16,10 @@
  *   - a pv_loop and its children belong to one thread at a time; different
  *     loops in different threads are independent;
  *   - a loop used in a process forked after pv_loop_new() returns -ECHILD;
- *     pv_loop_free() there only closes that process's copies of the fds.
+ *     pv_loop_free() there only closes that process's copies of the fds;
+ *   - the library's own fds are O_CLOEXEC and never take fds 0-2, even in a
+ *     host that runs with them closed (so a child never inherits one of
+ *     them as its stdio).
  */
 #ifndef PIDVISOR_H
 #define PIDVISOR_H
@@ -69,6 +72,46 @@ enum pv_backend {
         _PV_BACKEND_INVALID = -22
 };
 
+/* What this kernel (and the sandbox around the process) offers, probed
+ * once per process: by trying each call, never from the version number. */
+enum pv_feature {
+        PV_FEATURE_SPAWN_CLONE3      = 1u << 0, /* the clone3 rung works */
+        PV_FEATURE_SPAWN_CLONE       = 1u << 1, /* the clone rung works */
+        PV_FEATURE_SPAWN_VFORK       = 1u << 2, /* the vfork rung works */
+        PV_FEATURE_PIDFD_SIGNAL      = 1u << 3, /* pidfd_send_signal() (5.1)
+                                                 * is allowed; without it a
+                                                 * signal goes by pid, and only
+                                                 * while the pidfd shows the
+                                                 * child alive */
+        PV_FEATURE_PIDFD_SIGNAL_PGRP = 1u << 4, /* PIDFD_SIGNAL_PROCESS_GROUP
+                                                 * (6.9); without it a group
+                                                 * signal is kill(-pgid) */
+        PV_FEATURE_PIDFD_INFO_EXIT   = 1u << 5, /* PIDFD_GET_INFO with
+                                                 * PIDFD_INFO_EXIT (6.15): a
+                                                 * status another reaper took
+                                                 * is recovered, not lost */
+        PV_FEATURE_CLOSE_RANGE       = 1u << 6, /* close_range() with
+                                                 * CLOSE_RANGE_CLOEXEC (5.11);
+                                                 * without it the child walks
+                                                 * /proc/self/fd */
+};
+
+struct pv_features {
+        size_t size;            /* set by the caller: sizeof(struct pv_features) */
+        uint64_t have;          /* enum pv_feature bits */
+        int spawn_mech;         /* what PV_SPAWN_AUTO picks; 0 when none works */
+        int spawn_err;          /* when none works: why, as pv_loop_new() says
+                                 * (-ENOSYS, -EPERM, -EAGAIN, ...); else 0 */
+        uint64_t reserved[6];   /* zero */
+};
+#define PV_FEATURES_INIT { .size = sizeof(struct pv_features) }
+
+/* Fill *ret (as much of it as ret->size holds) with what the probe found;
+ * the probe runs on the first call (of this or pv_loop_new()) and again only
+ * where it failed for want of resources.  0, or -EINVAL for NULL or a size
+ * smaller than the first version's. */
+PV_EXPORT int pv_features(struct pv_features *ret);
+
 /* Static name of a mechanism ("auto", "clone3", "clone", "vfork"), or NULL
  * when out of range. */
 PV_EXPORT const char *pv_spawn_mech_name(int mech);
@@ -91,7 +134,9 @@ struct pv_loop_opts {
  * Errors: -EINVAL bad opts (size too small, unknown mechanism or backend);
  *         -E2BIG opts->size larger than this library knows and the unknown
  *                tail is not all zero;
- *         -EOPNOTSUPP the forced mechanism is not available here;
+ *         -EOPNOTSUPP the forced mechanism is not available here (or
+ *                 -EAGAIN, -ENOMEM, -EMFILE when its probe ran out of
+ *                 resources: it is probed again next time);
  *         -ENOSYS the kernel lacks what every mechanism needs (pidfds that
  *                 waitid(P_PIDFD) accepts: Linux 5.4);
  *         -EINVAL NULL ret;
@@ -111,7 +156,9 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * (those children and the epoll set are the parent's) and only closes this
  * process's copies of the fds.  It waits for the children it killed; a
  * child whose zombie a ptrace tracer holds is waited for until the tracer
- * lets go.  Accepts NULL.  Must not be called from inside a callback of
+ * lets go.  A child that could not be signalled at all (a sandbox refusing
+ * both pidfd_send_signal() and kill()) is not waited for: it is left
+ * running, and unreaped when it ends.  Accepts NULL.  Must not be called from inside a callback of
  * that loop (an assertion). */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
@@ -215,6 +262,9 @@ enum pv_spawn_stage {
         PV_STAGE_FDS,       /* child: marking other fds close-on-exec */
         PV_STAGE_CHDIR,     /* child: chdir(cwd) */
         PV_STAGE_EXEC,      /* child: execve() */
+        PV_STAGE_CGROUP,    /* child: moving itself into opts.cgroup_fd
+                             * (first of all; the rungs without
+                             * CLONE_INTO_CGROUP) */
         _PV_STAGE_MAX,
         _PV_STAGE_INVALID = -22
 };
@@ -227,9 +277,14 @@ enum pv_spawn_flags {
         PV_SPAWN_NEW_SESSION = 1u << 0, /* setsid(): new session and group */
         PV_SPAWN_NEW_PGRP    = 1u << 1, /* setpgid(0, 0): new process group */
         PV_SPAWN_CGROUP      = 1u << 3, /* spawn into the cgroup v2 directory
-                                         * opts.cgroup_fd (CLONE_INTO_CGROUP,
-                                         * Linux 5.7; the clone3 mechanism
-                                         * only, else -EOPNOTSUPP); the stop
+                                         * opts.cgroup_fd: CLONE_INTO_CGROUP
+                                         * on the clone3 rung (Linux 5.7);
+                                         * elsewhere, and where the kernel
+                                         * kills such a child at birth (a
+                                         * cgroup whose cgroup.kill was
+                                         * written), the child moves itself in
+                                         * through cgroup.procs before exec
+                                         * (stage PV_STAGE_CGROUP).  The stop
                                          * ladder then signals every process
                                          * in that cgroup and escalates with
                                          * cgroup.kill (5.14; else SIGKILL to
@@ -250,7 +305,12 @@ enum pv_exit_kind {
 
 enum pv_exit_flags {
         PV_EXIT_STOPPED   = 1u << 0, /* the stop ladder ran (stop or deadline) */
-        PV_EXIT_ESCALATED = 1u << 1, /* the ladder had to send SIGKILL */
+        PV_EXIT_ESCALATED = 1u << 1, /* the ladder sent SIGKILL and that is
+                                      * what ended the child (or its status
+                                      * was lost); not set when the SIGKILL
+                                      * met a child already ending of SIGTERM
+                                      * or exiting, nor when no signal could
+                                      * be sent */
         PV_EXIT_DEADLINE  = 1u << 2, /* the run deadline started the ladder */
         PV_EXIT_RECOVERED = 1u << 3, /* another reaper took the status; it was
                                       * recovered with PIDFD_GET_INFO, and
@@ -329,7 +389,8 @@ struct pv_spawn_opts {
 /* Spawn a child.  On success the child runs, has a pidfd in the loop, and
  * *ret (if ret is not NULL) holds a handle the caller owns and must give up
  * with pv_child_release().  With ret == NULL the loop owns the child and
- * frees it after its exit callback.
+ * frees it after its exit callback; nobody holds a handle to write with,
+ * so a PV_STDIO_PIPE stdin is closed at once (the child reads EOF).
  *
  * Exec errors come back here, synchronously: no child, zombie or fd is left
  * behind, and pv_loop_spawn_stage() tells which stage failed.
@@ -354,12 +415,14 @@ PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
 /* Children                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Send a signal through the pidfd (never a recycled pid; under a tool that
- * lacks pidfd_send_signal, such as valgrind 3.19, by pid, and only while the
- * pidfd shows the child unreaped).  sig 0 tests.
+/* Send a signal through the pidfd (never a recycled pid).  Where the call
+ * is refused (a sandbox's EPERM, as Docker's profile before 20.10; a tool
+ * that lacks it, such as valgrind 3.19: see PV_FEATURE_PIDFD_SIGNAL), by
+ * pid, and only while the pidfd shows the child has not exited.  sig 0
+ * tests.
  * Errors: -EINVAL NULL child or bad signal number; -ECHILD after fork();
- *         -ESRCH the child has exited (even if not yet reaped); -EPERM as
- *         pidfd_send_signal(). */
+ *         -ESRCH the child has exited (even if not yet reaped); -EPERM
+ *         both ways of signalling were refused. */
 PV_EXPORT int pv_child_signal(pv_child *c, int sig);
 
 /* Start the stop ladder, asynchronously: close stdin, SIGTERM (then SIGCONT,
@@ -369,8 +432,10 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
  * group member that outlives it by ignoring SIGTERM is not pursued.
  * Idempotent: calling it again, or once the child has exited (even if the
  * loop has not reaped it yet), returns 0 and sends no signal.
+ * A SIGKILL that cannot be sent is never recorded as sent: it is tried
+ * again every second.
  * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
- *         error of pidfd_send_signal) from sending SIGTERM: stdin is closed
+ *         error of pv_child_signal()) from sending SIGTERM: stdin is closed
  *         all the same, and the ladder is not started. */
 PV_EXPORT int pv_child_stop(pv_child *c);
 
@@ -432,8 +497,10 @@ PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret);
 
 /* The caller gives up its handle.  A child still running is not stopped: the
  * loop keeps supervising and reaping it, but no callback of it runs again.
- * Safe inside the child's own callbacks.  Accepts NULL.  Does nothing on a
- * loop-owned child (spawned with ret == NULL), whose callbacks keep running. */
+ * Nobody can write to it any more, so a PV_STDIO_PIPE stdin is closed once
+ * its queue has drained, and a linger ends (nobody reads it).  Safe inside
+ * the child's own callbacks.  Accepts NULL.  Does nothing on a loop-owned
+ * child (spawned with ret == NULL), whose callbacks keep running. */
 PV_EXPORT void pv_child_release(pv_child *c);
 
 #ifdef __cplusplus

@@ -12,7 +12,7 @@
 
 static int epoll_init(pv_loop *l)
 {
-        int fd = sys_epoll_create1(EPOLL_CLOEXEC);
+        int fd = pv__fd_high(sys_epoll_create1(EPOLL_CLOEXEC));
 
         if (fd < 0)
                 return fd;

@@ -28,6 +28,9 @@
 /* A zombie that a ptrace tracer holds is not ours to wait for until the
  * tracer lets go: look again, backing off to once a second. */
 #define EXITING_MAX_DELAY_MS 1000u
+/* A SIGKILL that could not be sent (every way of signalling refused) is
+ * tried again this often, never recorded as sent. */
+#define KILL_RETRY_MS 1000u
 
 enum child_event { EV_STOP, EV_TIMER, EV_EXIT, _EV_MAX };
 
@@ -97,7 +100,7 @@ static bool cgroup_signal(pv_child *c, int sig)
         int fd;
 
         if (sig == SIGKILL) {
-                PV_RETRY(fd, sys_openat(c->cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0));
+                PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0)));
                 if (fd >= 0) {
                         n = sys_write(fd, "1", 1);
                         sys_close(fd);
@@ -105,7 +108,7 @@ static bool cgroup_signal(pv_child *c, int sig)
                                 return false;   /* cheap to repeat: SIGKILL */
                 }
         }
-        PV_RETRY(fd, sys_openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC, 0));
+        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC, 0)));
         if (fd < 0)
                 return false;
         /* Whole lines only: a pid cut at the buffer's end is read again. */
@@ -148,11 +151,15 @@ static int send_signal(pv_child *c, int sig, bool group)
                         return r;
                 /* The child left its group (setsid, setpgid): signal it. */
         }
+        r = -EPERM;
         if (likely(c->loop->feat.pidfd_signal))
                 PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_pidfd_send_signal(c->pidfd.fd, sig, 0)));
-        else    /* Only under tools that do not know pidfd_send_signal
-                 * (valgrind 3.19); every kernel we run on (5.4+) has it.
-                 * Delete with such tools. */
+        if (r == -EPERM || r == -ENOSYS)
+                /* Refused: a sandbox (Docker's profile before 20.10 says
+                 * EPERM), or a tool that lacks the call (valgrind 3.19).
+                 * By pid then, safe while the pidfd shows the child
+                 * unexited (checked above): its pid is still its own.
+                 * Delete when no sandbox or tool we meet refuses it. */
                 PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(c->pid, sig)));
         return r;
 }
@@ -220,9 +227,16 @@ static int act_kill(pv_child *c)
 
         if (r == -ESRCH)
                 return act_collect(c);
+        if (r < 0) {
+                /* Not sent, so not recorded as sent: try again later,
+                 * from the state we are in (a deadline tries the whole
+                 * ladder again). */
+                (void)pv__timer_arm(c->loop, &c->timer, after_ms(KILL_RETRY_MS));
+                return r;
+        }
         c->exit_flags |= PV_EXIT_STOPPED | PV_EXIT_ESCALATED;
         c->state = CHILD_KILLED;
-        return r;
+        return 0;
 }
 
 /* ---- exit ------------------------------------------------------------ */
@@ -259,6 +273,12 @@ static int deliver(pv_child *c)
 
         c->state = CHILD_EXITED;
         c->exit.pid = c->pid;
+        /* ESCALATED says the SIGKILL ended it.  One sent while the child
+         * was already ending (of SIGTERM, or by exiting) when the grace
+         * ran out did not: the status shows what did. */
+        if (c->exit.kind != PV_EXIT_LOST &&
+            !(c->exit.kind == PV_EXIT_KILLED && c->exit.signal == SIGKILL))
+                c->exit_flags &= ~(unsigned)PV_EXIT_ESCALATED;
         c->exit.flags = c->exit_flags;
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
@@ -276,7 +296,10 @@ static int deliver(pv_child *c)
         bool open = pv__stdio_finish(l, &c->io, c->linger_ns > 0);
         if (c->on_exit && !c->released)
                 c->on_exit(c, &c->exit, c->userdata);
-        if (open && pv__stdio_streaming(&c->io)) {
+        if (open && c->released)
+                /* Released in its own exit callback: nobody listens. */
+                pv__stdio_end_streams(l, &c->io);
+        else if (open && pv__stdio_streaming(&c->io)) {
                 c->lingering = true;
                 c->refs++;
                 l->n_lingering++;
@@ -412,8 +435,14 @@ void pv__child_drained(pv_child *c)
 
 void pv__child_kill_now(pv_child *c)
 {
-        if (!is_gone(c))
-                (void)send_signal(c, SIGKILL, true);
+        int r;
+
+        if (is_gone(c))
+                return;
+        r = send_signal(c, SIGKILL, true);
+        /* Every way of signalling refused: waiting for it would be waiting
+         * for ever. */
+        c->unkillable = r < 0 && r != -ESRCH;
 }
 
 static void reap_blocking(pv_child *c)
@@ -431,7 +460,9 @@ void pv__child_free(pv_child *c)
         pv_loop *l = c->loop;
 
         if (c->state != CHILD_EXITED) {
-                if (c->pidfd.fd >= 0)
+                /* An unkillable child is left running, and unreaped when it
+                 * ends: the one thing worse is to hang here. */
+                if (c->pidfd.fd >= 0 && !c->unkillable)
                         reap_blocking(c);
                 l->n_alive--;
         }
@@ -641,8 +672,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         a.parent_pid = l->owner_pid; /* checked just above */
         a.keep = keep;
         a.close_range = l->feat.close_range_cloexec;
-        if (!l->feat.shared_mem)
-                a.err_fd = 0; /* ask pv__spawn_run for an error pipe */
+        a.err_pipe = !l->feat.shared_mem;
 
         c->started_ns = pv__now_ns();
         if (o.flags & PV_SPAWN_CGROUP) {
@@ -669,6 +699,9 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         }
 
         l->last_stage = PV_STAGE_NONE;
+        if (!ret)
+                /* No handle, nobody to write: the child reads EOF. */
+                (void)pv__stdio_close_stdin(l, &c->io);
         pv_list_add(&l->alive, &c->node);
         l->n_alive++;
         l->n_children++;
@@ -818,6 +851,10 @@ PV_EXPORT void pv_child_release(pv_child *c)
                 return;
         c->caller_ref = false;
         c->released = true;
+        /* Nobody can write to it any more: EOF once the queue drains.
+         * Not from a fork, whose pipes are the parent's. */
+        if (!is_gone(c) && c->io.mode[0] == PV_STDIO_PIPE && pv__loop_check(c->loop) == 0)
+                (void)pv__stdio_close_stdin(c->loop, &c->io);
         /* Nobody listens to a lingering stream any more: end the linger
          * from the timer, not here (this may run inside that stream's own
          * callback, in the middle of its framing). */

@@ -39,6 +39,7 @@ struct pv_child {
         unsigned spawn_flags;      /* enum pv_spawn_flags */
         unsigned exit_flags;       /* enum pv_exit_flags, as the ladder runs */
         unsigned tries;            /* looks taken in CHILD_EXITING */
+        bool unkillable;           /* pv__child_kill_now could not signal it */
         bool lingering;            /* exited, streams open: holds a reference */
         uint64_t grace_ns;
         uint64_t linger_ns;

@@ -2,103 +2,144 @@
 /*
  * Kernel feature probe.  We test features, not version numbers (a
  * distribution kernel or a seccomp profile can differ from what the version
- * says), once per process.  A result is cached once it is final; a probe
- * that failed for want of resources runs again next time.
+ * says), once per process.  Each rung's answer is cached once it is final;
+ * a rung that failed for want of resources is probed again next time.
  */
 #include <pidvisor.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "features.h"
 #include "spawn.h"
 #include "syscall.h"
 
 static pthread_mutex_t features_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pv__features features;   /* written under the lock until done */
-static atomic_bool features_done;
+static struct pv__features features;        /* written under the lock */
+static struct pv__probe probes[_PV_SPAWN_MAX]; /* per rung that works */
+static bool rung_final[_PV_SPAWN_MAX];      /* its answer will not change */
+static bool extras_done;                    /* the rung-independent probes */
+static atomic_bool features_done;           /* every answer is final */
 
 /* A rung that failed because the kernel or a sandbox refuses it will fail
  * again in this process; one that failed for want of resources (EAGAIN at
- * the process limit, ENOMEM, EMFILE) may pass next time, and the answer is
- * not final while such a rung is better than the best that worked. */
-static bool transient(int err)
+ * the process limit, ENOMEM, EMFILE) may pass next time. */
+bool pv__features_transient(int err)
 {
         switch (err) {
-        case -ENOSYS:
-        case -EINVAL:
-        case -EPERM:
-        case -EACCES:
-        case -EOPNOTSUPP:
-                return false;
-        default:
+        case -EAGAIN:
+        case -ENOMEM:
+        case -EMFILE:
+        case -ENFILE:
+        case -EINTR:
                 return true;
+        default:
+                return false;
         }
 }
 
-/* Returns whether the result is final (see transient()). */
-static bool probe_mechs(struct pv__features *f)
+/* Is the flag known?  Not "does it reach anyone": we need not lead a
+ * process group ourselves, and then the answer is ESRCH even where the
+ * flag works.  Before 6.9 an unknown flag is EINVAL; a sandbox may refuse
+ * the call (EPERM). */
+static void probe_extras(struct pv__features *f)
+{
+        int self, r;
+
+        f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+        self = pv__fd_high(sys_pidfd_open(sys_getpid(), 0));
+        if (self < 0)
+                return;         /* transient, or no pidfd_open: no rung works */
+        r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
+        f->pidfd_signal_pgrp = r == 0 || r == -ESRCH;
+        sys_close(self);
+        extras_done = true;
+}
+
+/* Under the lock.  Returns whether every answer is final. */
+static bool probe(struct pv__features *f)
 {
         bool final = true;
 
+        f->best_mech = 0;
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                struct pv__probe p = { 0 };
-                int r = pv__spawn_probe(m, &p);
+                if (!rung_final[m]) {
+                        struct pv__probe p = { 0 };
+                        int r = pv__spawn_probe(m, &p);
 
-                if (r < 0) {
-                        f->mech_err = r;
-                        if (transient(r) && !f->best_mech)
-                                final = false;
-                        continue;
+                        f->mech_err[m] = r;
+                        f->mech_ok[m] = r == 0;
+                        probes[m] = p;
+                        rung_final[m] = !pv__features_transient(r);
                 }
-                f->mech_ok[m] = true;
-                if (!f->best_mech) {
+                final &= rung_final[m];
+                if (f->mech_ok[m] && !f->best_mech) {
                         f->best_mech = m;
-                        f->shared_mem = p.shared;
-                        f->pidfd_signal = p.pidfd_signal;
-                        f->pidfd_info_exit = p.info_exit;
+                        f->shared_mem = probes[m].shared;
+                        f->pidfd_signal = probes[m].pidfd_signal;
+                        f->pidfd_info_exit = probes[m].info_exit;
                 }
         }
-        return final;
-}
-
-/* Returns whether the result is final. */
-static bool probe(struct pv__features *f)
-{
-        bool final = probe_mechs(f);
-        int self;
-
-        if (!f->best_mech)
-                return final;
-        f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
-        /* Is the flag known?  Not "does it reach anyone": we need not lead
-         * a process group ourselves, and then the answer is ESRCH even
-         * where the flag works.  Before 6.9 an unknown flag is EINVAL. */
-        self = sys_pidfd_open(sys_getpid(), 0);
-        if (self >= 0) {
-                int r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
-                f->pidfd_signal_pgrp = r != -EINVAL && r != -ENOSYS;
-                sys_close(self);
-        }
-        return final;
+        if (f->best_mech && !extras_done)
+                probe_extras(f);
+        return final && (extras_done || !f->best_mech);
 }
 
 void pv__features_get(struct pv__features *ret)
 {
-        if (!atomic_load_explicit(&features_done, memory_order_acquire)) {
-                pthread_mutex_lock(&features_lock);
-                if (!atomic_load_explicit(&features_done, memory_order_relaxed)) {
-                        struct pv__features f = { 0 };
-
-                        bool final = probe(&f);
-
-                        features = f;
-                        if (final)
-                                atomic_store_explicit(&features_done, true,
-                                                      memory_order_release);
-                }
+        if (atomic_load_explicit(&features_done, memory_order_acquire)) {
                 *ret = features;
-                pthread_mutex_unlock(&features_lock);
                 return;
         }
+        pthread_mutex_lock(&features_lock);
+        if (!atomic_load_explicit(&features_done, memory_order_relaxed) &&
+            probe(&features))
+                atomic_store_explicit(&features_done, true, memory_order_release);
         *ret = features;
+        pthread_mutex_unlock(&features_lock);
 }
+
+PV_EXPORT int pv_features(struct pv_features *ret)
+{
+        struct pv__features f;
+        struct pv_features o = { .size = sizeof(o) };
+        static const uint64_t rung_bit[_PV_SPAWN_MAX] = {
+                [PV_SPAWN_CLONE3] = PV_FEATURE_SPAWN_CLONE3,
+                [PV_SPAWN_CLONE] = PV_FEATURE_SPAWN_CLONE,
+                [PV_SPAWN_VFORK] = PV_FEATURE_SPAWN_VFORK,
+        };
+
+        return_if_invalid(ret && ret->size >= PV__FEATURES_SIZE_VER0, -EINVAL);
+        pv__features_get(&f);
+        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++)
+                if (f.mech_ok[m])
+                        o.have |= rung_bit[m];
+        if (f.best_mech) {
+                o.have |= f.pidfd_signal ? PV_FEATURE_PIDFD_SIGNAL : 0;
+                o.have |= f.pidfd_signal_pgrp ? PV_FEATURE_PIDFD_SIGNAL_PGRP : 0;
+                o.have |= f.pidfd_info_exit ? PV_FEATURE_PIDFD_INFO_EXIT : 0;
+                o.have |= f.close_range_cloexec ? PV_FEATURE_CLOSE_RANGE : 0;
+        }
+        o.spawn_mech = f.best_mech;
+        o.spawn_err = f.best_mech ? 0 : pv__features_spawn_err(&f);
+        /* Write no more than the caller's struct holds. */
+        o.size = ret->size < sizeof(o) ? ret->size : sizeof(o);
+        memcpy(ret, &o, o.size);
+        return 0;
+}
+
+int pv__features_spawn_err(const struct pv__features *f)
+{
+        int err = -ENOSYS;
+
+        /* The last rung's reason, as the ladder falls: a sandbox's EPERM
+         * or the kernel's missing piece (EINVAL from an unknown flag is a
+         * kernel too old for us: ENOSYS). */
+        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++)
+                if (f->mech_err[m])
+                        err = f->mech_err[m];
+        return err == -EINVAL ? -ENOSYS : err;
+}
+
+_Static_assert(sizeof(struct pv_features) == PV__FEATURES_SIZE_VER0,
+               "a new field: keep VER0 as it was, and this assert as >=");

@@ -3,26 +3,36 @@
 #ifndef PV_FEATURES_H
 #define PV_FEATURES_H
 
+#include <pidvisor.h>
 #include <stdbool.h>
 
 #include "internal.h"
 
 struct pv__features {
         int best_mech;             /* enum pv_spawn_mech; 0 when none works */
-        int mech_err;              /* why the last rung failed, when none works */
-        bool mech_ok[4];           /* which rungs work, by enum pv_spawn_mech */
+        int mech_err[_PV_SPAWN_MAX]; /* per rung: 0 it works, else why not
+                                    * (-errno; -ENOSYS for a missing piece) */
+        bool mech_ok[_PV_SPAWN_MAX]; /* which rungs work */
         bool shared_mem;           /* the probe child wrote our memory; false
                                     * under tools that turn vfork into fork */
         bool pidfd_signal;         /* pidfd_send_signal works (Linux 5.1; not
-                                    * under valgrind 3.19, which lacks it) */
+                                    * under valgrind 3.19, which lacks it, nor
+                                    * where a sandbox refuses it) */
         bool close_range_cloexec;  /* Linux 5.11 */
         bool pidfd_signal_pgrp;    /* PIDFD_SIGNAL_PROCESS_GROUP, Linux 6.9 */
         bool pidfd_info_exit;      /* PIDFD_GET_INFO + PIDFD_INFO_EXIT, 6.15 */
 };
 
-/* Copy the cached probe into *ret, probing first if no definitive result is
- * cached yet (a transient failure such as EAGAIN at the process limit is
- * not cached).  Thread-safe; the library's only global state. */
+/* Copy the cached probe into *ret.  A rung whose probe failed for want of
+ * resources (EAGAIN at the process limit, ENOMEM, EMFILE) is probed again
+ * on the next call; every other answer is final.  Thread-safe; the
+ * library's only global state. */
 void pv__features_get(struct pv__features *ret) PV_HIDDEN;
+
+/* Whether a probe's error was for want of resources (it may pass later). */
+bool pv__features_transient(int err) PV_HIDDEN;
+
+/* Why no rung works (when best_mech is 0), as pv_loop_new reports it. */
+int pv__features_spawn_err(const struct pv__features *f) PV_HIDDEN;
 
 #endif

@@ -50,6 +50,7 @@ static inline void pv_list_del(struct pv_list *n)
  * minimum accepted size is frozen here, not sizeof(). */
 #define PV__LOOP_OPTS_SIZE_VER0 16
 #define PV__SPAWN_OPTS_SIZE_VER0 176
+#define PV__FEATURES_SIZE_VER0 72
 
 /* Copy a caller's size-tagged options struct into a zeroed local copy, as
  * clone3() and openat2() do: a smaller size than the first version is

@@ -119,9 +119,12 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
                 /* No rung works: before Linux 5.4 (no waitid(P_PIDFD)) the
                  * kernel lacks pieces we need, or a sandbox refuses every
                  * clone we know, or resources ran out (EAGAIN, ENOMEM). */
-                return f.mech_err == -EINVAL ? -ENOSYS : f.mech_err;
-        if (o.spawn_mech && !f.mech_ok[o.spawn_mech])
-                return -EOPNOTSUPP;
+                return pv__features_spawn_err(&f);
+        if (o.spawn_mech && !f.mech_ok[o.spawn_mech]) {
+                int e = f.mech_err[o.spawn_mech];
+                /* Out of resources for now: say so; refused: not here. */
+                return pv__features_transient(e) ? e : -EOPNOTSUPP;
+        }
 
         l = calloc(1, sizeof(*l));
         if (!l)

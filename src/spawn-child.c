@@ -223,6 +223,27 @@ static CHILD_CODE void setup_fds(struct pv__child_args *a)
                 fail(a, PV_STAGE_FDS, r);
 }
 
+/* Where the clone could not place us in the cgroup (no CLONE_INTO_CGROUP
+ * on the clone and vfork rungs, or a cgroup whose cgroup.kill was written,
+ * which kills every later CLONE_INTO_CGROUP child at birth): move
+ * ourselves, before anything can fork.  "0" means the writer. */
+static CHILD_CODE void join_cgroup(struct pv__child_args *a)
+{
+        int fd, r;
+
+        do
+                fd = sys_openat(a->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC, 0);
+        while (fd == -EINTR);
+        if (fd < 0)
+                fail(a, PV_STAGE_CGROUP, fd);
+        do
+                r = (int)sys_write(fd, "0", 1);
+        while (r == -EINTR);
+        sys_close(fd);
+        if (r < 0)
+                fail(a, PV_STAGE_CGROUP, r);
+}
+
 static CHILD_CODE bool has_slash(const char *s)
 {
         for (; *s; s++)
@@ -290,6 +311,9 @@ CHILD_CODE int pv__child_main(void *args)
         struct pv__child_args *a = args;
         int r;
 
+        a->started = 1;
+        if (a->cgroup_fd >= 0)
+                join_cgroup(a);
         reset_signals(a);
         setup_session(a);
         setup_stdio(a);
@@ -304,4 +328,23 @@ CHILD_CODE int pv__child_main(void *args)
         else
                 r = exec_search(a);
         fail(a, PV_STAGE_EXEC, r);
+}
+
+CHILD_CODE int pv__child_pinned(void *p)
+{
+        struct pv__pin *pin = p;
+        char go;
+        long n;
+
+        /* Our copy of the write end would keep the read from ever seeing
+         * EOF.  Every signal is blocked here (spawn.c), so no EINTR but
+         * from a stop. */
+        sys_close(pin->go_wr);
+        do
+                n = sys_read(pin->go, &go, 1);
+        while (n == -EINTR);
+        if (n != 1)
+                sys_exit_group(127);
+        sys_close(pin->go);
+        return pin->fn(pin->arg);
 }

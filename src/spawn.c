@@ -2,10 +2,10 @@
 /*
  * Creating a child: the fallback ladder, parent side.
  *
- * Every rung is a vfork-style clone (CLONE_VM | CLONE_VFORK): the child runs
- * on our memory, on a stack we hand it, while this thread sleeps until the
- * child has exec'd or exited.  No page tables are copied, so the cost does
- * not grow with the parent's size, unlike fork (libuv, GLib).
+ * Every rung is a vfork-style clone (CLONE_VM): the child runs on our
+ * memory, on a stack we hand it, while this thread waits until the child
+ * has exec'd or exited.  No page tables are copied, so the cost does not
+ * grow with the parent's size, unlike fork (libuv, GLib).
  *
  *   clone3(CLONE_PIDFD | CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND)
  *       Linux 5.5+.  Container seccomp profiles (Docker's before 20.10)
@@ -13,10 +13,14 @@
  *   clone(CLONE_PIDFD | CLONE_VM | CLONE_VFORK)
  *       Linux 5.2+.  Delete when 5.5 is our floor and seccomp profiles
  *       everywhere allow clone3.
- *   clone(CLONE_VM | CLONE_VFORK) + pidfd_open()
+ *   clone(CLONE_VM) + pidfd_open(), the child waiting on a pipe meanwhile
  *       Linux 5.3+ (kernels and sandboxes where CLONE_PIDFD is refused).
- *       Racy against a foreign waitpid(-1): the pid could be reaped and
- *       reused before pidfd_open.  Delete with the clone rung.
+ *       The wait pins the pid against a foreign reaper (clone_pinned).
+ *       Delete with the clone rung.
+ *
+ * With a cgroup, clone3 places the child with CLONE_INTO_CGROUP; on the
+ * other rungs (and where the kernel killed such a child at birth) the child
+ * moves itself in first, through cgroup.procs.
  */
 #include <pidvisor.h>
 #include <signal.h>
@@ -28,7 +32,8 @@
 /* Create the child running fn(arg) on stack, with every signal blocked
  * around the clone so that no handler of ours runs in the child on our
  * memory (the child resets the handlers, then opens its mask).  Returns the
- * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD. */
+ * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD.  With
+ * cgroup_fd >= 0 (clone3 only) the child is born in that cgroup. */
 static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                       size_t stack_size, int cgroup_fd, int *pidfd)
 {
@@ -60,10 +65,6 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                 break;
         }
         case PV_SPAWN_CLONE:
-                if (cgroup_fd >= 0) {
-                        pid = -EOPNOTSUPP;      /* only clone3 has it */
-                        break;
-                }
                 /* glibc's clone() wrapper refuses CLONE_PIDFD with
                  * CLONE_PARENT_SETTID because the pidfd lands in the
                  * parent_tid slot; the raw call is fine. */
@@ -72,12 +73,8 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                                     (long)top, (long)pidfd, fn, arg);
                 break;
         case PV_SPAWN_VFORK:
-                if (cgroup_fd >= 0) {
-                        pid = -EOPNOTSUPP;
-                        break;
-                }
-                pid = pv__clone_run(__NR_clone, CLONE_VM | CLONE_VFORK | SIGCHLD,
-                                    (long)top, 0, fn, arg);
+                /* No CLONE_VFORK: the child waits for us (clone_pinned). */
+                pid = pv__clone_run(__NR_clone, CLONE_VM | SIGCHLD, (long)top, 0, fn, arg);
                 break;
         default:
                 pid = -EINVAL;
@@ -87,6 +84,70 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
         assert(r == 0);
         (void)r;
         return (int)pid;
+}
+
+/* SIGKILL a child that ran but that we cannot keep (its exec'd program is
+ * already going): through its pidfd, or where a sandbox refuses that, by
+ * pid while the pidfd shows it unreaped. */
+static void kill_unexpected(pid_t pid, int pidfd)
+{
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        int r = sys_pidfd_send_signal(pidfd, SIGKILL, 0);
+
+        if (r < 0 && r != -ESRCH && sys_poll(&p, 1, 0) == 0)
+                (void)sys_kill(pid, SIGKILL);
+}
+
+/*
+ * The vfork rung has no CLONE_PIDFD, so the pid must be pinned before the
+ * child can be reaped: with SIGCHLD ignored or a foreign waitpid(-1), a
+ * child that exits at once would be gone, its pid free for reuse, before a
+ * pidfd_open() after the clone.  So the child is made without CLONE_VFORK
+ * and waits on a pipe (pv__child_pinned) until we hold its pidfd, then goes
+ * on.  We never signal it by pid.  The caller waits until the child has
+ * left our memory: its copy of leave_wr, close-on-exec, closes at exec or
+ * exit (the error pipe of pv__spawn_run, which the caller reads to EOF).
+ * Returns the pid with *ret_pidfd set, or -errno with nothing left
+ * running (a child that could not be given a pidfd exits unexec'd and is
+ * reaped).
+ */
+static int clone_pinned(struct pv__pin *pin, int (*fn)(void *), void *arg, void *stack,
+                        size_t stack_size, int *leave_wr, int *ret_pidfd)
+{
+        int go[2], pidfd = -1, pid, r;
+        siginfo_t si;
+
+        PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(go)));
+        if (r < 0)
+                return r;
+        *pin = (struct pv__pin){ .go = go[0], .go_wr = go[1], .fn = fn, .arg = arg };
+        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(PV_SPAWN_VFORK, pv__child_pinned,
+                                                          pin, stack, stack_size, -1,
+                                                          &pidfd)));
+        sys_close(go[0]);
+        if (pid < 0) {
+                sys_close(go[1]);
+                return pid;
+        }
+        sys_close(*leave_wr);
+        *leave_wr = -1;
+        /* It waits for us, alive: it cannot have been reaped, and its pid
+         * is still its own. */
+        PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN, pv__fd_high(sys_pidfd_open(pid, 0))));
+        if (pidfd >= 0) {
+                PV_RETRY(r, (int)sys_write(go[1], "g", 1));
+                if (r != 1) {
+                        sys_close(pidfd);
+                        pidfd = r < 0 ? r : -EIO;
+                }
+        }
+        sys_close(go[1]);       /* without the go: EOF, it exits unexec'd */
+        if (pidfd < 0) {
+                PV_RETRY(r, sys_waitid(P_PID, pid, &si, WEXITED | __WALL, NULL));
+                return pidfd;
+        }
+        *ret_pidfd = pidfd;
+        return pid;
 }
 
 /* Reap a child that failed before exec.  It has exited or is about to (the
@@ -106,73 +167,113 @@ static void reap_failed(int pidfd, pid_t pid)
         } while (r == -EINTR);
 }
 
-int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
-                  size_t stack_size, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd)
+/* Read the error pipe until the child has left our memory: a message (it
+ * failed, and exits next) or EOF (it exec'd, or died).  Closes it. */
+static void read_errors(struct pv__child_args *a, int err_rd)
 {
+        int msg[2];
+        ssize_t n;
+
+        PV_RETRY(n, sys_read(err_rd, msg, sizeof(msg)));
+        if (n == (ssize_t)sizeof(msg)) {
+                a->stage = msg[0];
+                a->err = msg[1];
+        }
+        sys_close(err_rd);
+}
+
+/* One clone with mechanism mech (see pv__spawn_run).  Returns the pid
+ * (its pidfd in *ret_pidfd, the child gone from our memory), or -errno
+ * with a->stage set; a child that failed before exec is reaped. */
+static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t stack_size,
+                      int cgroup_fd, int *ret_pidfd)
+{
+        struct pv__pin pin;
         int pidfd = -1, errp[2] = { -1, -1 };
         int r, pid;
 
+        a->started = 0;
         a->err = 0;
         a->stage = PV_STAGE_NONE;
-        if (a->err_fd >= 0) {
-                /* Used only when the probe found that the child does not
-                 * share our memory; a->err_fd is then just a flag. */
-                PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, sys_pipe2(errp, O_CLOEXEC)));
+        a->err_fd = -1;
+        if (a->err_pipe || mech == PV_SPAWN_VFORK) {
+                PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(errp)));
                 if (r < 0) {
                         a->stage = PV_STAGE_SETUP;
                         return a->err = r;
                 }
                 a->err_fd = errp[1];
         }
-
-        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(mech, pv__child_main, a, stack,
-                                                          stack_size, cgroup_fd, &pidfd)));
-
-        if (pid < 0) {
-                a->stage = PV_STAGE_SETUP;
-                a->err = pid;
-                goto out;
-        }
-        if (errp[1] >= 0) {
-                int msg[2];
-                ssize_t n;
-
+        if (mech == PV_SPAWN_VFORK)
+                pid = clone_pinned(&pin, pv__child_main, a, stack, stack_size, &errp[1],
+                                   &pidfd);
+        else
+                PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE,
+                                       clone_mech(mech, pv__child_main, a, stack, stack_size,
+                                                  cgroup_fd, &pidfd)));
+        if (errp[1] >= 0)
                 sys_close(errp[1]);
-                errp[1] = -1;
-                do
-                        n = sys_read(errp[0], msg, sizeof(msg));
-                while (n == -EINTR);
-                if (n == (ssize_t)sizeof(msg)) {
-                        a->stage = msg[0];
-                        a->err = msg[1];
-                }
+        if (pid < 0) {
+                if (errp[0] >= 0)
+                        sys_close(errp[0]);
+                a->stage = PV_STAGE_SETUP;
+                return a->err = pid;
         }
-        if (mech == PV_SPAWN_VFORK && a->err == 0) {
-                PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN, sys_pidfd_open(pid, 0)));
-                if (pidfd < 0) {
-                        /* Without a pidfd we cannot supervise it: kill it
-                         * while the pid is still certainly ours (unreaped). */
-                        sys_kill(pid, SIGKILL);
+        if (errp[0] >= 0)
+                read_errors(a, errp[0]);
+        if (a->err == 0 && pidfd >= 0 && pidfd < 3) {
+                /* A clone's pidfd on 0-2 (the host runs with them closed):
+                 * move it up (see pv__fd_high), or give up the child. */
+                r = sys_fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                if (r < 0) {
+                        kill_unexpected(pid, pidfd);
                         a->stage = PV_STAGE_SETUP;
-                        a->err = pidfd;
-                        pidfd = -1;
+                        a->err = r;
+                } else {
+                        sys_close(pidfd);
+                        pidfd = r;
                 }
         }
         if (a->err < 0) {
                 reap_failed(pidfd, pid);
                 if (pidfd >= 0)
                         sys_close(pidfd);
-                goto out;
+                return a->err;
         }
-        /* pidfds from clone3/clone/pidfd_open are born O_CLOEXEC. */
+        *ret_pidfd = pidfd;
+        return pid;
+}
+
+int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
+                  size_t stack_size, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd)
+{
+        int pidfd = -1, pid;
+        siginfo_t si;
+        int r;
+
+        /* Only clone3 places the child in its cgroup; on the other rungs
+         * the child moves itself. */
+        a->cgroup_fd = mech == PV_SPAWN_CLONE3 ? -1 : cgroup_fd;
+        pid = spawn_once(mech, a, stack, stack_size, a->cgroup_fd < 0 ? cgroup_fd : -1,
+                         &pidfd);
+        if (pid > 0 && cgroup_fd >= 0 && a->cgroup_fd < 0 && !a->err_pipe && !a->started) {
+                /* Born into its cgroup and dead before its first line:
+                 * once cgroup.kill has been written, Linux (6.18 seen
+                 * here) SIGKILLs every later CLONE_INTO_CGROUP child of
+                 * that cgroup at birth, while a process that moves in
+                 * through cgroup.procs lives.  Reap it and go in that
+                 * way. */
+                PV_RETRY(r, sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL));
+                sys_close(pidfd);
+                pidfd = -1;
+                a->cgroup_fd = cgroup_fd;
+                pid = spawn_once(mech, a, stack, stack_size, -1, &pidfd);
+        }
+        if (pid < 0)
+                return pid;
         *ret_pid = pid;
         *ret_pidfd = pidfd;
-out:
-        if (errp[0] >= 0)
-                sys_close(errp[0]);
-        if (errp[1] >= 0)
-                sys_close(errp[1]);
-        return a->err;
+        return 0;
 }
 
 static int probe_child(void *p)
@@ -185,31 +286,45 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
 {
         char stack[4096] __attribute__((aligned(16)));
         struct pv__pidfd_info info = { .mask = PV__PIDFD_INFO_EXIT };
+        struct pv__pin pin;
         volatile int marker = 0;
         siginfo_t si;
-        int pidfd = -1, pid, r;
+        int pidfd = -1, leave[2] = { -1, -1 }, pid, r;
 
-        pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
-                         &pidfd);
-        if (pid < 0)
-                return pid;
         if (mech == PV_SPAWN_VFORK) {
-                pidfd = sys_pidfd_open(pid, 0); /* -ENOSYS before 5.3 */
-                r = pidfd;
+                r = pv__pipe_high(leave);
+                if (r < 0)
+                        return r;
+                pid = clone_pinned(&pin, probe_child, (void *)&marker, stack, sizeof(stack),
+                                   &leave[1], &pidfd);
+                if (leave[1] >= 0)
+                        sys_close(leave[1]);
+                if (pid >= 0) {
+                        char c;
+                        /* EOF once the child has left our memory. */
+                        PV_RETRY(r, (int)sys_read(leave[0], &c, 1));
+                }
+                sys_close(leave[0]);
+                if (pid < 0)
+                        return pid;     /* -ENOSYS before 5.3: no pidfd_open */
         } else {
-                /* A kernel before 5.2 ignores CLONE_PIDFD and leaves our
-                 * -1 alone. */
-                r = -ENOSYS;
+                pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
+                                 &pidfd);
+                if (pid < 0)
+                        return pid;
+                if (pidfd < 0) {
+                        /* A kernel before 5.2 ignores CLONE_PIDFD and
+                         * leaves our -1 alone. */
+                        reap_failed(-1, pid);
+                        return -ENOSYS;
+                }
         }
-        if (pidfd < 0) {
-                reap_failed(-1, pid);
-                return r;
-        }
-        /* Before reaping, while signal 0 can reach it. */
-        ret->pidfd_signal = sys_pidfd_send_signal(pidfd, 0, 0) != -ENOSYS;
-        do
-                r = sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL);
-        while (r == -EINTR);
+        /* Refused (seccomp, an LSM) or absent, against our own child: only
+         * ESRCH, a child already reaped by a foreign reaper, says the call
+         * itself works. */
+        r = sys_pidfd_send_signal(pidfd, 0, 0);
+        ret->pidfd_signal = r == 0 || r == -ESRCH;
+        PV_RETRY(r, sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL));
         if (r == -EINVAL) {
                 /* No waitid(P_PIDFD) before Linux 5.4: we could not reap. */
                 reap_failed(-1, pid);
@@ -235,6 +350,7 @@ static const char *const stage_names[_PV_STAGE_MAX] = {
         [PV_STAGE_FDS] = "fds",
         [PV_STAGE_CHDIR] = "chdir",
         [PV_STAGE_EXEC] = "exec",
+        [PV_STAGE_CGROUP] = "cgroup",
 };
 
 PV_EXPORT const char *pv_spawn_stage_name(int stage)

@@ -24,17 +24,38 @@ struct pv__child_args {
         const int *keep;           /* sorted, unique, all >= 3 */
         size_t n_keep;
         bool close_range;          /* close_range(CLOSE_RANGE_CLOEXEC) works */
-        int err_fd;                /* write end of an error pipe, when the
-                                    * child's memory is not the parent's
-                                    * (valgrind turns vfork into fork); or -1 */
+        int cgroup_fd;             /* >= 0: the child moves itself into this
+                                    * cgroup v2 directory first (where
+                                    * CLONE_INTO_CGROUP was not used); or -1 */
+        bool err_pipe;             /* the child's memory is not the parent's
+                                    * (valgrind turns vfork into fork): errors
+                                    * must come back through a pipe */
+        int err_fd;                /* write end of the error pipe (with
+                                    * err_pipe, and on the vfork rung); or -1;
+                                    * set by pv__spawn_run */
         /* Written by the child, read by the parent after the vfork wake-up. */
+        volatile int started;      /* 1 once the child ran its first line */
         volatile int err;          /* 0, or -errno */
         volatile int stage;        /* enum pv_spawn_stage of the failure */
+};
+
+/* The vfork rung's child waits on this until the parent holds its pidfd
+ * (see spawn.c).  Lives in a frame of the parent's that outlasts the
+ * child's use of our memory. */
+struct pv__pin {
+        int go;                    /* read end: a byte says go, EOF give up */
+        int go_wr;                 /* the write end; the child closes its copy */
+        int (*fn)(void *);
+        void *arg;
 };
 
 /* The child's entry: sets the process up and execs; never returns.
  * Async-signal-safe; built without sanitizers (see Makefile.am). */
 int pv__child_main(void *args) PV_HIDDEN;
+
+/* The vfork rung's entry: wait for the go of struct pv__pin, then run
+ * pin->fn(pin->arg); exit 127 on EOF. */
+int pv__child_pinned(void *pin) PV_HIDDEN;
 
 /* Create the child with mechanism mech and wait (vfork) until it has exec'd
  * or failed.  On success returns 0 and sets *ret_pid and *ret_pidfd (a

@@ -86,8 +86,8 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                         /* One open serves every slot that asks for it. */
                         if (io->devnull < 0) {
                                 PV_RETRY(r, PV_FAULT(PV_FAULT_OPEN,
-                                        sys_openat(AT_FDCWD, "/dev/null",
-                                                   O_RDWR | O_CLOEXEC | O_NOCTTY, 0)));
+                                        pv__fd_high(sys_openat(AT_FDCWD, "/dev/null",
+                                                   O_RDWR | O_CLOEXEC | O_NOCTTY, 0))));
                                 if (r < 0)
                                         break;
                                 io->devnull = r;
@@ -98,7 +98,7 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                 case PV_STDIO_PIPE_RAW:
                         /* Both ends CLOEXEC: the child gets its end through
                          * dup3, which clears the flag on the copy only. */
-                        PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, sys_pipe2(p, O_CLOEXEC)));
+                        PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(p)));
                         if (r < 0)
                                 break;
                         mine = i == 0 ? p[1] : p[0];
@@ -319,7 +319,8 @@ static bool thread_sigpipe_pending(void)
         const char *p;
         uint64_t set = 0;
         ssize_t n;
-        int fd = sys_openat(AT_FDCWD, "/proc/thread-self/status", O_RDONLY | O_CLOEXEC, 0);
+        int fd = pv__fd_high(sys_openat(AT_FDCWD, "/proc/thread-self/status",
+                                        O_RDONLY | O_CLOEXEC, 0));
 
         if (fd < 0)
                 return true;
@@ -435,7 +436,16 @@ static void input_ready(struct pv__source *src, uint32_t events)
         struct pv__input *in = container_of(src, struct pv__input, src);
         pv_loop *l = pv__child_loop(in->child);
 
-        (void)events;
+        if (in->len == 0 && (events & (PV_EV_ERR | PV_EV_HUP))) {
+                /* The child closed its end (or exited).  epoll reports
+                 * that on a write end whatever events we asked for, level-
+                 * triggered: left registered, it would fire without end.
+                 * Writes say -EPIPE from now on. */
+                in->err = -EPIPE;
+                in->above_mark = false;
+                input_close(l, in);
+                return;
+        }
         while (in->len > 0) {
                 ssize_t w = write_nosigpipe(in->src.fd, in->q + in->off, in->len);
 

@@ -258,6 +258,45 @@ static PV_SC_INLINE int sys_munmap(void *p, size_t len)
         return (int)pv__sc2(__NR_munmap, (long)p, (long)len);
 }
 
+/* The library's own fds never sit on 0-2.  A host that runs with some of
+ * them closed would otherwise see the kernel hand out our pipe ends,
+ * pidfds or epoll fd there, and a child inheriting that slot would get
+ * our fd as its stdin or stdout (the child side keeps whatever sits on an
+ * inherited slot).  Free unless the kernel gave us one of 0-2.  Takes fd
+ * (a negative one is passed through); returns it, its copy at >= 3, or
+ * -errno with fd closed. */
+static inline int pv__fd_high(int fd)
+{
+        int r;
+
+        if (fd < 0 || fd > 2)
+                return fd;
+        r = sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        sys_close(fd);
+        return r;
+}
+
+/* pipe2(O_CLOEXEC), both ends at >= 3 (see pv__fd_high).  0 or -errno,
+ * with nothing left open. */
+static inline int pv__pipe_high(int p[2])
+{
+        int r = sys_pipe2(p, O_CLOEXEC);
+
+        if (r < 0)
+                return r;
+        p[0] = pv__fd_high(p[0]);
+        p[1] = pv__fd_high(p[1]);
+        if (p[0] >= 0 && p[1] >= 0)
+                return 0;
+        r = p[0] < 0 ? p[0] : p[1];
+        if (p[0] >= 0)
+                sys_close(p[0]);
+        if (p[1] >= 0)
+                sys_close(p[1]);
+        p[0] = p[1] = -1;
+        return r;
+}
+
 /* Creating children goes through the assembly entry in src/arch/: with
  * CLONE_VM the child must not return into the caller's frame. */
 long pv__clone_run(long nr, long a1, long a2, long a3, int (*fn)(void *),

@@ -159,7 +159,7 @@ static void timer_ready(struct pv__source *s, uint32_t events)
 
 int pv__timers_init(pv_loop *l)
 {
-        int fd = sys_timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        int fd = pv__fd_high(sys_timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
 
         if (fd < 0)
                 return fd;

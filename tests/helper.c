@@ -15,6 +15,8 @@
  *   eprint TEXT       print TEXT and a newline on stderr
  *   write-bytes N     write N bytes of 'x' (no newline) on stdout
  *   list-fds          print the open fds (space-separated) on stdout
+ *   elist-fds         the same on stderr
+ *   cgroup            print our cgroup v2 path ("0::" line) on stdout
  *   sigstate          print "blk=HEX ign=HEX" (blocked and ignored signals)
  *   pgid              print "pid=N pgid=N sid=N"
  *   pdeathsig         print the parent-death signal number
@@ -76,18 +78,18 @@ static unsigned long long status_mask(const char *key)
 }
 
 /* With fcntl rather than /proc, so that it works where /proc is hidden. */
-static void list_fds(void)
+static void list_fds(FILE *f)
 {
         const char *sep = "";
 
         for (int fd = 0; fd < 65536; fd++) {
                 if (fcntl(fd, F_GETFD) < 0)
                         continue;
-                printf("%s%d", sep, fd);
+                fprintf(f, "%s%d", sep, fd);
                 sep = " ";
         }
-        printf("\n");
-        fflush(stdout);
+        fprintf(f, "\n");
+        fflush(f);
 }
 
 int main(int argc, char **argv)
@@ -130,7 +132,17 @@ int main(int argc, char **argv)
                         }
                         i++;
                 } else if (!strcmp(v, "list-fds")) {
-                        list_fds();
+                        list_fds(stdout);
+                } else if (!strcmp(v, "elist-fds")) {
+                        list_fds(stderr);
+                } else if (!strcmp(v, "cgroup")) {
+                        char line[4096];
+                        FILE *f = fopen("/proc/self/cgroup", "re");
+                        while (f && fgets(line, sizeof(line), f))
+                                if (!strncmp(line, "0::", 3))
+                                        out(stdout, "cgroup=%s", line + 3);
+                        if (f)
+                                fclose(f);
                 } else if (!strcmp(v, "sigstate")) {
                         out(stdout, "blk=%llx ign=%llx\n", status_mask("SigBlk:"),
                             status_mask("SigIgn:"));

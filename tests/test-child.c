@@ -570,23 +570,78 @@ Test(child, cgroup_tree_stop, .timeout = 60)
         pv_loop_free(l);
 }
 
-Test(child, cgroup_needs_clone3)
+/* Every rung can place a child in its cgroup: clone3 with
+ * CLONE_INTO_CGROUP, the others by the child moving itself in before
+ * exec.  The child reads its own cgroup. */
+Test(child, cgroup_every_rung, .timeout = 60)
 {
-        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         char path[4200];
-        pv_loop *l;
         int cg = make_cgroup(path, sizeof(path));
+        const char *leaf = strrchr(path, '/');
 
-        lo.spawn_mech = PV_SPAWN_CLONE;
-        cr_assert_eq(pv_loop_new(&l, &lo), 0);
-        o.flags = PV_SPAWN_CGROUP;
-        o.cgroup_fd = cg;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -EOPNOTSUPP);
+        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+                struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+                struct tu_out out = { 0 };
+                struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("cgroup"), &out);
+                struct pv_exit e;
+                pv_loop *l;
+
+                lo.spawn_mech = m;
+                if (pv_loop_new(&l, &lo) < 0)
+                        continue;       /* not on this kernel: test-spawn says */
+                o.flags |= PV_SPAWN_CGROUP;
+                o.cgroup_fd = cg;
+                cr_assert_eq(tu_run_opts(l, &o, &e), 0, "%s", pv_spawn_mech_name(m));
+                cr_assert_eq(e.kind, PV_EXIT_EXITED);
+                cr_assert_eq(e.code, 0);
+                cr_assert(strstr(out.data, leaf), "%s: the child was in '%s', not in %s",
+                          pv_spawn_mech_name(m), out.data, leaf);
+                pv_loop_free(l);
+        }
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        pv_loop *l;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.flags |= PV_SPAWN_CGROUP;
         o.cgroup_fd = -1;
         cr_assert_eq(pv_spawn(l, &o, NULL), -EINVAL);
         cr_assert(tu_no_unreaped_children());
         pv_loop_free(l);
         close(cg);
-        rmdir(path);
+        cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
+}
+
+/* Once the ladder has written cgroup.kill, the kernel kills every later
+ * CLONE_INTO_CGROUP child of that cgroup at birth (Linux 6.18).  A second
+ * incarnation in the same cgroup still runs (it moves itself in). */
+Test(child, cgroup_respawn_after_kill, .timeout = 60)
+{
+        char path[4200];
+        int cg = make_cgroup(path, sizeof(path));
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.flags |= PV_SPAWN_CGROUP;
+        o.cgroup_fd = cg;
+        o.grace_ms = 20;
+        c = tu_spawn_ready(l, &o, &out);
+        e = tu_stop_wait(c);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+
+        struct tu_out out2 = { 0 };
+        o = tu_helper_opts(TU_ARGV("cgroup", "exit", "7"), &out2);
+        o.flags |= PV_SPAWN_CGROUP;
+        o.cgroup_fd = cg;
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_EXITED, "killed by %d at birth?", e.signal);
+        cr_assert_eq(e.code, 7);
+        cr_assert(strstr(out2.data, strrchr(path, '/')), "in '%s'", out2.data);
+        pv_loop_free(l);
+        close(cg);
+        cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
 }

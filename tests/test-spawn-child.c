@@ -60,7 +60,7 @@ static void fd_walk(bool hide_proc)
                 .argv = argv, .envp = (const char *const *)environ,
                 .stdio = { -1, p[1], -1 },
                 .keep = &kept, .n_keep = 1,
-                .close_range = false, .err_fd = -1,
+                .close_range = false, .err_fd = -1, .cgroup_fd = -1,
         };
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
@@ -115,7 +115,7 @@ Test(spawn_child, error_pipe)
         struct pv__child_args a = {
                 .argv = argv, .envp = (const char *const *)environ,
                 .stdio = { -1, -1, -1 }, .close_range = true,
-                .err_fd = e[1],
+                .err_fd = e[1], .cgroup_fd = -1,
         };
         char buf[8];
         st = run_child(&a, p[0], p[1], buf, sizeof(buf));
@@ -145,7 +145,7 @@ Test(spawn_child, stdio_swap)
                 struct pv__child_args a = {
                         .argv = argv, .envp = (const char *const *)environ,
                         .stdio = { -1, 2, 1 }, .close_range = true,
-                        .err_fd = -1,
+                        .err_fd = -1, .cgroup_fd = -1,
                 };
                 pv__child_main(&a);
                 _exit(99);

@@ -756,3 +756,95 @@ Test(stdio, full_pipe_at_exit_is_eof)
         pv_child_release(c);
         pv_loop_free(l);
 }
+
+/* A running child that closed its stdin: epoll reports an error on our
+ * write end whatever we asked for; the loop must sleep all the same, and
+ * a write then says -EPIPE.  (A spin answered hundreds of thousands of
+ * dispatches a second.) */
+Test(stdio, child_closed_stdin_no_spin, .timeout = 60)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
+        pv_loop *l;
+        pv_child *c;
+        int busy = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        c = tu_spawn_ready(l, &o, &out);
+        /* 20 waits of up to 50 ms: a sleeping loop times out in (nearly)
+         * each; a spinning one returns work at once every time. */
+        for (int i = 0; i < 20; i++) {
+                int r = pv_loop_dispatch(l, 50);
+                cr_assert_geq(r, 0);
+                busy += r > 0;
+        }
+        cr_assert_leq(busy, 2, "the loop woke with work %d times of 20", busy);
+        cr_assert_eq(pv_child_write(c, "x", 1), -EPIPE);
+        cr_assert_eq(tu_stop_wait(c).kind, PV_EXIT_KILLED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* Nobody can write to a released child's stdin: it reads EOF (cat ends),
+ * so the loop runs dry. */
+Test(stdio, release_closes_stdin, .timeout = 20)
+{
+        const char *cat[] = { "/bin/cat", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.stdio[1].mode = PV_STDIO_NULL;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_write(c, "queued\n", 7), 0);
+        pv_child_release(c);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(pv_loop_alive(l), 0);
+        pv_loop_free(l);
+}
+
+/* A loop-owned child (no handle) gets EOF on a piped stdin at once. */
+Test(stdio, loop_owned_stdin_eof, .timeout = 20)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin"), &out);
+        pv_loop *l;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(out.exits, 1);
+        cr_assert_str_eq(out.data, "stdin=0\n");
+        pv_loop_free(l);
+}
+
+static void release_at_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        (void)e;
+        (void)ud;
+        pv_child_release(c);
+}
+
+/* Released inside its own exit callback: nobody listens to the streams a
+ * grandchild holds, so the (long) linger ends at once. */
+Test(stdio, release_in_exit_ends_linger, .timeout = 20)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"), &out);
+        pv_loop *l;
+        pv_child *c;
+        int gc = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.linger_ms = 600000;
+        o.on_exit = release_at_exit;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        kill(gc, SIGKILL);
+        pv_loop_free(l);
+}
