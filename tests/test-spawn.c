@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -249,6 +250,61 @@ Test(spawn, stdio_modes)
         close(fd);
         unlink(path);
         pv_loop_free(l);
+}
+
+/* In a host that runs with fds 0-2 closed, none of the library's fds may
+ * take them: an inherited slot that is closed stays closed in the child,
+ * and a piped slot is the child's own pipe.  (The write end of the child's
+ * stdin pipe used to land on 1: cat then echoed into itself.)  Runs in a
+ * forked process, bounded by alarm(), reporting through its exit code. */
+static int closed_stdio_scenario(int mech)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("elist-fds", "read-stdin"), &out);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        alarm(20);
+        for (int fd = 0; fd < 3; fd++)
+                close(fd);
+        lo.spawn_mech = mech;
+        if (pv_loop_new(&l, &lo) < 0)
+                return 77;
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.stdio[1].mode = PV_STDIO_INHERIT;    /* closed: must stay closed */
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        if (pv_spawn(l, &o, &c) < 0)
+                return 2;
+        if (pv_child_write(c, "abc", 3) < 0 || pv_child_close_stdin(c) < 0)
+                return 3;
+        if (pv_child_wait(c, 10000, &e) < 0 || e.kind != PV_EXIT_EXITED)
+                return 4;
+        /* fds of the child: 0 and 2, and nothing on 1 (its stdout is
+         * closed, so read-stdin's report goes nowhere). */
+        if (strcmp(out.data, "0 2\n") != 0)
+                return 5;
+        pv_child_release(c);
+        pv_loop_free(l);
+        return 0;
+}
+
+Test(spawn, host_with_stdio_closed, .timeout = 60)
+{
+        for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+                pid_t pid = fork();
+                int st;
+
+                cr_assert_geq(pid, 0);
+                if (pid == 0)
+                        _exit(closed_stdio_scenario(mechs[i]));
+                cr_assert_eq(waitpid(pid, &st, 0), pid);
+                cr_assert(WIFEXITED(st), "%s: killed by %d", pv_spawn_mech_name(mechs[i]),
+                          WTERMSIG(st));
+                cr_assert(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 77,
+                          "%s: step %d failed", pv_spawn_mech_name(mechs[i]), WEXITSTATUS(st));
+        }
 }
 
 Test(spawn, session_pgrp_pdeathsig)
