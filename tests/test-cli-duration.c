@@ -6,6 +6,9 @@
 
 #include "../src/cli/duration.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(duration, .timeout = 30);
+
 Test(duration, accepted)
 {
         static const struct { const char *s; uint64_t ms; } ok[] = {

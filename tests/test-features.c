@@ -12,6 +12,9 @@
 
 #include "testutil.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(features, .timeout = 30);
+
 static bool raw_pidfd_signal(void)
 {
         int self = (int)syscall(434 /* pidfd_open */, getpid(), 0);

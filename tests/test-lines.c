@@ -7,6 +7,9 @@
 #include <pidvisor.h>
 #include "../src/lines.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(lines, .timeout = 30);
+
 struct sink {
         char *out;               /* lines rejoined, '\n' restored */
         size_t len, cap;

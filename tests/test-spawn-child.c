@@ -17,6 +17,9 @@
 #include <pidvisor.h>
 #include "../src/spawn.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(spawn_child, .timeout = 30);
+
 extern char **environ;
 
 /* Run pv__child_main(a) in a forked process; return its output on the fd

@@ -12,6 +12,9 @@
 
 #include "testutil.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(stdio, .timeout = 30);
+
 
 /* Everything the child wrote before it exited is delivered before its exit
  * callback, on both streams, even when it exits right after writing. */

@@ -10,6 +10,9 @@
 #include "../src/loop.h"
 #include "../src/timer.h"
 
+/* Every test is bounded: a hang fails it instead of the whole run. */
+TestSuite(timer, .timeout = 30);
+
 static uint64_t fake_now;
 uint64_t pv__now_ns(void) { return fake_now; }
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t ev)

@@ -10,9 +10,10 @@
 /* Open fds of this process, threads of this process. */
 int tu_count_fds(void);
 int tu_count_threads(void);
-/* Children of ours that are zombies or otherwise unreaped:
- * waitid(P_ALL, WNOHANG | WNOWAIT | __WALL) says none (ECHILD, or no pid). */
-bool tu_no_unreaped_children(void);
+/* This process has no child at all, running or unreaped: waitid(P_ALL)
+ * says ECHILD.  (Not just "none waitable": a child left running must fail
+ * it.) */
+bool tu_no_children(void);
 /* Is pid alive (and not a zombie)? */
 bool tu_pid_alive(int pid);
 
