@@ -84,4 +84,19 @@ int tu_sandbox_run(const char *spec, int (*fn)(void *), void *arg, int timeout_m
 void tu_sandbox_fail(const char *fmt, ...)
         __attribute__((format(printf, 1, 2), noreturn));
 
+/* The assert of fn under tu_sandbox_run: fail with the condition's text and
+ * the line unless cond holds. */
+#define TU_SB_CHECK(cond) \
+        do { if (!(cond)) tu_sandbox_fail("%s:%d: %s", __FILE__, __LINE__, #cond); } while (0)
+
+/* Run fn under spec (30 s at most) and assert it passed; 77 is a skip. */
+#define TU_SB_RUN(spec, fn, arg) \
+        do { \
+                char m_[512]; \
+                int r_ = tu_sandbox_run(spec, fn, arg, 30000, m_, sizeof(m_)); \
+                if (r_ == 77) \
+                        cr_skip_test("%s under %s: %s", #fn, spec, m_); \
+                cr_assert_eq(r_, 0, "%s under %s: %s", #fn, spec, m_); \
+        } while (0)
+
 #endif

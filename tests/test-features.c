@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "testutil.h"
 
 /* Every test is bounded: a hang fails it instead of the whole run. */
@@ -84,4 +85,127 @@ Test(features, larger_struct)
         cr_assert_eq(pv_features(&big.f), 0);
         cr_assert_eq(big.f.size, sizeof(struct pv_features));
         cr_assert_eq(big.more[0], 0xa5a5a5a5a5a5a5a5ULL, "wrote past our struct");
+}
+
+/* Below Linux 5.4 (no waitid(P_PIDFD)) nothing can run: a clear -ENOSYS,
+ * from the loop and from the probe. */
+static int too_old(void *arg)
+{
+        struct pv_features f = PV_FEATURES_INIT;
+        pv_loop *l;
+
+        (void)arg;
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == -ENOSYS);
+        TU_SB_CHECK(pv_features(&f) == 0);
+        TU_SB_CHECK(f.spawn_mech == 0);
+        TU_SB_CHECK(f.spawn_err == -ENOSYS);
+        TU_SB_CHECK(!(f.have & (PV_FEATURE_SPAWN_CLONE3 | PV_FEATURE_SPAWN_CLONE |
+                                PV_FEATURE_SPAWN_VFORK)));
+        return 0;
+}
+
+Test(features, below_5_4_is_enosys)
+{
+        TU_SB_RUN("pre-5.4", too_old, NULL);
+        TU_SB_RUN("pre-5.3", too_old, NULL);
+}
+
+/* Docker before 20.10: clone3 and pidfd_send_signal refused with EPERM.
+ * The clone rung takes over, signals go by pid, and a stop still
+ * escalates (runs in a thread-free process: glibc's threads need clone3
+ * to say ENOSYS). */
+static int docker_old(void *arg)
+{
+        struct pv_features f = PV_FEATURES_INIT;
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        (void)arg;
+        TU_SB_CHECK(pv_features(&f) == 0);
+        TU_SB_CHECK(!(f.have & PV_FEATURE_SPAWN_CLONE3));
+        TU_SB_CHECK(f.have & PV_FEATURE_SPAWN_CLONE);
+        TU_SB_CHECK(!(f.have & PV_FEATURE_PIDFD_SIGNAL));
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        TU_SB_CHECK(pv_loop_spawn_mech(l) == PV_SPAWN_CLONE);
+        o.grace_ms = 20;
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        while (!strstr(out.data, "ready"))
+                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(pv_child_stop(c) == 0);
+        TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGKILL);
+        TU_SB_CHECK((e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED)) ==
+                    (PV_EXIT_STOPPED | PV_EXIT_ESCALATED));
+        pv_child_release(c);
+        /* A plain signal goes through too. */
+        o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
+        memset(&out, 0, sizeof(out));
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        while (!strstr(out.data, "ready"))
+                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == 0);
+        TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGUSR1);
+        TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == -ESRCH);
+        pv_child_release(c);
+        pv_loop_free(l);
+        return 0;
+}
+
+Test(features, docker_before_20_10)
+{
+        TU_SB_RUN("docker-old", docker_old, NULL);
+}
+
+/* Every way of signalling refused: a failed signal is an error, never
+ * recorded as sent; the deadline does not pretend to escalate; and
+ * pv_loop_free does not wait for ever on a child it cannot kill. */
+static int no_signals(void *arg)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin", "exit", "3"), &out);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+
+        (void)arg;
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == -EPERM);
+        /* SIGTERM refused: an error, but stdin is closed all the same, and
+         * this child ends at its EOF on its own. */
+        TU_SB_CHECK(pv_child_stop(c) == -EPERM);
+        TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 3);
+        TU_SB_CHECK(!(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED)));
+        pv_child_release(c);
+
+        /* The deadline's SIGTERM and SIGKILL both fail; the child ends on
+         * its own later, and nothing says it was stopped. */
+        o = tu_helper_opts(TU_ARGV("sleep", "300", "exit", "4"), NULL);
+        o.deadline_ms = 10;
+        o.grace_ms = 10;
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 4);
+        TU_SB_CHECK(e.flags == PV_EXIT_DEADLINE);
+        pv_child_release(c);
+
+        o = tu_helper_opts(TU_ARGV("pause"), NULL);
+        o.deadline_ms = 10;
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_child_wait(c, 100, &e) == -ETIMEDOUT);
+        TU_SB_CHECK(pv_child_exited(c) == 0);
+        pv_child_release(c);
+        pv_loop_free(l);        /* returns: the child dies with us (pdeathsig) */
+        return 0;
+}
+
+Test(features, no_way_to_signal)
+{
+        TU_SB_RUN("pidfd_send_signal=EPERM,kill=EPERM", no_signals, NULL);
 }
