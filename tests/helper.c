@@ -24,6 +24,9 @@
  *   env NAME          print the value of NAME (or "(unset)")
  *   fork-grandchild   fork a grandchild that sleeps forever holding our
  *                     fds; print "grandchild=PID"
+ *   fork-print-on FD TEXT
+ *                     fork a grandchild that waits for a byte (or EOF) on
+ *                     FD, then prints TEXT on stdout and exits
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
  *   lines FD N LEN    write N lines of LEN bytes (newline included) on FD,
  *                     in 64 KiB blocks
@@ -167,6 +170,18 @@ int main(int argc, char **argv)
                                         pause();
                         }
                         out(stdout, "grandchild=%d\n", (int)p);
+                } else if (!strcmp(v, "fork-print-on") && i + 2 < argc) {
+                        int fd = atoi(argv[i + 1]);
+                        const char *text = argv[i + 2];
+                        i += 2;
+                        if (fork() == 0) {
+                                char b;
+                                while (read(fd, &b, 1) < 0)
+                                        ;
+                                out(stdout, "%s\n", text);
+                                _exit(0);
+                        }
+                        close(fd);
                 } else if (!strcmp(v, "read-stdin")) {
                         char buf[4096];
                         long total = 0;

@@ -103,3 +103,29 @@ ParameterizedTest(struct fcase *fc, fault, every_site, .timeout = 60)
         pv_loop_free(l);
         cr_assert(tu_no_children());
 }
+
+/* The grace timer cannot be armed: a child that ignores SIGTERM would live
+ * on, so the ladder escalates at once.  Nobody else kills it here. */
+Test(fault, failed_grace_timer_escalates_at_once)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        char spec[32];
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.grace_ms = 3600 * 1000;
+        c = tu_spawn_ready(l, &o, &out);
+        snprintf(spec, sizeof(spec), "timer,1,%d", ENOMEM);
+        setenv("PV_FAULT", spec, 1);
+        cr_assert_eq(pv_child_stop(c), -ENOMEM);
+        unsetenv("PV_FAULT");
+        cr_assert_eq(pv_child_wait(c, 10000, &e), 0, "not escalated: it ignores SIGTERM");
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}

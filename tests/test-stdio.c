@@ -851,3 +851,55 @@ Test(stdio, release_in_exit_ends_linger, .timeout = 20)
         kill(gc, SIGKILL);
         pv_loop_free(l);
 }
+
+static int go_fd = -1;
+
+/* The exit callback lets the grandchild speak: whatever it says comes
+ * strictly after the exit. */
+static void exit_then_go(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        tu_on_exit(c, e, ud);
+        cr_assert_eq(write(go_fd, "g", 1), 1);
+}
+
+static void late_output(uint32_t linger_ms, struct tu_out *out)
+{
+        struct pv_spawn_opts o;
+        char fd[16];
+        int gp[2];
+        pv_loop *l;
+
+        cr_assert_eq(pipe(gp), 0);
+        go_fd = gp[1];
+        snprintf(fd, sizeof(fd), "%d", gp[0]);
+        o = tu_helper_opts(TU_ARGV("fork-print-on", fd, "late", "exit", "0"), out);
+        o.keep_fds = &gp[0];
+        o.n_keep_fds = 1;
+        o.linger_ms = linger_ms;
+        o.on_exit = exit_then_go;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        close(gp[0]);
+        cr_assert_eq(pv_loop_run(l), 0);
+        close(gp[1]);
+        pv_loop_free(l);
+        cr_assert_eq(out->exits, 1);
+}
+
+/* Output a descendant writes during the linger is delivered, after the
+ * exit, and the stream ends at its EOF; without a linger it is not, and
+ * the stream was closed at the exit. */
+Test(stdio, linger_delivers_later_output, .timeout = 60)
+{
+        struct tu_out out = { 0 };
+
+        late_output(60000, &out);
+        cr_assert(strstr(out.data, "late\n"), "'%s'", out.data);
+        cr_assert_lt(out.at_exit, out.total, "nothing came after the exit");
+        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+
+        memset(&out, 0, sizeof(out));
+        late_output(0, &out);
+        cr_assert_null(strstr(out.data, "late"), "'%s'", out.data);
+        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+}
