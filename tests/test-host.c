@@ -137,9 +137,12 @@ static void *reaper(void *p)
 Test(host, foreign_reaper, .timeout = 60)
 {
         bool info_exit = kernel_has_info_exit();
+        struct pv_features f = PV_FEATURES_INIT;
         pthread_t t;
-        int exact = 0;
+        int exact = 0, recovered = 0, lost = 0;
 
+        /* Probe first: the reaper would take the probe's children too. */
+        cr_assert_eq(pv_features(&f), 0);
         cr_assert_eq(pthread_create(&t, NULL, reaper, NULL), 0);
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
                 pv_loop *l = loop_on(m);
@@ -153,12 +156,20 @@ Test(host, foreign_reaper, .timeout = 60)
                                      "%s: hang or error at %d", pv_spawn_mech_name(m), i);
                         expect_exit(&e, PV_EXIT_EXITED, i, info_exit);
                         exact += e.kind == PV_EXIT_EXITED;
+                        recovered += !!(e.flags & PV_EXIT_RECOVERED);
+                        lost += e.kind == PV_EXIT_LOST;
                 }
                 pv_loop_free(l);
         }
         atomic_store(&reaper_stop, 1);
         pthread_join(t, NULL);
-        cr_log_info("foreign reaper took %d; %d statuses exact", atomic_load(&reaped), exact);
+        cr_log_info("foreign reaper took %d; %d statuses exact, %d recovered, %d lost",
+                    atomic_load(&reaped), exact, recovered, lost);
+        /* Every status the reaper took, and only those, was recovered (or,
+         * without PIDFD_INFO_EXIT, reported lost): none guessed. */
+        cr_assert_gt(atomic_load(&reaped), 0, "the reaper stole nothing: nothing was tested");
+        cr_assert_eq(info_exit ? recovered : lost, atomic_load(&reaped));
+        cr_assert_eq(info_exit ? lost : recovered, 0);
 }
 
 /* A host that blocks every signal: the child still starts with an empty
