@@ -5,7 +5,12 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <time.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "testutil.h"
 
 /* Every test is bounded: a hang fails it instead of the whole run. */
@@ -646,5 +652,219 @@ Test(child, cgroup_respawn_after_kill, .timeout = 60)
         cr_assert(strstr(out2.data, strrchr(path, '/')), "in '%s'", out2.data);
         pv_loop_free(l);
         close(cg);
+        cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
+}
+
+struct owned {
+        int lines, exits;
+};
+
+static void release_owned(pv_child *c, int fd, const char *d, size_t n, unsigned f, void *ud)
+{
+        struct owned *o = ud;
+
+        (void)fd, (void)d, (void)n;
+        if (f & (PV_OUT_EOF | PV_OUT_CLOSED))
+                return;
+        o->lines++;
+        pv_child_release(c);    /* a loop-owned child: does nothing */
+}
+
+static void count_owned_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        (void)c, (void)e;
+        ((struct owned *)ud)->exits++;
+}
+
+/* pv_child_release on a loop-owned child (spawned with ret == NULL) does
+ * nothing: its callbacks keep coming. */
+Test(child, release_of_loop_owned_is_noop)
+{
+        pv_loop *l = new_loop();
+        struct owned ow = { 0 };
+        struct pv_spawn_opts o =
+                tu_helper_opts(TU_ARGV("print", "a", "print", "b", "print", "c"), NULL);
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.on_output = release_owned;
+        o.on_exit = count_owned_exit;
+        o.userdata = &ow;
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_loop_run(l), 0);
+        cr_assert_eq(ow.lines, 3);
+        cr_assert_eq(ow.exits, 1);
+        pv_loop_free(l);
+}
+
+/* With PV_SPAWN_NEW_SESSION the ladder signals the whole session's group:
+ * a grandchild goes with the child. */
+Test(child, stop_session_kills_grandchild)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+        int gc = 0;
+
+        o.flags |= PV_SPAWN_NEW_SESSION;
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+        cr_assert(tu_pid_alive(gc));
+        e = tu_stop_wait(c);
+        cr_assert_eq(e.signal, SIGTERM);
+        cr_assert(tu_wait_gone(gc), "grandchild %d survived the session stop", gc);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+struct pdeath {
+        pv_loop *l;
+        pv_child *c;
+};
+
+static void *spawn_and_die(void *p)
+{
+        struct pdeath *d = p;
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
+
+        /* tu_helper_opts asks for PV_SPAWN_PDEATHSIG; pdeathsig 0 means
+         * SIGKILL. */
+        cr_assert_eq(pv_spawn(d->l, &o, &d->c), 0);
+        return NULL;
+}
+
+/* PV_SPAWN_PDEATHSIG is delivered when the spawning thread ends, and its
+ * default is SIGKILL. */
+Test(child, pdeathsig_delivered)
+{
+        struct pdeath d = { .l = new_loop() };
+        struct pv_exit e;
+        pthread_t t;
+
+        cr_assert_eq(pthread_create(&t, NULL, spawn_and_die, &d), 0);
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        cr_assert_eq(pv_child_wait(d.c, 10000, &e), 0, "the child outlived its thread");
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert_eq(e.flags, 0);
+        pv_child_release(d.c);
+        pv_loop_free(d.l);
+}
+
+/* grace_ms 0 means 5 s: a TERM-ignoring child is still there after 4 s,
+ * and escalated after the grace. */
+Test(child, default_grace_is_5s)
+{
+        pv_loop *l = new_loop();
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(pv_child_stop(c), 0);
+        cr_assert_eq(pv_child_wait(c, 4000, &e), -ETIMEDOUT, "escalated before 4 s");
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* A child that dumps core says so (core_dumped), as the kernel tells a
+ * plain waitpid() in the same place. */
+Test(child, core_dumped)
+{
+        char dir[] = "/tmp/pv-core-XXXXXX";
+        struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY }, old;
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("kill-self", "6"), NULL);
+        pv_loop *l = new_loop();
+        struct pv_exit e;
+        char cmd[64];
+        int st;
+        pid_t pid;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(getrlimit(RLIMIT_CORE, &old), 0);
+        if (setrlimit(RLIMIT_CORE, &unlimited) < 0)
+                cr_skip_test("cannot allow core dumps here: %s", strerror(errno));
+        pid = fork();
+        if (pid == 0) {
+                if (chdir(dir) == 0)
+                        abort();
+                _exit(1);
+        }
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        if (!WIFSIGNALED(st) || !WCOREDUMP(st))
+                cr_skip_test("the kernel dumps no core here (core_pattern, or the fs)");
+        o.cwd = dir;
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGABRT);
+        cr_assert(e.core_dumped);
+        cr_assert_eq(tu_run(l, TU_ARGV("kill-self", "15"), &e), 0);
+        cr_assert_not(e.core_dumped);
+        setrlimit(RLIMIT_CORE, &old);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+        pv_loop_free(l);
+}
+
+/* Before Linux 5.14 there is no cgroup.kill: the ladder SIGKILLs every pid
+ * in cgroup.procs.  Played here by a read-only bind mount over cgroup.kill
+ * (opening it for writing gives EROFS), in a mount namespace of a forked
+ * process of our own. */
+static int no_cgroup_kill(void *arg)
+{
+        const char *path = arg;
+        char kill_file[4300], ro[] = "/tmp/pv-ro-XXXXXX";
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o =
+                tu_helper_opts(TU_ARGV("ignore-term", "fork-grandchild", "ready", "pause"), &out);
+        struct pv_exit e;
+        pv_loop *l;
+        pv_child *c;
+        int cg, gc = 0, fd = mkstemp(ro);
+
+        TU_SB_CHECK(fd >= 0);
+        close(fd);
+        snprintf(kill_file, sizeof(kill_file), "%s/cgroup.kill", path);
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount(ro, kill_file, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, kill_file, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+                unlink(ro);
+                return 77;
+        }
+        unlink(ro);
+        TU_SB_CHECK(open(kill_file, O_WRONLY | O_CLOEXEC) < 0 && errno == EROFS);
+        cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        TU_SB_CHECK(cg >= 0);
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        o.flags |= PV_SPAWN_CGROUP;
+        o.cgroup_fd = cg;
+        o.grace_ms = 20;
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        while (!strstr(out.data, "ready"))
+                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(sscanf(out.data, "grandchild=%d", &gc) == 1);
+        TU_SB_CHECK(pv_child_stop(c) == 0);
+        TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGKILL);
+        TU_SB_CHECK(e.flags & PV_EXIT_ESCALATED);
+        TU_SB_CHECK(tu_wait_gone(gc));
+        pv_child_release(c);
+        pv_loop_free(l);
+        close(cg);
+        return 0;
+}
+
+Test(child, cgroup_without_cgroup_kill, .timeout = 60)
+{
+        char path[4200];
+        int cg = make_cgroup(path, sizeof(path));
+
+        close(cg);
+        TU_SB_RUN("no-uring", no_cgroup_kill, path);
         cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
 }

@@ -209,3 +209,24 @@ Test(features, no_way_to_signal)
 {
         TU_SB_RUN("pidfd_send_signal=EPERM,kill=EPERM", no_signals, NULL);
 }
+
+/* A forced mechanism the sandbox refuses is -EOPNOTSUPP (Docker >= 20.10
+ * answers ENOSYS to clone3), and AUTO takes the next rung. */
+static int forced_refused(void *arg)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        pv_loop *l;
+
+        (void)arg;
+        lo.spawn_mech = PV_SPAWN_CLONE3;
+        TU_SB_CHECK(pv_loop_new(&l, &lo) == -EOPNOTSUPP);
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        TU_SB_CHECK(pv_loop_spawn_mech(l) == PV_SPAWN_CLONE);
+        pv_loop_free(l);
+        return 0;
+}
+
+Test(features, forced_mechanism_refused)
+{
+        TU_SB_RUN("docker", forced_refused, NULL);
+}

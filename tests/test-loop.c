@@ -292,3 +292,59 @@ Test(loop, after_fork)
         pv_child_release(c);
         pv_loop_free(l);
 }
+
+/* pv_loop_free kills what is left, with its whole process group (or
+ * session), and runs no callback: no output, no end of stream, no exit. */
+Test(loop, free_kills_groups_without_callbacks)
+{
+        const unsigned flags[] = { PV_SPAWN_NEW_PGRP, PV_SPAWN_NEW_SESSION };
+
+        for (int i = 0; i < 2; i++) {
+                struct tu_out out = { 0 };
+                struct pv_spawn_opts o =
+                        tu_helper_opts(TU_ARGV("fork-grandchild", "ignore-term", "ready", "pause"),
+                                       &out);
+                pv_loop *l;
+                pv_child *c;
+                int gc = 0, calls;
+
+                cr_assert_eq(pv_loop_new(&l, NULL), 0);
+                o.flags |= flags[i];
+                c = tu_spawn_ready(l, &o, &out);
+                cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
+                calls = out.calls;
+                (void)c;        /* not released: pv_loop_free frees it */
+                pv_loop_free(l);
+                cr_assert_eq(out.calls, calls, "output callback during pv_loop_free");
+                cr_assert_eq(out.exits, 0, "exit callback during pv_loop_free");
+                cr_assert_eq(out.ends[1] | out.ends[2], 0, "end of stream during pv_loop_free");
+                cr_assert(tu_wait_gone(gc), "grandchild %d survived pv_loop_free", gc);
+                cr_assert(tu_no_children());
+        }
+}
+
+/* pv_loop_dispatch returns how many ready fds it handled: 0 when there
+ * was nothing, at least 1 for each wake-up with work. */
+Test(loop, dispatch_return_value)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("print", "x", "exit", "0"), &out);
+        pv_loop *l;
+        int handled = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(pv_loop_dispatch(l, 0), 0);
+        cr_assert_eq(pv_loop_dispatch(l, 10), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        while (out.exits == 0) {
+                int r = pv_loop_dispatch(l, 10000);
+                cr_assert_gt(r, 0, "woke with nothing handled, or timed out");
+                handled += r;
+        }
+        /* The pidfd, and stdout and stderr (unless they ended in the exit's
+         * drain): at least one. */
+        cr_assert_geq(handled, 1);
+        cr_assert_eq(pv_loop_dispatch(l, 0), 0);
+        cr_assert_eq(pv_loop_dispatch(NULL, 0), -EINVAL);
+        pv_loop_free(l);
+}

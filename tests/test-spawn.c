@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,21 @@ Test(spawn, bad_arguments)
         cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
         bad = o; bad.size = 8;
         cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        /* The bounds: a deadline whose nanoseconds would overflow, too
+         * many keep fds, an output mode out of range in any slot. */
+        bad = o; bad.deadline_ms = UINT64_MAX / 2000000 + 1;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        bad = o; bad.deadline_ms = UINT64_MAX / 2000000;
+        cr_assert_eq(pv_spawn(l, &bad, NULL), 0, "the largest deadline is fine");
+        int many[1] = { 3 };
+        bad = o; bad.keep_fds = many; bad.n_keep_fds = 65537;
+        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        for (int slot = 0; slot < 3; slot++) {
+                bad = o; bad.stdio[slot].output = _PV_OUTPUT_MAX;
+                cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL, "slot %d", slot);
+                bad = o; bad.stdio[slot].output = -1;
+                cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL, "slot %d", slot);
+        }
         bad = o; bad.stdio[1].mode = PV_STDIO_FD; bad.stdio[1].fd = 987;
         cr_assert_eq(pv_spawn(l, &bad, &c), -EBADF);
         cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_SETUP);
@@ -399,4 +415,59 @@ Test(spawn, names)
         cr_assert_null(pv_spawn_stage_name(_PV_STAGE_MAX));
         cr_assert_str_eq(pv_backend_name(PV_BACKEND_EPOLL), "epoll");
         cr_assert_null(pv_backend_name(_PV_BACKEND_MAX));
+}
+
+static int cb_calls;
+static void count_output(pv_child *c, int fd, const char *d, size_t n, unsigned f, void *ud)
+{
+        (void)c, (void)fd, (void)d, (void)n, (void)f, (void)ud;
+        cb_calls++;
+}
+static void count_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        (void)c, (void)e, (void)ud;
+        cb_calls++;
+}
+static void count_drain(pv_child *c, void *ud)
+{
+        (void)c, (void)ud;
+        cb_calls++;
+}
+
+/* A spawn that fails (in the parent, in the child before exec, at exec)
+ * never invokes a callback, however long the loop runs after it; a spawn
+ * that works reports its own pid. */
+Test(spawn, no_callback_after_failure)
+{
+        pv_loop *l = loop_on(0);
+        const char *missing[] = { "/nonexistent/prog", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(missing, NULL);
+        struct pv_exit e;
+        pv_child *c;
+
+        tu_pipe_all(&o);
+        o.on_output = count_output;
+        o.on_exit = count_exit;
+        o.on_drain = count_drain;
+        cr_assert_eq(pv_spawn(l, &o, &c), -ENOENT);
+        o.argv = TU_ARGV("exit", "0");
+        o.cwd = "/nonexistent/dir";
+        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        o.cwd = NULL;
+        o.stdio[1].mode = PV_STDIO_FD;
+        o.stdio[1].fd = 999;
+        cr_assert_eq(pv_spawn(l, &o, NULL), -EBADF);
+        for (int i = 0; i < 5; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
+        cr_assert_eq(cb_calls, 0, "a callback ran after a failed spawn");
+
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
+        cr_assert_eq(e.pid, pv_child_pid(c));
+        cr_assert_gt(e.pid, 0);
+        cr_assert_geq(cb_calls, 1);
+        pv_child_release(c);
+        pv_loop_free(l);
 }

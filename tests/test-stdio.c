@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
@@ -902,4 +903,38 @@ Test(stdio, linger_delivers_later_output, .timeout = 60)
         late_output(0, &out);
         cr_assert_null(strstr(out.data, "late"), "'%s'", out.data);
         cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+}
+
+/* A write the queue cannot take is -ENOMEM before anything is written
+ * (buf is never read: it is far too large to be real); the default high-
+ * water mark is 1 MiB. */
+Test(stdio, write_enomem_writes_nothing_and_default_mark, .timeout = 60)
+{
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
+        static char chunk[64 * 1024];
+        pv_loop *l;
+        pv_child *c;
+        size_t sent = 0;
+        int r = 0;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        c = tu_spawn_ready(l, &o, &out);
+        cr_assert_eq(pv_child_write(c, chunk, SIZE_MAX / 2), -ENOMEM);
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        /* The helper never reads: the pipe fills, then the queue, up to the
+         * mark. */
+        while (r == 0 && sent < (64u << 20)) {
+                r = pv_child_write(c, chunk, sizeof(chunk));
+                cr_assert_geq(r, 0);
+                sent += sizeof(chunk);
+        }
+        cr_assert_eq(r, 1, "no high-water mark after %zu bytes", sent);
+        cr_assert_geq(pv_child_stdin_pending(c), 1 << 20);
+        cr_assert_lt(pv_child_stdin_pending(c), (1 << 20) + (ssize_t)sizeof(chunk));
+        cr_assert_eq(pv_child_write(c, chunk, SIZE_MAX / 2), -ENOMEM);
+        tu_stop_wait(c);
+        pv_child_release(c);
+        pv_loop_free(l);
 }

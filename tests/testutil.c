@@ -62,6 +62,15 @@ bool tu_pid_alive(int pid)
         return state && state != 'Z' && state != 'X';
 }
 
+bool tu_wait_gone(int pid)
+{
+        struct timespec ms = { 0, 1000000 };
+
+        for (int i = 0; i < 10000 && tu_pid_alive(pid); i++)
+                nanosleep(&ms, NULL);
+        return !tu_pid_alive(pid);
+}
+
 static void append(struct tu_out *o, const char *buf, size_t len)
 {
         size_t room = sizeof(o->data) - 1 - o->len;

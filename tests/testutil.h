@@ -16,6 +16,9 @@ int tu_count_threads(void);
 bool tu_no_children(void);
 /* Is pid alive (and not a zombie)? */
 bool tu_pid_alive(int pid);
+/* Wait (10 s at most) until pid is no longer alive: a process that is not
+ * our child gives no event to wait on.  Whether it went. */
+bool tu_wait_gone(int pid);
 
 /* Output collected by tu_collect (an on_output callback).  Lines get their
  * '\n' back (unless PV_OUT_PARTIAL or PV_OUT_NO_NEWLINE), so data reads as
