@@ -59,7 +59,10 @@ enum pv_spawn_mech {
         PV_SPAWN_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|
                               *        CLONE_CLEAR_SIGHAND), Linux 5.5+ */
         PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) */
-        PV_SPAWN_VFORK,      /* clone(CLONE_VM|CLONE_VFORK) + pidfd_open() */
+        PV_SPAWN_VFORK,      /* clone(CLONE_VM) + pidfd_open(): the child
+                              * waits on a pipe until the parent holds its
+                              * pidfd, so that no foreign reaper can free
+                              * its pid first (Linux 5.3+) */
         _PV_SPAWN_MAX,
         _PV_SPAWN_INVALID = -22 /* -EINVAL */
 };
@@ -82,7 +85,7 @@ enum pv_feature {
                                                  * is allowed; without it a
                                                  * signal goes by pid, and only
                                                  * while the pidfd shows the
-                                                 * child alive */
+                                                 * child has not exited */
         PV_FEATURE_PIDFD_SIGNAL_PGRP = 1u << 4, /* PIDFD_SIGNAL_PROCESS_GROUP
                                                  * (6.9); without it a group
                                                  * signal is kill(-pgid) */
@@ -106,10 +109,12 @@ struct pv_features {
 };
 #define PV_FEATURES_INIT { .size = sizeof(struct pv_features) }
 
-/* Fill *ret (as much of it as ret->size holds) with what the probe found;
- * the probe runs on the first call (of this or pv_loop_new()) and again only
- * where it failed for want of resources.  0, or -EINVAL for NULL or a size
- * smaller than the first version's. */
+/* Fill *ret (as much of it as ret->size holds; ret->size then says how much
+ * was written) with what the probe found; the probe runs on the first call
+ * (of this or pv_loop_new()) and again only where it failed for want of
+ * resources.  The bits other than the PV_FEATURE_SPAWN_* ones are probed,
+ * and set, only where some rung works.  Thread-safe.  0, or -EINVAL for
+ * NULL or a size smaller than the first version's. */
 PV_EXPORT int pv_features(struct pv_features *ret);
 
 /* Static name of a mechanism ("auto", "clone3", "clone", "vfork"), or NULL
@@ -135,8 +140,8 @@ struct pv_loop_opts {
  *         -E2BIG opts->size larger than this library knows and the unknown
  *                tail is not all zero;
  *         -EOPNOTSUPP the forced mechanism is not available here (or
- *                 -EAGAIN, -ENOMEM, -EMFILE when its probe ran out of
- *                 resources: it is probed again next time);
+ *                 -EAGAIN, -ENOMEM, -EMFILE, -ENFILE when its probe ran
+ *                 out of resources: it is probed again next time);
  *         -ENOSYS the kernel lacks what every mechanism needs (pidfds that
  *                 waitid(P_PIDFD) accepts: Linux 5.4);
  *         -EINVAL NULL ret;
@@ -269,8 +274,8 @@ enum pv_spawn_stage {
         _PV_STAGE_INVALID = -22
 };
 
-/* Static name of a stage ("none", "setup", ..., "exec"), or NULL when out
- * of range. */
+/* Static name of a stage ("none", "setup", ..., "exec", "cgroup"), or NULL
+ * when out of range. */
 PV_EXPORT const char *pv_spawn_stage_name(int stage);
 
 enum pv_spawn_flags {
@@ -390,7 +395,8 @@ struct pv_spawn_opts {
  * *ret (if ret is not NULL) holds a handle the caller owns and must give up
  * with pv_child_release().  With ret == NULL the loop owns the child and
  * frees it after its exit callback; nobody holds a handle to write with,
- * so a PV_STDIO_PIPE stdin is closed at once (the child reads EOF).
+ * so a PV_STDIO_PIPE or PV_STDIO_PIPE_RAW stdin is closed at once (the
+ * child reads EOF).
  *
  * Exec errors come back here, synchronously: no child, zombie or fd is left
  * behind, and pv_loop_spawn_stage() tells which stage failed.
@@ -405,6 +411,9 @@ struct pv_spawn_opts {
  *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
  *                 chdir (stage tells which);
  *         -EBADF  a PV_STDIO_FD or keep fd that is not open;
+ *         -EACCES, -EBUSY, -EOPNOTSUPP, ... with PV_SPAWN_CGROUP: the kernel
+ *                 would not place the child in that cgroup (stage
+ *                 PV_STAGE_CGROUP, or PV_STAGE_SETUP from clone3);
  *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
  *         -ENOSPC from epoll (fs.epoll.max_user_watches);
  *         -ECHILD the process forked since pv_loop_new(). */
