@@ -46,8 +46,11 @@ Test(features, agree_with_kernel_and_loops)
         cr_assert_eq(pv_features(&f), 0);
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
                 struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+                const char *why = tu_kernel_lacks_mech(m);
                 int r;
 
+                cr_assert_eq(!why, !!(f.have & bit[m]), "%s: the kernel says %s",
+                             pv_spawn_mech_name(m), why ? why : "yes");
                 lo.spawn_mech = m;
                 r = pv_loop_new(&l, &lo);
                 cr_assert_eq(r == 0, !!(f.have & bit[m]), "%s: loop %d, feature %d",

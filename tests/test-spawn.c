@@ -19,19 +19,12 @@
 /* Every test is bounded: a hang fails it instead of the whole run. */
 TestSuite(spawn, .timeout = 30);
 
-/* A loop on a given rung; a rung this kernel lacks is a skip, with why. */
+/* A loop on a given rung; a rung this kernel lacks (asked of the kernel,
+ * not of the library) is a skip, with why. */
 static pv_loop *loop_on(int mech)
 {
-        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-        pv_loop *l = NULL;
-        int r;
+        pv_loop *l = tu_loop_on(mech);
 
-        lo.spawn_mech = mech;
-        r = pv_loop_new(&l, &lo);
-        if (r == -EOPNOTSUPP)
-                cr_skip_test("spawn mechanism %s is not available on this kernel",
-                             pv_spawn_mech_name(mech));
-        cr_assert_eq(r, 0, "pv_loop_new: %s", strerror(-r));
         cr_assert_eq(pv_loop_spawn_mech(l), mech ? mech : pv_loop_spawn_mech(l));
         return l;
 }

@@ -352,22 +352,39 @@ Test(stdio, child_closes_stdout)
 static volatile sig_atomic_t sigpipes;
 static void on_sigpipe(int sig) { (void)sig; sigpipes++; }
 
+/* A child that closed its stdin, then said "ready" on a raw stdout: read
+ * here without dispatching, so that the loop has not yet seen the closed
+ * pipe, and the write itself meets EPIPE (and raises SIGPIPE). */
+static pv_child *spawn_closed_stdin(pv_loop *l)
+{
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), NULL);
+        struct pollfd p = { .events = POLLIN };
+        char buf[16] = "";
+        pv_child *c;
+
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.stdio[1].mode = PV_STDIO_PIPE_RAW;
+        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        p.fd = pv_child_stdio_fd(c, 1);
+        cr_assert_eq(poll(&p, 1, 10000), 1, "no ready in 10 s");
+        cr_assert_gt(read(p.fd, buf, sizeof(buf) - 1), 0);
+        cr_assert_str_eq(buf, "ready\n");
+        return c;
+}
+
 /* Writing to a child that closed its stdin, or exited, is -EPIPE, and the
  * host's own SIGPIPE handler never runs; a SIGPIPE that was pending before
  * is left pending. */
 Test(stdio, epipe_without_sigpipe)
 {
         struct sigaction sa = { .sa_handler = on_sigpipe };
-        struct tu_out out = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
         pv_loop *l;
         pv_child *c;
         sigset_t set;
 
         sigaction(SIGPIPE, &sa, NULL);
-        o.stdio[0].mode = PV_STDIO_PIPE;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        c = tu_spawn_ready(l, &o, &out);
+        c = spawn_closed_stdin(l);
         /* The kernel's EPIPE, from the write itself. */
         cr_assert_eq(pv_child_write(c, "x\n", 2), -EPIPE);
         cr_assert_eq(pv_child_write(c, "x\n", 2), -EPIPE);
@@ -378,10 +395,7 @@ Test(stdio, epipe_without_sigpipe)
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         raise(SIGPIPE);
         pv_child_release(c);
-        o = tu_helper_opts(TU_ARGV("close-stdin", "ready", "pause"), &out);
-        o.stdio[0].mode = PV_STDIO_PIPE;
-        memset(&out, 0, sizeof(out));
-        c = tu_spawn_ready(l, &o, &out);
+        c = spawn_closed_stdin(l);
         cr_assert_eq(pv_child_write(c, "y", 1), -EPIPE);
         sigpending(&set);
         cr_assert(sigismember(&set, SIGPIPE), "the host's pending SIGPIPE was eaten");

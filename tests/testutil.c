@@ -5,7 +5,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -60,6 +63,86 @@ bool tu_pid_alive(int pid)
         if (p && p[1] == ' ')
                 state = p[2];
         return state && state != 'Z' && state != 'X';
+}
+
+/* A fork-like child (no CLONE_VM: it returns here, as from fork) made by
+ * the raw call, reaped through its pidfd with waitid(P_PIDFD) (5.4). */
+static const char *raw_child(long pid, int pidfd)
+{
+        siginfo_t si;
+
+        if (pid == 0)
+                _exit(0);
+        if (pid < 0)
+                return NULL;
+        if (pidfd < 0) {
+                waitpid((pid_t)pid, NULL, __WALL);
+                return "the clone gave no pidfd (Linux before 5.2)";
+        }
+        if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &si, WEXITED | __WALL) < 0) {
+                waitpid((pid_t)pid, NULL, __WALL);
+                close(pidfd);
+                return "waitid(P_PIDFD) refused (Linux before 5.4)";
+        }
+        close(pidfd);
+        return "";
+}
+
+const char *tu_kernel_lacks_mech(int mech)
+{
+        struct {
+                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        } ca = { 0 };
+        int pidfd = -1, self;
+        const char *r;
+        long pid;
+
+        switch (mech) {
+        case PV_SPAWN_CLONE3:
+                /* CLONE_PIDFD | CLONE_CLEAR_SIGHAND (5.5), as the rung asks */
+                ca.flags = 0x1000 | 0x100000000ULL;
+                ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+                ca.exit_signal = SIGCHLD;
+                pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
+                r = raw_child(pid, pidfd);
+                return r ? (*r ? r : NULL) : "clone3 with CLONE_PIDFD|CLONE_CLEAR_SIGHAND refused";
+        case PV_SPAWN_CLONE:
+                pid = syscall(SYS_clone, 0x1000 /* CLONE_PIDFD */ | SIGCHLD, 0, &pidfd, 0, 0);
+                r = raw_child(pid, pidfd);
+                return r ? (*r ? r : NULL) : "clone with CLONE_PIDFD refused";
+        case PV_SPAWN_VFORK:
+                pid = fork();
+                if (pid > 0) {
+                        pidfd = (int)syscall(434 /* pidfd_open */, pid, 0);
+                        if (pidfd < 0) {
+                                waitpid((pid_t)pid, NULL, 0);
+                                return "pidfd_open refused (Linux before 5.3)";
+                        }
+                }
+                r = raw_child(pid, pidfd);
+                return r ? (*r ? r : NULL) : "fork failed";
+        default:
+                self = (int)syscall(434, getpid(), 0);
+                if (self >= 0)
+                        close(self);
+                return NULL;
+        }
+}
+
+pv_loop *tu_loop_on(int mech)
+{
+        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+        const char *why = tu_kernel_lacks_mech(mech);
+        pv_loop *l = NULL;
+        int r;
+
+        lo.spawn_mech = mech;
+        r = pv_loop_new(&l, &lo);
+        if (r < 0 && why)
+                cr_skip_test("spawn mechanism %s: %s", pv_spawn_mech_name(mech), why);
+        cr_assert_eq(r, 0, "pv_loop_new(%s): %s, while the kernel has what it needs",
+                     pv_spawn_mech_name(mech), strerror(-r));
+        return l;
 }
 
 bool tu_wait_gone(int pid)

@@ -20,6 +20,17 @@ bool tu_pid_alive(int pid);
  * our child gives no event to wait on.  Whether it went. */
 bool tu_wait_gone(int pid);
 
+/* Does this kernel (and sandbox) offer what spawn mechanism mech needs?
+ * Asked with raw system calls, independently of the library, so that a
+ * skip is never decided by the code under test: NULL if it does, else why
+ * not (static text). */
+const char *tu_kernel_lacks_mech(int mech);
+
+/* pv_loop_new on rung mech (0: AUTO); skips the test, with the kernel's
+ * reason, where tu_kernel_lacks_mech says the rung cannot work here, and
+ * fails it where the kernel has the rung but the library refuses it. */
+pv_loop *tu_loop_on(int mech);
+
 /* Output collected by tu_collect (an on_output callback).  Lines get their
  * '\n' back (unless PV_OUT_PARTIAL or PV_OUT_NO_NEWLINE), so data reads as
  * the child wrote it, in either output mode (set chunks for chunk mode). */
