@@ -131,6 +131,13 @@ for d in 500ms 5s 2m 1h 3 0.5; do
         check "duration '$d' accepted" 0 "$(status "$pv" --timeout="$d" -- "$helper" exit 0)"
 done
 
+# Beyond their caps, --grace and --timeout say what the cap is.
+msg=$(run "$pv" --grace=1200h true 2>&1 </dev/null | head -n1)
+check "grace beyond its cap" "pidvisor: grace '1200h' is beyond its cap, 4294967295ms (about 1193 hours)" "$msg"
+msg=$(run "$pv" --timeout=9000h true 2>&1 </dev/null | head -n1)
+check "timeout beyond its cap" "pidvisor: timeout '9000h' is beyond its cap, 8784h (366 days)" "$msg"
+check "grace at its cap is accepted" 0 "$(status "$pv" --grace=4294967295ms -- "$helper" exit 0)"
+
 # --timeout on a sleeping program: 124, stopped by the ladder, not
 # escalated (sleep dies of SIGTERM), and it ran at least the timeout.
 run "$pv" -q --timeout=100ms --report="$tmp/t.json" -- "$helper" sleep 60000 </dev/null

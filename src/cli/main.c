@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pidvisor.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,23 +24,10 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "duration.h"
+#include "opts.h"
 #include "report.h"
 
-#define EXIT_TIMEOUT 124
-#define EXIT_FAILURE_OWN 125
-#define EXIT_NOEXEC 126
-#define EXIT_NOTFOUND 127
-
-enum { PREFIX_TIME = 1, PREFIX_PID = 2 };
-
-static struct {
-        uint64_t grace_ms, timeout_ms;
-        bool kill_tree, quiet;
-        unsigned prefix;
-        const char *report;
-        char **argv;
-} opt = { .grace_ms = 5000 };
+static struct opts opt;
 
 static struct {
         pv_loop *loop;
@@ -71,148 +57,38 @@ static void say(const char *fmt, ...)
         va_end(ap);
 }
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
+/* --features: what this machine offers. */
+static void print_features(void)
 {
-        va_list ap;
-
-        va_start(ap, fmt);
-        fputs("pidvisor: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputs("\nTry 'pidvisor --help' for more information.\n", stderr);
-        va_end(ap);
-        exit(EXIT_FAILURE_OWN);
-}
-
-static void help(void)
-{
-        fputs("Usage: pidvisor [OPTIONS] [--] COMMAND [ARG...]\n"
-              "Run COMMAND, pass its stdin and stdout through, turn its stderr into a log,\n"
-              "stop it gracefully on a signal or a deadline, and report how it ended.\n\n"
-              "  -g, --grace=DURATION      SIGTERM -> SIGKILL grace on stop (default 5s)\n"
-              "  -t, --timeout=DURATION    stop the program after DURATION (exit status 124)\n"
-              "      --kill-tree           run the program in a cgroup of its own (else its own\n"
-              "                            process group) and stop the whole tree\n"
-              "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
-              "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
-              "      --features            print the mechanisms this machine offers, then exit\n"
-              "  -q, --quiet               no messages of pidvisor's own\n"
-              "  -h, --help                this help\n"
-              "      --version             the version\n\n"
-              "DURATION: 500ms, 5s, 2m, 1h, or a plain number of seconds.\n"
-              "SIGTERM, SIGINT or SIGHUP start the graceful stop; a second one kills at once.\n"
-              "Exit status: the program's; 128+N if killed by signal N; 124 if --timeout fired;\n"
-              "125 if pidvisor failed; 126 if COMMAND is not executable; 127 if not found.\n",
-              stdout);
-}
-
-static void parse(int argc, char **argv)
-{
-        enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION };
-        static const struct option longs[] = {
-                { "grace", required_argument, NULL, 'g' },
-                { "timeout", required_argument, NULL, 't' },
-                { "kill-tree", no_argument, NULL, O_KILL_TREE },
-                { "stderr-prefix", required_argument, NULL, O_PREFIX },
-                { "report", required_argument, NULL, O_REPORT },
-                { "features", no_argument, NULL, O_FEATURES },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, O_VERSION },
-                { 0 }
-        };
-        bool features = false;
-        int c;
-
-        opterr = 0;
-        /* '+': stop at the first non-option, which is the command. */
-        while ((c = getopt_long(argc, argv, "+:g:t:qh", longs, NULL)) != -1) {
-                switch (c) {
-                case 'g':
-                        if (duration_parse(optarg, &opt.grace_ms) < 0 || opt.grace_ms == 0 ||
-                            opt.grace_ms > UINT32_MAX)
-                                usage_error("invalid grace '%s'", optarg);
-                        break;
-                case 't':
-                        if (duration_parse(optarg, &opt.timeout_ms) < 0 || opt.timeout_ms == 0)
-                                usage_error("invalid timeout '%s'", optarg);
-                        break;
-                case O_KILL_TREE:
-                        opt.kill_tree = true;
-                        break;
-                case O_PREFIX:
-                        if (!strcmp(optarg, "none"))
-                                opt.prefix = 0;
-                        else if (!strcmp(optarg, "time"))
-                                opt.prefix = PREFIX_TIME;
-                        else if (!strcmp(optarg, "pid"))
-                                opt.prefix = PREFIX_PID;
-                        else if (!strcmp(optarg, "time,pid"))
-                                opt.prefix = PREFIX_TIME | PREFIX_PID;
-                        else
-                                usage_error("invalid stderr prefix '%s'", optarg);
-                        break;
-                case O_REPORT:
-                        if (!*optarg)
-                                usage_error("empty report file name");
-                        opt.report = optarg;
-                        break;
-                case O_FEATURES:
-                        features = true;
-                        break;
-                case 'q':
-                        opt.quiet = true;
-                        break;
-                case 'h':
-                        help();
-                        exit(0);
-                case O_VERSION:
-                        printf("pidvisor %d.%d.%d\n", PV_VERSION_MAJOR, PV_VERSION_MINOR,
-                               PV_VERSION_PATCH);
-                        exit(0);
-                case ':':
-                        usage_error("option '%s' needs a value", argv[optind - 1]);
-                default:
-                        if (optopt)
-                                usage_error("unknown option '-%c'", optopt);
-                        usage_error("unknown option '%s'", argv[optind - 1]);
-                }
-        }
-        if (features) {
-                printf("spawn mechanisms:");
-                for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-                        pv_loop *l;
-                        lo.spawn_mech = m;
-                        if (pv_loop_new(&l, &lo) == 0) {
-                                printf(" %s", pv_spawn_mech_name(m));
-                                pv_loop_free(l);
-                        }
-                }
+        printf("spawn mechanisms:");
+        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+                struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
                 pv_loop *l;
-                if (pv_loop_new(&l, NULL) == 0) {
-                        printf(" (in use: %s)\nbackend: %s\n",
-                               pv_spawn_mech_name(pv_loop_spawn_mech(l)),
-                               pv_backend_name(pv_loop_backend(l)));
+                lo.spawn_mech = m;
+                if (pv_loop_new(&l, &lo) == 0) {
+                        printf(" %s", pv_spawn_mech_name(m));
                         pv_loop_free(l);
-                } else {
-                        printf(" none: no pidfd support\n");
                 }
-                struct tree_cgroup cg;
-                int e = cgroup_make(&cg);
-                if (e == 0) {
-                        printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
-                               cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
-                        (void)cgroup_remove(&cg);
-                } else {
-                        printf("kill tree: process group (no writable cgroup v2: %s)\n",
-                               strerror(-e));
-                }
-                exit(0);
         }
-        if (optind >= argc)
-                usage_error("no command given");
-        opt.argv = argv + optind;
+        pv_loop *l;
+        if (pv_loop_new(&l, NULL) == 0) {
+                printf(" (in use: %s)\nbackend: %s\n",
+                       pv_spawn_mech_name(pv_loop_spawn_mech(l)),
+                       pv_backend_name(pv_loop_backend(l)));
+                pv_loop_free(l);
+        } else {
+                printf(" none: no pidfd support\n");
+        }
+        struct tree_cgroup cg;
+        int e = cgroup_make(&cg);
+        if (e == 0) {
+                printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
+                       cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
+                (void)cgroup_remove(&cg);
+        } else {
+                printf("kill tree: process group (no writable cgroup v2: %s)\n",
+                       strerror(-e));
+        }
 }
 
 /* ---- the program's stderr ------------------------------------------- */
@@ -480,7 +356,11 @@ int main(int argc, char **argv)
         for (int fd = 0; fd < 3; fd++)
                 if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
                         return EXIT_FAILURE_OWN;
-        parse(argc, argv);
+        opts_parse(&opt, argc, argv);
+        if (opt.features) {
+                print_features();
+                return 0;
+        }
         rep.argv = (const char *const *)opt.argv;
         /* A report that cannot be written is found out now, not after the
          * run. */
