@@ -156,8 +156,8 @@ check "escalation in report" "True 9 True" \
 # The report is valid JSON with every field, also for a plain exit; the
 # rung is the one --features says is in use here.
 run "$pv" -q --report="$tmp/r.json" -- "$helper" exit 3 </dev/null
-check "report fields" "exited 3 3 False $rung epoll" \
-        "$(json "$tmp/r.json" 'r["status"], r["exit_code"], r["exit_status"], r["escalated"], r["spawn_mechanism"], r["backend"]')"
+check "report fields" "exited 3 3 False $rung epoll 0" \
+        "$(json "$tmp/r.json" 'r["status"], r["exit_code"], r["exit_status"], r["escalated"], r["spawn_mechanism"], r["backend"], r["stderr_dropped"]')"
 check "report's rusage is numbers" "True" \
         "$(json "$tmp/r.json" 'all(isinstance(r[k], (int, float)) for k in ("user_cpu_ms", "sys_cpu_ms", "max_rss_kb"))')"
 run "$pv" -q --report="$tmp/n.json" -- /nonexistent/x </dev/null
@@ -252,6 +252,44 @@ check "closed stdout and stderr" 0 "$(run "$pv" -q -- "$helper" print x eprint y
 run "$pv" -q --report="$tmp/u.json" -- "$helper" exit 0 "$(printf 'a\377b')" </dev/null
 check "report with non-UTF-8 argv parses" "a\ufffdb" "$(json "$tmp/u.json" 'r["command"][3].encode("unicode_escape").decode()')"
 check "report that cannot be written is 125 up front" 125 "$(status "$pv" -q --report=/nonexistent/dir/r.json -- "$helper" exit 4)"
+
+# A stalled reader of pidvisor's stderr does not freeze it: the timeout
+# fires, signals are handled, what does not fit is dropped and counted.
+mkfifo "$tmp/fifo"
+exec 8<>"$tmp/fifo"     # the reader that never reads
+run "$pv" -t 1s --report="$tmp/s.json" -- "$helper" lines 2 100000 80 pause </dev/null 2>"$tmp/fifo" 8>&-
+check "stalled stderr: the timeout fires" 124 "$?"
+check "stalled stderr: what was dropped is counted" True "$(json "$tmp/s.json" 'r["stderr_dropped"] > 0')"
+"$pv" -- "$helper" lines 2 100000 80 ready pause </dev/null >"$tmp/ready3" 2>"$tmp/fifo" 8>&- &
+pid=$!
+if wait_file "$tmp/ready3" ready; then kill -TERM $pid; else kill -USR2 $pid; fi
+reap $pid
+check "stalled stderr: SIGTERM stops it" 143 "$?"
+exec 8>&-
+# A reader that comes back gets the rest and is told how much it missed;
+# the bytes it got and the bytes dropped add up.
+rm -f "$tmp/fifo" "$tmp/go" "$tmp/flooded"
+mkfifo "$tmp/fifo"
+(
+        i=0
+        while [ ! -e "$tmp/go" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+        exec cat
+) < "$tmp/fifo" > "$tmp/got" &
+reader=$!
+run "$pv" --report="$tmp/b.json" -- sh -c "\"$helper\" lines 2 100000 80; : > $tmp/flooded
+        while [ ! -e $tmp/go ]; do sleep 0.01; done; echo done >&2" </dev/null 2>"$tmp/fifo" &
+pid=$!
+wait_exists "$tmp/flooded"
+: > "$tmp/go"
+reap $pid
+check "a reader back: the run ends" 0 "$?"
+reap $reader
+dropped=$(sed -n 's/^pidvisor: \([0-9]*\) bytes of stderr dropped (nobody read it)$/\1/p' "$tmp/got")
+check "a reader back: it is told, once" "1 $(json "$tmp/b.json" 'r["stderr_dropped"]')" \
+        "$(grep -c 'bytes of stderr dropped' "$tmp/got") $dropped"
+# (The last line, "done\n", may come while the queue is still full.)
+check "a reader back: got + dropped = written" 8000005 \
+        "$(( $(grep -c '^[a-z]\{79\}$' "$tmp/got") * 80 + $(grep -c '^done$' "$tmp/got") * 5 + ${dropped:-0} ))"
 
 # Sandboxes (tests/seccomp-run): a kernel or container without some piece.
 if [ $have_sandbox = yes ]; then

@@ -98,6 +98,6 @@ int report_write(FILE *f, const struct report *r)
         json_string(f, r->backend ? r->backend : "");
         fputs(",\"kill_tree\":", f);
         json_string(f, r->kill_tree);
-        fputs("}\n", f);
+        fprintf(f, ",\"stderr_dropped\":%llu}\n", (unsigned long long)r->stderr_dropped);
         return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }
