@@ -228,6 +228,12 @@ if [ "$tree" = cgroup ]; then
 else
         skip "kill tree in a cgroup" "no writable cgroup v2 ($(echo "$features" | grep '^kill tree'))"
 fi
+if [ $have_sandbox = yes ]; then
+        tree_left_behind pgrp "mkdir=EACCES,mkdirat=EACCES"
+        check "pgrp: the report says so" pgrp "$(json "$tmp/lb.json" 'r["kill_tree"]')"
+else
+        skip "kill tree in a process group" "no tests/seccomp-run to refuse the cgroup"
+fi
 
 # With a writable cgroup v2 the tree lives in a cgroup of its own, which is
 # removed afterwards; a tree that ignores SIGTERM is escalated as a whole.
@@ -305,6 +311,23 @@ if [ $have_sandbox = yes ]; then
         reap $pid
         check "no-pidfd-signal: SIGTERM stops it" 143 "$?"
 
+        # --kill-tree: only "cgroup v2 not usable here" falls back, and says
+        # so; running out of something is a failure.
+        out=$(run "$sr" mkdir=ENOMEM,mkdirat=ENOMEM -- "$pv" --kill-tree --report="$tmp/m.json" -- "$helper" exit 0 2>&1 </dev/null)
+        check "kill-tree, mkdir ENOMEM: 125" "125 not-run" "$? $(json "$tmp/m.json" 'r["status"]')"
+        check "kill-tree, mkdir ENOMEM: the message names the call" yes \
+                "$(echo "$out" | grep -q '^pidvisor: --kill-tree: mkdir .*: Cannot allocate memory$' && echo yes || echo "no: $out")"
+        out=$(run "$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" --kill-tree --report="$tmp/a.json" -- "$helper" exit 0 2>&1 </dev/null)
+        check "kill-tree, mkdir EACCES: falls back to a process group" "0 pgrp" "$? $(json "$tmp/a.json" 'r["kill_tree"]')"
+        check "kill-tree, mkdir EACCES: says so, in one line" 1 \
+                "$(echo "$out" | grep -c '^pidvisor: --kill-tree: cgroup v2 not usable here (mkdir .*: Permission denied): using a process group$')"
+        check "kill-tree, mkdir EACCES, -q: says nothing" "" \
+                "$(run "$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" -q --kill-tree -- "$helper" exit 0 2>&1 </dev/null)"
+        check "--features agrees: fails with ENOMEM" yes \
+                "$("$sr" mkdir=ENOMEM,mkdirat=ENOMEM -- "$pv" --features | grep -q '^kill tree: fails (mkdir .*: Cannot allocate memory)' && echo yes || echo no)"
+        check "--features agrees: pgrp with EACCES" pgrp \
+                "$("$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" --features | sed -n 's/^kill tree: \([a-z]*\).*/\1/p')"
+
         # --features and --kill-tree agree in a container without clone3,
         # where the program moves itself into its cgroup.
         dtree=$("$sr" docker -- "$pv" --features | sed -n 's/^kill tree: \([a-z]*\).*/\1/p')
@@ -320,6 +343,9 @@ if [ $have_sandbox = yes ]; then
         else
                 skip "docker: --kill-tree in a cgroup" "no writable cgroup v2 ($dtree)"
         fi
+        check "nothing to spawn: --features says the kill tree is unavailable" \
+                "kill tree: unavailable (nothing can be spawned)" \
+                "$("$sr" pre-5.4 -- "$pv" --features | grep '^kill tree:')"
 else
         skip "sandbox scenarios" "no tests/seccomp-run"
 fi

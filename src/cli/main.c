@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pidvisor.h>
 #include <signal.h>
@@ -26,15 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
 #include "opts.h"
 #include "out.h"
 #include "report.h"
+#include "tree.h"
 
 /* What an fd in the command's epoll set is. */
 enum tag { TAG_STDIN, TAG_LOOP, TAG_SIGNAL, TAG_OUT, TAG_TREE };
 
-/* How long pidvisor's last words may wait for a stalled stderr. */
+/* How long the kill of what is left of a tree may take, and how long
+ * pidvisor's last words may wait for a stalled stderr. */
+#define TREE_KILL_MS 5000
 #define FLUSH_MS 1000
 
 static struct opts opt;
@@ -49,14 +52,14 @@ static struct {
         int ep, sfd;            /* -1 until made */
         int signals;            /* stop signals received */
         bool broken;            /* epoll_wait failed: nothing more is seen */
-        struct tree_cgroup cg;  /* --kill-tree in a cgroup: fd >= 0 */
+        struct tree tree;       /* --kill-tree; kind TREE_NONE without */
         struct {
                 bool on;        /* fd 0 is being read */
                 bool epoll;     /* fd 0 is in the epoll set */
                 bool paused;    /* the program's stdin queue is at its mark */
         } in;
         struct report rep;
-} st = { .err_line_start = true, .ep = -1, .sfd = -1, .cg = { .fd = -1 } };
+} st = { .err_line_start = true, .ep = -1, .sfd = -1 };
 
 #define say out_say
 
@@ -66,6 +69,27 @@ static int64_t now_ms(void)
 
         clock_gettime(CLOCK_MONOTONIC, &t);     /* through the vDSO: cannot fail */
         return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The kill tree, found the way --kill-tree finds it. */
+static void print_tree(pv_loop *loop)
+{
+        struct tree t;
+        int r = tree_probe(&t, loop);
+
+        if (r < 0) {
+                printf("kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
+        } else if (t.kind == TREE_CGROUP) {
+                char dir[sizeof(t.cg.path)];
+                strcpy(dir, t.cg.path);
+                printf("kill tree: cgroup (a cgroup v2 directory of its own under %s; "
+                       "cgroup.kill: %s)\n", dirname(dir),
+                       cgroup_has_kill(&t.cg) ? "yes" : "no, SIGKILL to each");
+        } else {
+                printf("kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
+        }
+        if (tree_done(&t) < 0)
+                printf("pidvisor: %s\n", t.why);
 }
 
 /* --features: what this machine offers. */
@@ -90,15 +114,11 @@ static void print_features(void)
         } else {
                 printf(" none: no pidfd support\n");
         }
-        struct tree_cgroup cg;
-        int e = cgroup_make(&cg);
-        if (e == 0) {
-                printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
-                       cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
-                (void)cgroup_remove(&cg);
+        if (!pv_loop_new(&l, NULL)) {
+                print_tree(l);
+                pv_loop_free(l);
         } else {
-                printf("kill tree: process group (no writable cgroup v2: %s)\n",
-                       strerror(-e));
+                printf("kill tree: unavailable (nothing can be spawned)\n");
         }
 }
 
@@ -227,14 +247,6 @@ static bool stdin_file(void)
 
 /* ---- signals ----------------------------------------------------------- */
 
-static void kill_group(void)
-{
-        if (st.cg.fd >= 0)
-                cgroup_signal_all(&st.cg, SIGKILL);
-        else if (opt.kill_tree)
-                (void)kill(-pv_child_pid(st.child), SIGKILL);  /* ESRCH: nobody left */
-}
-
 static void on_signal(int sig)
 {
         int r;
@@ -251,7 +263,7 @@ static void on_signal(int sig)
         } else {
                 say("%s again: killing '%s'", strsignal(sig), opt.argv[0]);
                 (void)pv_child_signal(st.child, SIGKILL);  /* -ESRCH: gone already */
-                kill_group();
+                tree_signal(&st.tree, SIGKILL);
         }
 }
 
@@ -330,39 +342,46 @@ static void supervise(void)
 
 /* ---- the tree, after the program ------------------------------------ */
 
-static int cg_events = -1;      /* the cgroup's cgroup.events */
-
-static bool cgroup_gone(void)
+static bool tree_gone(void)
 {
-        return !cgroup_populated(cg_events);
+        return tree_empty(&st.tree);
 }
 
-/* What the program left in its cgroup gets what the program got: SIGTERM
- * and a grace period (from its exit), its stderr still printed, then
- * cgroup.kill; a signal to pidvisor cuts the grace short.  Then the cgroup
- * is removed.  A process group only gets SIGKILL. */
+/* What the program left behind gets what the program got: SIGTERM (and
+ * SIGCONT) and a grace period from its exit, its stderr still printed, then
+ * SIGKILL; a signal to pidvisor cuts the grace short.  The same for a
+ * cgroup and a process group; only the wake-up differs (the cgroup's
+ * events fd, or a look every TREE_POLL_MS). */
 static void wind_down(void)
 {
         struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = TAG_TREE };
-        int r;
+        int efd = tree_event_fd(&st.tree);
+        int poll_ms = TREE_POLL_MS;
+        int64_t end;
 
-        if (st.cg.fd < 0) {
-                kill_group();
+        if (st.tree.kind == TREE_NONE)
                 return;
+        if (efd >= 0 && epoll_ctl(st.ep, EPOLL_CTL_ADD, efd, &ev) == 0)
+                poll_ms = -1;   /* else: look every TREE_POLL_MS */
+        if (!tree_gone() && st.signals < 2 && !(st.exit.flags & PV_EXIT_ESCALATED)) {
+                tree_signal(&st.tree, SIGTERM);
+                tree_signal(&st.tree, SIGCONT);
+                turn_until(tree_gone, now_ms() + (int64_t)opt.grace_ms, poll_ms, true);
         }
-        cg_events = cgroup_events_fd(&st.cg);
-        if (cg_events >= 0 && !cgroup_gone() && st.signals < 2 &&
-            epoll_ctl(st.ep, EPOLL_CTL_ADD, cg_events, &ev) == 0) {
-                cgroup_signal_all(&st.cg, SIGTERM);
-                cgroup_signal_all(&st.cg, SIGCONT);
-                turn_until(cgroup_gone, now_ms() + (int64_t)opt.grace_ms, -1, true);
-                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, cg_events, NULL); /* closed next */
+        /* SIGKILL again every 100 ms for a tree that was forking. */
+        end = now_ms() + TREE_KILL_MS;
+        while (!tree_gone() && now_ms() < end && !st.broken) {
+                tree_signal(&st.tree, SIGKILL);
+                int64_t next = now_ms() + 100;
+                turn_until(tree_gone, next < end ? next : end, poll_ms, false);
         }
-        if (cg_events >= 0)
-                close(cg_events);
-        r = cgroup_remove(&st.cg);
-        if (r < 0)
-                say("cannot remove cgroup %s: %s", st.cg.path, strerror(-r));
+        if (!tree_gone())
+                say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
+                    TREE_KILL_MS);
+        if (poll_ms < 0)
+                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, efd, NULL); /* tree_done closes it */
+        if (tree_done(&st.tree) < 0)
+                say("--kill-tree: %s", st.tree.why);
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -448,6 +467,11 @@ static int spawn_status(int err)
 
 static int spawn_failed(int r)
 {
+        if (st.tree.failed) {
+                say("--kill-tree: %s", st.tree.why);
+                st.rep.error = strerror(-r);
+                return EXIT_FAILURE_OWN;
+        }
         say("cannot run '%s': %s", opt.argv[0], strerror(-r));
         st.rep.error = strerror(-r);
         return spawn_status(r);
@@ -474,23 +498,11 @@ static int spawn_program(void)
         /* The tree may outlive the program by a grace period: its stderr
          * stays open (and printed) that long. */
         o.linger_ms = (uint32_t)opt.grace_ms;
-        /* A cgroup of its own holds the whole tree, whatever it does with
-         * sessions and groups; a process group is the fallback where no
-         * cgroup v2 is ours to write. */
-        r = cgroup_make(&st.cg);
-        if (r == 0) {
-                o.flags = PV_SPAWN_CGROUP;
-                o.cgroup_fd = st.cg.fd;
-                r = pv_spawn(st.loop, &o, &st.child);
-                if (r >= 0 || pv_loop_spawn_stage(st.loop) != PV_STAGE_SETUP) {
-                        st.rep.kill_tree = "cgroup";
-                        return r < 0 ? spawn_failed(r) : 0;
-                }
-                (void)cgroup_remove(&st.cg);
-        }
-        o.flags = PV_SPAWN_NEW_PGRP;
-        st.rep.kill_tree = "pgrp";
-        r = pv_spawn(st.loop, &o, &st.child);
+        r = tree_spawn(&st.tree, st.loop, &o, &st.child);
+        if (st.tree.fell_back)
+                say("--kill-tree: cgroup v2 not usable here (%s): using a process group",
+                    st.tree.why);
+        st.rep.kill_tree = tree_name(&st.tree);
         return r < 0 ? spawn_failed(r) : 0;
 }
 
@@ -559,7 +571,7 @@ static int finish(int status)
         out_done();
         pv_child_release(st.child);
         pv_loop_free(st.loop);
-        (void)cgroup_remove(&st.cg);    /* after a failure only: done already */
+        (void)tree_done(&st.tree);      /* after a failure only: done already */
         if (st.sfd >= 0)
                 close(st.sfd);
         if (st.ep >= 0)
@@ -574,10 +586,10 @@ static int ended(void)
         if (st.broken && !st.exited) {
                 /* Unwatched, the program must not run on unsupervised. */
                 (void)pv_child_signal(st.child, SIGKILL);
-                kill_group();
+                tree_signal(&st.tree, SIGKILL);
                 /* Bounded: a program no signal reaches is left to
                  * pv_loop_free(), which does not wait for it. */
-                (void)pv_child_wait(st.child, 5000, &st.exit);
+                (void)pv_child_wait(st.child, TREE_KILL_MS, &st.exit);
                 st.rep.error = "the event loop failed";
                 return finish(EXIT_FAILURE_OWN);
         }
@@ -642,6 +654,7 @@ int main(int argc, char **argv)
         }
         st.rep.argv = (const char *const *)opt.argv;
         st.rep.kill_tree = "none";
+        st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
         if (check_report() < 0)
                 return EXIT_FAILURE_OWN;
         r = setup();
