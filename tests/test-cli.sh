@@ -94,11 +94,11 @@ cgroup_dir() { # our cgroup v2 directory, from /proc/self/cgroup and mountinfo
 command -v python3 >/dev/null || { echo "python3 is needed (bootstrap installs it)"; exit 99; }
 
 features=$(run "$pv" --features 2>&1)
-rung=$(echo "$features" | sed -n 's/.*(in use: \([a-z0-9]*\)).*/\1/p')
+rung=$(echo "$features" | sed -n 's/^spawn: //p')
 case "$rung" in
 clone3|clone|vfork) ;;
 *)
-        echo "skip: pidvisor --features says nothing can be spawned here: $(echo "$features" | head -n1)"
+        echo "skip: pidvisor --features says nothing can be spawned here: $rung"
         exit 77
         ;;
 esac
@@ -302,6 +302,12 @@ if [ $have_sandbox = yes ]; then
         sr="$seccomp_run"
         # pidfd_send_signal refused: signals go by pid, and the ladder and
         # pidvisor's own signals still work.
+        f=$("$sr" no-pidfd-signal -- "$pv" --features 2>&1)
+        check "no-pidfd-signal: --features says how signals go" \
+                "signals: kill(pid), pidfd_send_signal refused (sent only while the pidfd shows the program alive)" \
+                "$(echo "$f" | grep '^signals:')"
+        check "no-pidfd-signal: and group signals" "group signals: kill(-pgid) (no PIDFD_SIGNAL_PROCESS_GROUP: Linux 6.9)" \
+                "$(echo "$f" | grep '^group signals:')"
         run "$sr" no-pidfd-signal -- "$pv" -q -t 1s --grace=1s --report="$tmp/p.json" -- sleep 6 </dev/null
         check "no-pidfd-signal: timeout by kill(pid)" "124 False True True" \
                 "$? $(json "$tmp/p.json" 'r["escalated"], r["signal"] == 15, 1000 <= r["runtime_ms"] < 5000')"
@@ -310,6 +316,9 @@ if [ $have_sandbox = yes ]; then
         if wait_file "$tmp/ready4" ready; then kill -TERM $pid; else kill -USR2 $pid; fi
         reap $pid
         check "no-pidfd-signal: SIGTERM stops it" 143 "$?"
+
+        check "pre-6.15: --features says stolen statuses are lost" "lost" \
+                "$("$sr" pre-6.15 -- "$pv" --features | sed -n 's/^stolen status: \([a-z]*\).*/\1/p')"
 
         # --kill-tree: only "cgroup v2 not usable here" falls back, and says
         # so; running out of something is a failure.
@@ -346,6 +355,13 @@ if [ $have_sandbox = yes ]; then
         check "nothing to spawn: --features says the kill tree is unavailable" \
                 "kill tree: unavailable (nothing can be spawned)" \
                 "$("$sr" pre-5.4 -- "$pv" --features | grep '^kill tree:')"
+        # Setup failures say what is missing, or which call failed.
+        check "nothing to spawn: the message says what is missing" \
+                "125 pidvisor: cannot set up: this kernel lacks pidfds that waitid(P_PIDFD) accepts: Linux 5.4 or later is needed" \
+                "$(out=$(run "$sr" pre-5.4 -- "$pv" true 2>&1 </dev/null); echo "$? $out")"
+        check "a setup failure names the call" \
+                "pidvisor: cannot set up: signalfd: Too many open files" \
+                "$(run "$sr" signalfd4=EMFILE -- "$pv" true 2>&1 </dev/null)"
 else
         skip "sandbox scenarios" "no tests/seccomp-run"
 fi
@@ -355,6 +371,9 @@ check "help exits 0" 0 "$(status "$pv" --help)"
 check "help names every option" 9 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|stderr-prefix|report|features|quiet|help|version)' | sort -u | wc -l)"
 check "version" "pidvisor 0.1.0" "$(run "$pv" --version)"
 check "features" 0 "$(status "$pv" --features)"
+check "features: one line for each rung and fact" "3 1 1 1 1 1 1" \
+        "$(for k in '  [a-z0-9]*: ' 'spawn: ' 'backend: ' 'signals: ' 'group signals: ' 'stolen status: ' 'kill tree: '; do
+                echo "$features" | grep -c "^$k"; done | tr '\n' ' ' | sed 's/ $//')"
 
 echo "$((n - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

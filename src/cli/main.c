@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pidvisor.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "features.h"
 #include "opts.h"
 #include "out.h"
 #include "report.h"
@@ -69,57 +69,6 @@ static int64_t now_ms(void)
 
         clock_gettime(CLOCK_MONOTONIC, &t);     /* through the vDSO: cannot fail */
         return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* The kill tree, found the way --kill-tree finds it. */
-static void print_tree(pv_loop *loop)
-{
-        struct tree t;
-        int r = tree_probe(&t, loop);
-
-        if (r < 0) {
-                printf("kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
-        } else if (t.kind == TREE_CGROUP) {
-                char dir[sizeof(t.cg.path)];
-                strcpy(dir, t.cg.path);
-                printf("kill tree: cgroup (a cgroup v2 directory of its own under %s; "
-                       "cgroup.kill: %s)\n", dirname(dir),
-                       cgroup_has_kill(&t.cg) ? "yes" : "no, SIGKILL to each");
-        } else {
-                printf("kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
-        }
-        if (tree_done(&t) < 0)
-                printf("pidvisor: %s\n", t.why);
-}
-
-/* --features: what this machine offers. */
-static void print_features(void)
-{
-        printf("spawn mechanisms:");
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-                pv_loop *l;
-                lo.spawn_mech = m;
-                if (pv_loop_new(&l, &lo) == 0) {
-                        printf(" %s", pv_spawn_mech_name(m));
-                        pv_loop_free(l);
-                }
-        }
-        pv_loop *l;
-        if (pv_loop_new(&l, NULL) == 0) {
-                printf(" (in use: %s)\nbackend: %s\n",
-                       pv_spawn_mech_name(pv_loop_spawn_mech(l)),
-                       pv_backend_name(pv_loop_backend(l)));
-                pv_loop_free(l);
-        } else {
-                printf(" none: no pidfd support\n");
-        }
-        if (!pv_loop_new(&l, NULL)) {
-                print_tree(l);
-                pv_loop_free(l);
-        } else {
-                printf("kill tree: unavailable (nothing can be spawned)\n");
-        }
 }
 
 /* ---- the program's stderr ------------------------------------------- */
@@ -388,9 +337,11 @@ static void wind_down(void)
 
 static int fail_setup(const char *call, int err)
 {
-        (void)call;
-        say("cannot set up: %s", strerror(err));
-        st.rep.error = strerror(err);
+        if (call)
+                say("cannot set up: %s: %s", call, strerror(err));
+        else
+                say("cannot set up: %s", features_no_spawn(-err));
+        st.rep.error = call ? strerror(err) : features_no_spawn(-err);
         return EXIT_FAILURE_OWN;
 }
 
@@ -431,6 +382,8 @@ static int setup(void)
         if (epoll_ctl(st.ep, EPOLL_CTL_ADD, st.sfd, &ev) < 0)
                 return fail_setup("epoll_ctl(signalfd)", errno);
         r = pv_loop_new(&st.loop, NULL);
+        if (r == -ENOSYS || r == -EPERM)
+                return fail_setup(NULL, -r);
         if (r < 0)
                 return fail_setup("pv_loop_new", -r);
         st.rep.spawn = pv_spawn_mech_name(pv_loop_spawn_mech(st.loop));
@@ -648,10 +601,8 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE_OWN;
         opts_parse(&opt, argc, argv);
         out_set_quiet(opt.quiet);
-        if (opt.features) {
-                print_features();
-                return 0;
-        }
+        if (opt.features)
+                return features_print(stdout);
         st.rep.argv = (const char *const *)opt.argv;
         st.rep.kill_tree = "none";
         st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
