@@ -319,6 +319,13 @@ if [ $have_sandbox = yes ]; then
 
         check "pre-6.15: --features says stolen statuses are lost" "lost" \
                 "$("$sr" pre-6.15 -- "$pv" --features | sed -n 's/^stolen status: \([a-z]*\).*/\1/p')"
+        # SIGCHLD inherited as SIG_IGN: reset, so the status is the program's.
+        check "SIGCHLD ignored at start" 3 "$(status "$sr" pre-6.15 --sigchld-ign -- "$pv" -- sh -c 'exit 3')"
+        # A status nobody can tell (waitid says another reaper had it):
+        # 125, and the rusage is unknown, not zero.
+        run "$sr" waitid=ECHILD -- "$pv" -q --report="$tmp/l.json" -- "$helper" exit 3 </dev/null
+        check "status lost: 125, rusage null" "125 lost None None None" \
+                "$? $(json "$tmp/l.json" 'r["status"], r["user_cpu_ms"], r["sys_cpu_ms"], r["max_rss_kb"]')"
 
         # --kill-tree: only "cgroup v2 not usable here" falls back, and says
         # so; running out of something is a failure.

@@ -58,7 +58,8 @@ static void print_signals(FILE *f, const struct pv_features *pf)
                 : "kill(-pgid) (no PIDFD_SIGNAL_PROCESS_GROUP: Linux 6.9)");
         fprintf(f, "stolen status: %s\n", pf->have & PV_FEATURE_PIDFD_INFO_EXIT
                 ? "recovered (PIDFD_GET_INFO with PIDFD_INFO_EXIT)"
-                : "lost if another reaper takes it (no PIDFD_INFO_EXIT: Linux 6.15)");
+                : "lost if another reaper takes it (no PIDFD_INFO_EXIT: Linux 6.15); "
+                  "pidvisor resets an inherited SIG_IGN of SIGCHLD, so that is not one");
         fprintf(f, "close_range: %s\n", pf->have & PV_FEATURE_CLOSE_RANGE
                 ? "yes (CLOSE_RANGE_CLOEXEC)"
                 : "no (the child walks /proc/self/fd; Linux 5.11)");

@@ -346,12 +346,14 @@ static int fail_setup(const char *call, int err)
 }
 
 /* Our own signals, read in the loop.  A closed stdout or stderr must not
- * kill us (the program gets the default SIGPIPE back). */
+ * kill us (the program gets the default SIGPIPE back); an ignored SIGCHLD
+ * would let the kernel reap the program before we could (and the library
+ * could then only recover its status on Linux 6.15+). */
 static int setup_signals(void)
 {
         sigset_t sigs;
 
-        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGCHLD, SIG_DFL) == SIG_ERR)
                 return fail_setup("signal", errno);
         if (sigemptyset(&sigs) < 0 || sigaddset(&sigs, SIGTERM) < 0 ||
             sigaddset(&sigs, SIGINT) < 0 || sigaddset(&sigs, SIGHUP) < 0 ||
