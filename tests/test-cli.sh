@@ -131,6 +131,9 @@ for d in 500ms 5s 2m 1h 3 0.5; do
         check "duration '$d' accepted" 0 "$(status "$pv" --timeout="$d" -- "$helper" exit 0)"
 done
 
+# An empty program name is no file, as for timeout(1).
+msg=$(run "$pv" '' 2>&1 </dev/null)
+check "empty program name is 127" "127 pidvisor: cannot run '': No such file or directory" "$? $msg"
 # Beyond their caps, --grace and --timeout say what the cap is.
 msg=$(run "$pv" --grace=1200h true 2>&1 </dev/null | head -n1)
 check "grace beyond its cap" "pidvisor: grace '1200h' is beyond its cap, 4294967295ms (about 1193 hours)" "$msg"
@@ -259,6 +262,17 @@ run "$pv" -q --report="$tmp/u.json" -- "$helper" exit 0 "$(printf 'a\377b')" </d
 check "report with non-UTF-8 argv parses" "a\ufffdb" "$(json "$tmp/u.json" 'r["command"][3].encode("unicode_escape").decode()')"
 check "report that cannot be written is 125 up front" 125 "$(status "$pv" -q --report=/nonexistent/dir/r.json -- "$helper" exit 4)"
 
+# fds beyond 2 reach the program only when asked for: --preserve-fds=N,
+# or LISTEN_FDS when pidvisor itself was socket-activated (LISTEN_PID is
+# ours), and then LISTEN_PID is not passed on (it cannot be the program's).
+run "$pv" -q -- sh -c 'echo reached >&3' 3>"$tmp/fd3" </dev/null 2>/dev/null
+check "fd 3 does not reach the program by default" "" "$(cat "$tmp/fd3")"
+run "$pv" -q --preserve-fds=1 -- sh -c 'echo reached >&3' 3>"$tmp/fd3" </dev/null
+check "--preserve-fds=1 passes fd 3" "0 reached" "$? $(cat "$tmp/fd3")"
+check "--preserve-fds beyond the open fds is 125" 125 "$(status "$pv" --preserve-fds=2 -- true 3>/dev/null 4>&-)"
+out=$(run env LISTEN_FDS=1 LISTEN_FDNAMES=x sh -c 'LISTEN_PID=$$ exec "$0" -q -- sh -c "echo \${LISTEN_PID-unset} \$LISTEN_FDS \$LISTEN_FDNAMES; echo activated >&3"' "$pv" 3>"$tmp/fd3" </dev/null)
+check "socket activation passes LISTEN_FDS fds" "unset 1 x activated" "$out $(cat "$tmp/fd3")"
+
 # A stalled reader of pidvisor's stderr does not freeze it: the timeout
 # fires, signals are handled, what does not fit is dropped and counted.
 mkfifo "$tmp/fifo"
@@ -375,7 +389,7 @@ fi
 
 # --help, --version and --features.
 check "help exits 0" 0 "$(status "$pv" --help)"
-check "help names every option" 9 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|stderr-prefix|report|features|quiet|help|version)' | sort -u | wc -l)"
+check "help names every option" 10 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|preserve-fds|stderr-prefix|report|features|quiet|help|version)' | sort -u | wc -l)"
 check "version" "pidvisor 0.1.0" "$(run "$pv" --version)"
 check "features" 0 "$(status "$pv" --features)"
 check "features: one line for each rung and fact" "3 1 1 1 1 1 1" \

@@ -40,6 +40,8 @@ enum tag { TAG_STDIN, TAG_LOOP, TAG_SIGNAL, TAG_OUT, TAG_TREE };
 #define TREE_KILL_MS 5000
 #define FLUSH_MS 1000
 
+extern char **environ;
+
 static struct opts opt;
 
 static struct {
@@ -58,6 +60,9 @@ static struct {
                 bool epoll;     /* fd 0 is in the epoll set */
                 bool paused;    /* the program's stdin queue is at its mark */
         } in;
+        int *keep_fds;          /* --preserve-fds and LISTEN_FDS */
+        unsigned n_keep;
+        char **envp;            /* the program's environment; NULL: ours */
         struct report rep;
 } st = { .err_line_start = true, .ep = -1, .sfd = -1 };
 
@@ -396,6 +401,68 @@ static int setup(void)
         return 0;
 }
 
+/* ---- fds and environment for the program ------------------------------- */
+
+/* Socket activation of pidvisor itself: LISTEN_PID names us, LISTEN_FDS
+ * counts the fds from 3.  0 when it is not ours. */
+static unsigned listen_fds(void)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        char *end;
+        unsigned long n;
+
+        if (!pid || !fds || strtoul(pid, &end, 10) != (unsigned long)getpid() || *end)
+                return 0;
+        n = strtoul(fds, &end, 10);
+        return *end || n > PRESERVE_FDS_MAX ? 0 : (unsigned)n;
+}
+
+/* The program's environment without LISTEN_PID (and systemd's
+ * LISTEN_PIDFDID): they name pidvisor, and its pid cannot be the program's
+ * (envp is fixed before the clone). */
+static int drop_listen_pid(void)
+{
+        size_t n = 0, k = 0;
+
+        while (environ[n])
+                n++;
+        st.envp = calloc(n + 1, sizeof(*st.envp));
+        if (!st.envp)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(environ[i], "LISTEN_PID=", 11) &&
+                    strncmp(environ[i], "LISTEN_PIDFDID=", 15))
+                        st.envp[k++] = environ[i];
+        return 0;
+}
+
+/* fds 3 .. 3+n-1 go to the program: they must be open now, before any fd
+ * of our own could take a free number among them. */
+static int keep_fds(void)
+{
+        unsigned listen = listen_fds();
+        unsigned n = opt.preserve_fds > listen ? opt.preserve_fds : listen;
+
+        if (listen && drop_listen_pid() < 0)
+                return fail_setup("calloc", ENOMEM);
+        if (n == 0)
+                return 0;
+        st.keep_fds = calloc(n, sizeof(*st.keep_fds));
+        if (!st.keep_fds)
+                return fail_setup("calloc", ENOMEM);
+        for (unsigned i = 0; i < n; i++) {
+                st.keep_fds[i] = 3 + (int)i;
+                if (fcntl(st.keep_fds[i], F_GETFD) < 0) {
+                        say("%s=%u: fd %d is not open", opt.preserve_fds == n ?
+                            "--preserve-fds" : "LISTEN_FDS", n, st.keep_fds[i]);
+                        st.rep.error = "fd not open";
+                        return EXIT_FAILURE_OWN;
+                }
+        }
+        st.n_keep = n;
+        return 0;
+}
+
 /* ---- the program -------------------------------------------------------- */
 
 /* 126 and 127 are about the program itself: exec failed.  Anything else
@@ -437,7 +504,15 @@ static int spawn_program(void)
         struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
         int r;
 
+        /* An empty name is no file (execvp would say ENOENT; timeout(1)
+         * exits 127 for it). */
+        if (!opt.argv[0][0]) {
+                say("cannot run '': %s", strerror(ENOENT));
+                st.rep.error = strerror(ENOENT);
+                return EXIT_NOTFOUND;
+        }
         o.argv = (const char *const *)opt.argv;
+        o.envp = (const char *const *)st.envp;
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_INHERIT;
         o.stdio[2].mode = PV_STDIO_PIPE;
@@ -446,6 +521,8 @@ static int spawn_program(void)
         o.on_output = on_stderr;
         o.on_exit = on_exit_cb;
         o.on_drain = on_drain;
+        o.keep_fds = st.keep_fds;
+        o.n_keep_fds = st.n_keep;
         if (!opt.kill_tree) {
                 r = pv_spawn(st.loop, &o, &st.child);
                 return r < 0 ? spawn_failed(r) : 0;
@@ -531,6 +608,8 @@ static int finish(int status)
                 close(st.sfd);
         if (st.ep >= 0)
                 close(st.ep);
+        free(st.keep_fds);
+        free(st.envp);
         return status;
 }
 
@@ -610,7 +689,8 @@ int main(int argc, char **argv)
         st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
         if (check_report() < 0)
                 return EXIT_FAILURE_OWN;
-        r = setup();
+        r = keep_fds();
+        r = r ? r : setup();
         r = r ? r : spawn_program();
         if (r)
                 return finish(r);

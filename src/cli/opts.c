@@ -31,6 +31,7 @@ static void help(void)
               "  -t, --timeout=DURATION    stop the program after DURATION (exit status 124)\n"
               "      --kill-tree           run the program in a cgroup of its own (else its own\n"
               "                            process group) and stop the whole tree\n"
+              "      --preserve-fds=N      pass fds 3 to N+2 to the program\n"
               "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
               "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
               "      --features            print what this machine offers, then exit\n"
@@ -67,6 +68,20 @@ static void parse_timeout(struct opts *o, const char *s)
                 usage_error("invalid timeout '%s'", s);
 }
 
+static void parse_preserve(struct opts *o, const char *s)
+{
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        n = strtoul(s, &end, 10);
+        if (*s < '0' || *s > '9' || *end)
+                usage_error("invalid --preserve-fds '%s'", s);
+        if (errno == ERANGE || n > PRESERVE_FDS_MAX)
+                usage_error("--preserve-fds '%s' is beyond its cap, %u", s, PRESERVE_FDS_MAX);
+        o->preserve_fds = (unsigned)n;
+}
+
 static void parse_prefix(struct opts *o, const char *s)
 {
         if (!strcmp(s, "none"))
@@ -81,12 +96,13 @@ static void parse_prefix(struct opts *o, const char *s)
                 usage_error("invalid stderr prefix '%s'", s);
 }
 
-enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION };
+enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION, O_PRESERVE };
 
 static const struct option longs[] = {
         { "grace", required_argument, NULL, 'g' },
         { "timeout", required_argument, NULL, 't' },
         { "kill-tree", no_argument, NULL, O_KILL_TREE },
+        { "preserve-fds", required_argument, NULL, O_PRESERVE },
         { "stderr-prefix", required_argument, NULL, O_PREFIX },
         { "report", required_argument, NULL, O_REPORT },
         { "features", no_argument, NULL, O_FEATURES },
@@ -102,6 +118,7 @@ static void parse_one(struct opts *o, int c, char **argv)
         case 'g': parse_grace(o, optarg); break;
         case 't': parse_timeout(o, optarg); break;
         case O_KILL_TREE: o->kill_tree = true; break;
+        case O_PRESERVE: parse_preserve(o, optarg); break;
         case O_PREFIX: parse_prefix(o, optarg); break;
         case O_REPORT:
                 if (!*optarg)

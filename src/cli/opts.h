@@ -13,14 +13,16 @@
 
 enum { PREFIX_TIME = 1, PREFIX_PID = 2 };
 
-/* The cap of --grace: the library's grace_ms is 32 bits (--timeout's is
- * the duration parser's). */
+/* The caps: what the library's fields hold (grace_ms is 32 bits; the run
+ * deadline is capped by the duration parser), and its keep_fds limit. */
 #define GRACE_MAX_MS UINT32_MAX
+#define PRESERVE_FDS_MAX 65536u
 
 struct opts {
         uint64_t grace_ms, timeout_ms;
         bool kill_tree, quiet, features;
         unsigned prefix;        /* PREFIX_* bits */
+        unsigned preserve_fds;  /* fds 3 .. 3 + preserve_fds - 1 reach the program */
         const char *report;     /* NULL, "-" (stderr) or a file */
         char **argv;            /* the program's; NULL with --features */
 };
