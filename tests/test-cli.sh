@@ -269,6 +269,19 @@ run "$pv" -q -- sh -c 'echo reached >&3' 3>"$tmp/fd3" </dev/null 2>/dev/null
 check "fd 3 does not reach the program by default" "" "$(cat "$tmp/fd3")"
 run "$pv" -q --preserve-fds=1 -- sh -c 'echo reached >&3' 3>"$tmp/fd3" </dev/null
 check "--preserve-fds=1 passes fd 3" "0 reached" "$? $(cat "$tmp/fd3")"
+# Passed on, they are the program's: pidvisor keeps no copy, so a reader
+# sees the end when the program closes its fd 3 (it waits for that).
+rm -f "$tmp/eof"
+mkfifo "$tmp/p3"
+( cat "$tmp/p3" >/dev/null; : > "$tmp/eof" ) &
+reader=$!
+"$pv" -q --preserve-fds=1 -- sh -c "exec 3>&-; i=0
+        while [ ! -e $tmp/eof ] && [ \$i -lt 1000 ]; do sleep 0.01; i=\$((i + 1)); done
+        [ -e $tmp/eof ]" 3>"$tmp/p3" </dev/null &
+pid=$!
+reap $pid
+check "--preserve-fds: pidvisor keeps no copy" 0 "$?"
+reap $reader
 check "--preserve-fds beyond the open fds is 125" 125 "$(status "$pv" --preserve-fds=2 -- true 3>/dev/null 4>&-)"
 out=$(run env LISTEN_FDS=1 LISTEN_FDNAMES=x sh -c 'LISTEN_PID=$$ exec "$0" -q -- sh -c "echo \${LISTEN_PID-unset} \$LISTEN_FDS \$LISTEN_FDNAMES; echo activated >&3"' "$pv" 3>"$tmp/fd3" </dev/null)
 check "socket activation passes LISTEN_FDS fds" "unset 1 x activated" "$out $(cat "$tmp/fd3")"

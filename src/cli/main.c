@@ -499,6 +499,18 @@ static int spawn_failed(int r)
         return spawn_status(r);
 }
 
+/* The fds passed on are the program's now: a reader of a pipe among them
+ * sees its end when the program closes it, not when pidvisor exits. */
+static int spawned(int r)
+{
+        if (r < 0)
+                return spawn_failed(r);
+        for (unsigned i = 0; i < st.n_keep; i++)
+                (void)close(st.keep_fds[i]);   /* ours to close; nothing to do on error */
+        st.n_keep = 0;
+        return 0;
+}
+
 static int spawn_program(void)
 {
         struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
@@ -525,7 +537,7 @@ static int spawn_program(void)
         o.n_keep_fds = st.n_keep;
         if (!opt.kill_tree) {
                 r = pv_spawn(st.loop, &o, &st.child);
-                return r < 0 ? spawn_failed(r) : 0;
+                return spawned(r);
         }
         /* The tree may outlive the program by a grace period: its stderr
          * stays open (and printed) that long. */
@@ -535,7 +547,7 @@ static int spawn_program(void)
                 say("--kill-tree: cgroup v2 not usable here (%s): using a process group",
                     st.tree.why);
         st.rep.kill_tree = tree_name(&st.tree);
-        return r < 0 ? spawn_failed(r) : 0;
+        return spawned(r);
 }
 
 /* ---- the end ----------------------------------------------------------- */
