@@ -12,7 +12,7 @@ sr="$top/tests/seccomp-run"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-[ -x "$sr" ] || { echo "skip: no tests/seccomp-run"; exit 77; }
+[ -x "$sr" ] || { echo "skip: no tests/seccomp-run (configure found no libseccomp)"; exit 77; }
 profiles="pre-5.9 pre-6.9 pre-6.15 docker no-pidfd-signal pre-5.4"
 for p in $profiles; do
         timeout --preserve-status -k 10 -s USR2 600 \

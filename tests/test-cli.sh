@@ -397,7 +397,7 @@ if [ $have_sandbox = yes ]; then
                 "pidvisor: cannot set up: signalfd: Too many open files" \
                 "$(run "$sr" signalfd4=EMFILE -- "$pv" true 2>&1 </dev/null)"
 else
-        skip "sandbox scenarios" "no tests/seccomp-run"
+        skip "sandbox scenarios" "no tests/seccomp-run (configure found no libseccomp)"
 fi
 
 # --help, --version and --features.
