@@ -27,7 +27,7 @@ Test(duration, refused)
 {
         static const char *bad[] = {
                 "", " 5s", "5s ", "-1", "+1", "5x", "5 s", ".5", "5.", "1.5.2", "ms", "s",
-                "10mss", "5sec", "1d", "99999999999999999999", "9000h",
+                "10mss", "5sec", "1d", "99999999999999999999x",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 uint64_t ms = 12345;
@@ -35,4 +35,17 @@ Test(duration, refused)
                 cr_assert_eq(ms, 12345, "'%s' wrote the result", bad[i]);
         }
         cr_assert_eq(duration_parse(NULL, NULL), -EINVAL);
+}
+
+Test(duration, beyond_the_cap)
+{
+        static const char *big[] = { "99999999999999999999", "9000h", "527041m", "8784.001h" };
+        uint64_t ms = 12345;
+
+        for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+                cr_assert_eq(duration_parse(big[i], &ms), -ERANGE, "'%s' not ERANGE", big[i]);
+                cr_assert_eq(ms, 12345, "'%s' wrote the result", big[i]);
+        }
+        cr_assert_eq(duration_parse("8784h", &ms), 0);
+        cr_assert_eq(ms, DURATION_MAX_MS);
 }

@@ -11,62 +11,108 @@
 
 #include "cgroup.h"
 
-/* The cgroup2 mount point, from /proc/self/mountinfo. */
-static bool cgroup2_mount(char *buf, size_t size)
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
 {
-        char line[4096];
-        bool found = false;
-        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char *w = s;
 
-        if (!f)
-                return false;
-        while (!found && fgets(line, sizeof(line), f)) {
-                /* ... mount-point ... - fstype source options */
-                char *sep = strstr(line, " - ");
-                char mnt[4096];
-                if (!sep || strncmp(sep, " - cgroup2 ", 11) != 0)
-                        continue;
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
-                    strlen(mnt) < size) {
-                        strcpy(buf, mnt);
-                        found = true;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
                 }
         }
-        fclose(f);
-        return found;
+        *w = '\0';
 }
 
-bool cgroup_own_dir(char *buf, size_t size)
+/* Our cgroup v2 path, relative to the hierarchy's (or namespace's) root. */
+static int own_cgroup(char *buf, size_t size)
 {
-        char mnt[4096], line[4096], *rel = NULL;
+        char line[4096];
+        int r = -ENOENT;
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
+        if (!f)
+                return -errno;
+        while (r == -ENOENT && fgets(line, sizeof(line), f)) {
+                if (strncmp(line, "0::", 3) != 0)
+                        continue;
+                line[strcspn(line, "\n")] = '\0';
+                r = strlen(line + 3) < size ? 0 : -ENAMETOOLONG;
+                if (r == 0)
+                        strcpy(buf, line + 3);
+        }
+        fclose(f);
+        return r;
+}
+
+/* A mount shows the hierarchy from its root down: rel is visible there
+ * when root is "/", or rel, or a parent directory of rel.  Returns the
+ * length of root to cut from rel, or -1. */
+static int under_root(const char *rel, const char *root)
+{
+        size_t n = strlen(root);
+
+        if (!strcmp(root, "/"))
+                return 0;
+        if (strncmp(rel, root, n) == 0 && (rel[n] == '\0' || rel[n] == '/'))
+                return (int)n;
+        return -1;
+}
+
+int cgroup_own_dir(char *buf, size_t size)
+{
+        char rel[4096], line[8192], root[4096], mnt[4096];
+        int r, best = -1;
         FILE *f;
 
-        if (!cgroup2_mount(mnt, sizeof(mnt)))
-                return false;
-        f = fopen("/proc/self/cgroup", "re");
+        r = own_cgroup(rel, sizeof(rel));
+        if (r < 0)
+                return r;
+        f = fopen("/proc/self/mountinfo", "re");
         if (!f)
-                return false;
-        while (fgets(line, sizeof(line), f))
-                if (!strncmp(line, "0::", 3)) {
-                        rel = line + 3;
-                        rel[strcspn(rel, "\n")] = '\0';
-                        break;
-                }
+                return -errno;
+        r = -ENOENT;
+        while (fgets(line, sizeof(line), f)) {
+                /* id parent dev root mount-point options ... - fstype ... */
+                char *sep = strstr(line, " - ");
+                int cut;
+
+                if (!sep || strncmp(sep, " - cgroup2 ", 11) != 0 ||
+                    sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2)
+                        continue;
+                unescape(root);
+                unescape(mnt);
+                /* The mount that shows the most of our own path wins. */
+                cut = under_root(rel, root);
+                if (cut < 0 || cut < best)
+                        continue;
+                best = cut;
+                const char *tail = rel + cut;
+                if (!strcmp(tail, "/"))
+                        tail = "";
+                r = snprintf(buf, size, "%s%s", mnt, tail) < (int)size ? 0 : -ENAMETOOLONG;
+        }
         fclose(f);
-        if (!rel)
-                return false;
-        return snprintf(buf, size, "%s%s", mnt, strcmp(rel, "/") ? rel : "") < (int)size;
+        return r;
 }
 
 int cgroup_make(struct tree_cgroup *cg)
 {
         char own[4096];
+        int r;
 
         cg->fd = -1;
-        if (!cgroup_own_dir(own, sizeof(own)))
-                return -ENOENT;
+        cg->call = "/proc/self/cgroup, /proc/self/mountinfo";
+        r = cgroup_own_dir(own, sizeof(own));
+        if (r < 0)
+                return r;
         /* A leftover of a killed run (or the same pid in another pid
          * namespace) may hold the name: take the next one. */
+        cg->call = "mkdir";
         for (int i = 0;; i++) {
                 if (snprintf(cg->path, sizeof(cg->path), "%s/pidvisor.%d.%d", own,
                              (int)getpid(), i) >= (int)sizeof(cg->path))
@@ -78,9 +124,10 @@ int cgroup_make(struct tree_cgroup *cg)
         }
         cg->fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg->fd < 0) {
-                int e = -errno;
-                rmdir(cg->path);
-                return e;
+                r = -errno;
+                cg->call = "open";
+                (void)rmdir(cg->path);
+                return r;
         }
         return 0;
 }
@@ -128,7 +175,7 @@ static void signal_all(int dirfd, int sig)
                 return;
         }
         while (fscanf(f, "%ld", &pid) == 1)
-                kill((pid_t)pid, sig);
+                (void)kill((pid_t)pid, sig);   /* gone meanwhile: nothing to do */
         fclose(f);
 }
 
@@ -151,7 +198,7 @@ int cgroup_remove(struct tree_cgroup *cg)
         for (int i = 0; i < 100 && cgroup_populated(events); i++) {
                 struct pollfd p = { .fd = events, .events = POLLPRI };
                 signal_all(cg->fd, SIGKILL);
-                poll(&p, 1, 100);
+                (void)poll(&p, 1, 100);        /* a timeout or EINTR: look again */
         }
         if (events >= 0)
                 close(events);

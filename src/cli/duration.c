@@ -4,12 +4,11 @@
 
 #include "duration.h"
 
-#define MAX_MS (366ull * 24 * 3600 * 1000)
-
 int duration_parse(const char *s, uint64_t *ret_ms)
 {
-        uint64_t whole = 0, frac = 0, frac_div = 1, unit;
+        uint64_t whole = 0, frac = 0, frac_div = 1, unit, ms;
         const char *p = s;
+        bool big = false;
 
         if (!s || !*s)
                 return -EINVAL;
@@ -17,8 +16,10 @@ int duration_parse(const char *s, uint64_t *ret_ms)
                 return -EINVAL;         /* no sign, no leading dot */
         for (; *p >= '0' && *p <= '9'; p++) {
                 whole = whole * 10 + (uint64_t)(*p - '0');
-                if (whole > MAX_MS)
-                        return -EINVAL;
+                if (whole > DURATION_MAX_MS) {
+                        big = true;     /* read on: junk after it is EINVAL */
+                        whole = DURATION_MAX_MS + 1;
+                }
         }
         if (*p == '.') {
                 p++;
@@ -40,10 +41,11 @@ int duration_parse(const char *s, uint64_t *ret_ms)
                 unit = 3600 * 1000;
         else
                 return -EINVAL;
-        if (whole > MAX_MS / unit)
-                return -EINVAL;
-        *ret_ms = whole * unit + frac * unit / frac_div;
-        if (*ret_ms > MAX_MS)
-                return -EINVAL;
+        if (big || whole > DURATION_MAX_MS / unit)
+                return -ERANGE;
+        ms = whole * unit + frac * unit / frac_div;
+        if (ms > DURATION_MAX_MS)
+                return -ERANGE;
+        *ret_ms = ms;
         return 0;
 }

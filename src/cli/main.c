@@ -8,13 +8,15 @@
  *
  * The command, unlike the library, may handle its own signals: it blocks
  * them and reads them from a signalfd in the same epoll set as the loop.
+ * Nothing in that loop blocks: stdin is read when epoll says so, and
+ * pidvisor's stderr is written through a bounded queue (out.c), so a
+ * reader that stalls cannot hold up a timeout or a signal.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <limits.h>
 #include <pidvisor.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,213 +26,59 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "duration.h"
+#include "features.h"
+#include "opts.h"
+#include "out.h"
 #include "report.h"
+#include "tree.h"
 
-#define EXIT_TIMEOUT 124
-#define EXIT_FAILURE_OWN 125
-#define EXIT_NOEXEC 126
-#define EXIT_NOTFOUND 127
+/* What an fd in the command's epoll set is. */
+enum tag { TAG_STDIN, TAG_LOOP, TAG_SIGNAL, TAG_OUT, TAG_TREE };
 
-enum { PREFIX_TIME = 1, PREFIX_PID = 2 };
+/* How long the kill of what is left of a tree may take, and how long
+ * pidvisor's last words may wait for a stalled stderr. */
+#define TREE_KILL_MS 5000
+#define FLUSH_MS 1000
 
-static struct {
-        uint64_t grace_ms, timeout_ms;
-        bool kill_tree, quiet;
-        unsigned prefix;
-        const char *report;
-        char **argv;
-} opt = { .grace_ms = 5000 };
+extern char **environ;
+
+static struct opts opt;
 
 static struct {
         pv_loop *loop;
         pv_child *child;
-        bool exited;
+        bool exited;            /* the exit callback ran: exit is valid */
         struct pv_exit exit;
-        bool err_line_start;
-        bool stdin_on;           /* fd 0 is being read */
-        bool stdin_epoll;        /* fd 0 is in the epoll set */
-        bool stdin_paused;       /* the child's queue is at its mark */
-        int signals;             /* stop signals received */
-        int ep;
-        struct tree_cgroup cg;   /* --kill-tree in a cgroup: fd >= 0 */
-} st = { .err_line_start = true, .cg = { .fd = -1 } };
+        bool err_ended;         /* the program's stderr stream ended */
+        bool err_line_start;    /* the next stderr piece starts a line */
+        int ep, sfd;            /* -1 until made */
+        int signals;            /* stop signals received */
+        bool broken;            /* epoll_wait failed: nothing more is seen */
+        struct tree tree;       /* --kill-tree; kind TREE_NONE without */
+        struct {
+                bool on;        /* fd 0 is being read */
+                bool epoll;     /* fd 0 is in the epoll set */
+                bool paused;    /* the program's stdin queue is at its mark */
+        } in;
+        int *keep_fds;          /* --preserve-fds and LISTEN_FDS */
+        unsigned n_keep;
+        char **envp;            /* the program's environment; NULL: ours */
+        struct report rep;
+} st = { .err_line_start = true, .ep = -1, .sfd = -1 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+#define say out_say
+
+static int64_t now_ms(void)
 {
-        va_list ap;
+        struct timespec t;
 
-        if (opt.quiet)
-                return;
-        va_start(ap, fmt);
-        fputs("pidvisor: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        fputs("pidvisor: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputs("\nTry 'pidvisor --help' for more information.\n", stderr);
-        va_end(ap);
-        exit(EXIT_FAILURE_OWN);
-}
-
-static void help(void)
-{
-        fputs("Usage: pidvisor [OPTIONS] [--] COMMAND [ARG...]\n"
-              "Run COMMAND, pass its stdin and stdout through, turn its stderr into a log,\n"
-              "stop it gracefully on a signal or a deadline, and report how it ended.\n\n"
-              "  -g, --grace=DURATION      SIGTERM -> SIGKILL grace on stop (default 5s)\n"
-              "  -t, --timeout=DURATION    stop the program after DURATION (exit status 124)\n"
-              "      --kill-tree           run the program in a cgroup of its own (else its own\n"
-              "                            process group) and stop the whole tree\n"
-              "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
-              "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
-              "      --features            print the mechanisms this machine offers, then exit\n"
-              "  -q, --quiet               no messages of pidvisor's own\n"
-              "  -h, --help                this help\n"
-              "      --version             the version\n\n"
-              "DURATION: 500ms, 5s, 2m, 1h, or a plain number of seconds.\n"
-              "SIGTERM, SIGINT or SIGHUP start the graceful stop; a second one kills at once.\n"
-              "Exit status: the program's; 128+N if killed by signal N; 124 if --timeout fired;\n"
-              "125 if pidvisor failed; 126 if COMMAND is not executable; 127 if not found.\n",
-              stdout);
-}
-
-static void parse(int argc, char **argv)
-{
-        enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION };
-        static const struct option longs[] = {
-                { "grace", required_argument, NULL, 'g' },
-                { "timeout", required_argument, NULL, 't' },
-                { "kill-tree", no_argument, NULL, O_KILL_TREE },
-                { "stderr-prefix", required_argument, NULL, O_PREFIX },
-                { "report", required_argument, NULL, O_REPORT },
-                { "features", no_argument, NULL, O_FEATURES },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, O_VERSION },
-                { 0 }
-        };
-        bool features = false;
-        int c;
-
-        opterr = 0;
-        /* '+': stop at the first non-option, which is the command. */
-        while ((c = getopt_long(argc, argv, "+:g:t:qh", longs, NULL)) != -1) {
-                switch (c) {
-                case 'g':
-                        if (duration_parse(optarg, &opt.grace_ms) < 0 || opt.grace_ms == 0 ||
-                            opt.grace_ms > UINT32_MAX)
-                                usage_error("invalid grace '%s'", optarg);
-                        break;
-                case 't':
-                        if (duration_parse(optarg, &opt.timeout_ms) < 0 || opt.timeout_ms == 0)
-                                usage_error("invalid timeout '%s'", optarg);
-                        break;
-                case O_KILL_TREE:
-                        opt.kill_tree = true;
-                        break;
-                case O_PREFIX:
-                        if (!strcmp(optarg, "none"))
-                                opt.prefix = 0;
-                        else if (!strcmp(optarg, "time"))
-                                opt.prefix = PREFIX_TIME;
-                        else if (!strcmp(optarg, "pid"))
-                                opt.prefix = PREFIX_PID;
-                        else if (!strcmp(optarg, "time,pid"))
-                                opt.prefix = PREFIX_TIME | PREFIX_PID;
-                        else
-                                usage_error("invalid stderr prefix '%s'", optarg);
-                        break;
-                case O_REPORT:
-                        if (!*optarg)
-                                usage_error("empty report file name");
-                        opt.report = optarg;
-                        break;
-                case O_FEATURES:
-                        features = true;
-                        break;
-                case 'q':
-                        opt.quiet = true;
-                        break;
-                case 'h':
-                        help();
-                        exit(0);
-                case O_VERSION:
-                        printf("pidvisor %d.%d.%d\n", PV_VERSION_MAJOR, PV_VERSION_MINOR,
-                               PV_VERSION_PATCH);
-                        exit(0);
-                case ':':
-                        usage_error("option '%s' needs a value", argv[optind - 1]);
-                default:
-                        if (optopt)
-                                usage_error("unknown option '-%c'", optopt);
-                        usage_error("unknown option '%s'", argv[optind - 1]);
-                }
-        }
-        if (features) {
-                printf("spawn mechanisms:");
-                for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                        struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-                        pv_loop *l;
-                        lo.spawn_mech = m;
-                        if (pv_loop_new(&l, &lo) == 0) {
-                                printf(" %s", pv_spawn_mech_name(m));
-                                pv_loop_free(l);
-                        }
-                }
-                pv_loop *l;
-                if (pv_loop_new(&l, NULL) == 0) {
-                        printf(" (in use: %s)\nbackend: %s\n",
-                               pv_spawn_mech_name(pv_loop_spawn_mech(l)),
-                               pv_backend_name(pv_loop_backend(l)));
-                        pv_loop_free(l);
-                } else {
-                        printf(" none: no pidfd support\n");
-                }
-                struct tree_cgroup cg;
-                int e = cgroup_make(&cg);
-                if (e == 0) {
-                        printf("kill tree: cgroup v2, under %s (cgroup.kill: %s)\n", cg.path,
-                               cgroup_has_kill(&cg) ? "yes" : "no, SIGKILL to each");
-                        (void)cgroup_remove(&cg);
-                } else {
-                        printf("kill tree: process group (no writable cgroup v2: %s)\n",
-                               strerror(-e));
-                }
-                exit(0);
-        }
-        if (optind >= argc)
-                usage_error("no command given");
-        opt.argv = argv + optind;
+        clock_gettime(CLOCK_MONOTONIC, &t);     /* through the vDSO: cannot fail */
+        return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- the program's stderr ------------------------------------------- */
 
-static void write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return;         /* our stderr is gone: drop */
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
-static void write_prefix(pv_child *c)
+static void add_prefix(pv_child *c)
 {
         char buf[80];
         int n = 0;
@@ -246,7 +94,7 @@ static void write_prefix(pv_child *c)
         }
         if (opt.prefix & PREFIX_PID)
                 n += snprintf(buf + n, sizeof(buf) - (size_t)n, "[%d] ", (int)pv_child_pid(c));
-        write_all(2, buf, (size_t)n);
+        out_add(buf, (size_t)n);
 }
 
 static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
@@ -254,14 +102,19 @@ static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigne
 {
         (void)fd;
         (void)ud;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+                st.err_ended = true;
                 return;
-        if (st.err_line_start && opt.prefix)
-                write_prefix(c);
-        write_all(2, data, len);
+        }
+        if (st.err_line_start) {
+                out_line_begin();
+                if (opt.prefix)
+                        add_prefix(c);
+        }
+        out_add(data, len);
         st.err_line_start = !(flags & PV_OUT_PARTIAL);
         if (st.err_line_start)
-                write_all(2, "\n", 1);  /* a partial last line still ends */
+                out_line_end();         /* a partial last line still ends */
 }
 
 static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
@@ -276,27 +129,33 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
 
 static void stdin_watch(bool on)
 {
-        if (!st.stdin_epoll)
-                return;
-        struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = 0 };
-        epoll_ctl(st.ep, EPOLL_CTL_MOD, 0, &ev);
+        struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = TAG_STDIN };
+
+        if (st.in.epoll && epoll_ctl(st.ep, EPOLL_CTL_MOD, 0, &ev) < 0 && on) {
+                /* Never woken for it again: read it as the loop turns. */
+                st.in.epoll = false;
+                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
+        }
 }
 
-static void stdin_end(void)
+/* Stop reading stdin; close the program's too when eof says so. */
+static void stdin_stop(bool eof)
 {
-        if (!st.stdin_on)
+        if (!st.in.on)
                 return;
-        st.stdin_on = false;
-        if (st.stdin_epoll)
-                epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
-        pv_child_close_stdin(st.child);
+        st.in.on = false;
+        if (st.in.epoll)
+                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL); /* ENOENT at worst */
+        st.in.epoll = false;
+        if (eof)
+                (void)pv_child_close_stdin(st.child);   /* 0, or closed already */
 }
 
 static void on_drain(pv_child *c, void *ud)
 {
         (void)c;
         (void)ud;
-        st.stdin_paused = false;
+        st.in.paused = false;
         stdin_watch(true);
 }
 
@@ -309,121 +168,302 @@ static void stdin_ready(void)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n <= 0) {
-                stdin_end();
+                stdin_stop(true);
                 return;
         }
         int r = pv_child_write(st.child, buf, (size_t)n);
         if (r < 0) {
-                /* The program closed its stdin or exited: stop copying. */
-                st.stdin_on = false;
-                if (st.stdin_epoll)
-                        epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
+                stdin_stop(false);      /* the program closed its stdin, or exited */
         } else if (r == 1) {
-                st.stdin_paused = true;
+                st.in.paused = true;
                 stdin_watch(false);
         }
 }
 
-/* ---- signals ----------------------------------------------------------- */
-
-static void kill_group(void)
+/* stdin: watched if epoll can (a pipe, a tty, a socket); a regular file
+ * is always readable and read as the loop turns; a closed one ends the
+ * program's stdin at once. */
+static void stdin_start(bool closed)
 {
-        if (st.cg.fd >= 0)
-                cgroup_signal_all(&st.cg, SIGKILL);
-        else if (opt.kill_tree)
-                kill(-pv_child_pid(st.child), SIGKILL);
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_STDIN };
+
+        st.in.on = !closed;
+        if (closed)
+                (void)pv_child_close_stdin(st.child);
+        else
+                st.in.epoll = epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) == 0;
 }
 
-static void signal_ready(int sfd)
+static bool stdin_file(void)
+{
+        return st.in.on && !st.in.epoll && !st.in.paused && !st.exited;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+        int r;
+
+        st.signals++;
+        if (st.exited)
+                return;         /* the tree's wind-down sees st.signals */
+        if (st.signals == 1) {
+                say("%s: stopping '%s' (grace %llums)", strsignal(sig), opt.argv[0],
+                    (unsigned long long)opt.grace_ms);
+                r = pv_child_stop(st.child);
+                if (r < 0)
+                        say("cannot stop '%s': %s", opt.argv[0], strerror(-r));
+        } else {
+                say("%s again: killing '%s'", strsignal(sig), opt.argv[0]);
+                (void)pv_child_signal(st.child, SIGKILL);  /* -ESRCH: gone already */
+                tree_signal(&st.tree, SIGKILL);
+        }
+}
+
+static void signals_ready(void)
 {
         struct signalfd_siginfo si;
 
-        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                if (st.exited)
-                        continue;
-                if (st.signals++ == 0) {
-                        say("%s: stopping '%s' (grace %llums)", strsignal((int)si.ssi_signo),
-                            opt.argv[0], (unsigned long long)opt.grace_ms);
-                        int r = pv_child_stop(st.child);
-                        if (r < 0)
-                                say("cannot stop '%s': %s", opt.argv[0], strerror(-r));
-                } else {
-                        say("%s again: killing '%s'", strsignal((int)si.ssi_signo), opt.argv[0]);
-                        pv_child_signal(st.child, SIGKILL);
-                        kill_group();
+        while (read(st.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                on_signal((int)si.ssi_signo);
+}
+
+/* ---- the event loop ----------------------------------------------------- */
+
+/* Wait up to timeout_ms for events and handle them. */
+static void turn(int timeout_ms)
+{
+        struct epoll_event evs[8];
+        int n = epoll_wait(st.ep, evs, 8, timeout_ms);
+
+        if (n < 0 && errno != EINTR && !st.broken) {
+                say("epoll_wait: %s", strerror(errno));
+                st.broken = true;
+        }
+        for (int i = 0; i < n; i++) {
+                switch ((enum tag)evs[i].data.u32) {
+                case TAG_LOOP: {
+                        int r = pv_loop_dispatch(st.loop, 0);
+                        if (r < 0 && !st.broken) {
+                                say("pv_loop_dispatch: %s", strerror(-r));
+                                st.broken = true;
+                        }
+                        break;
                 }
+                case TAG_SIGNAL: signals_ready(); break;
+                case TAG_STDIN: if (st.in.on && !st.exited) stdin_ready(); break;
+                case TAG_OUT: out_ready(); break;
+                case TAG_TREE: break;   /* the wind-down looks at the tree */
+                }
+        }
+}
+
+/* Turn until done(), the deadline, or (with cut) a signal; poll_ms > 0
+ * wakes up that often to ask done() again. */
+static void turn_until(bool (*done)(void), int64_t deadline, int poll_ms, bool cut)
+{
+        int signals = st.signals;
+
+        while (!done() && !st.broken && !(cut && st.signals != signals)) {
+                int64_t left = deadline - now_ms();
+                if (left <= 0)
+                        break;
+                if (poll_ms > 0 && left > poll_ms)
+                        left = poll_ms;
+                turn(left > INT_MAX ? INT_MAX : (int)left);
+        }
+}
+
+static bool err_ended(void)
+{
+        return st.err_ended;
+}
+
+static bool out_empty(void)
+{
+        return out_pending() == 0;
+}
+
+static void supervise(void)
+{
+        while (!st.exited && !st.broken) {
+                turn(stdin_file() ? 0 : -1);
+                if (stdin_file())
+                        stdin_ready();
         }
 }
 
 /* ---- the tree, after the program ------------------------------------ */
 
-/* What the program left in its cgroup gets what the program got: SIGTERM
- * and a grace period (from its exit), then cgroup.kill; a second signal to
- * pidvisor cuts the grace short.  Then the cgroup is removed. */
-static void wind_down_tree(int sfd)
+static bool tree_gone(void)
 {
-        int events = cgroup_events_fd(&st.cg);
-
-        if (cgroup_populated(events) && st.signals < 2) {
-                struct timespec t;
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                int64_t end = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 +
-                              (int64_t)opt.grace_ms;
-                int ep = epoll_create1(EPOLL_CLOEXEC);
-                struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = 0 };
-                int lfd = pv_loop_fd(st.loop);
-
-                cgroup_signal_all(&st.cg, SIGTERM);
-                cgroup_signal_all(&st.cg, SIGCONT);
-                if (ep >= 0) {
-                        int r = epoll_ctl(ep, EPOLL_CTL_ADD, events, &ev);
-                        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
-                        r = r ? r : epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-                        /* The tree's stderr lingers: keep printing it. */
-                        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
-                        r = r ? r : epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-                        if (r < 0) {
-                                /* Nothing to wait on: no grace, kill now. */
-                                close(ep);
-                                ep = -1;
-                        }
-                }
-                while (ep >= 0 && cgroup_populated(events)) {
-                        clock_gettime(CLOCK_MONOTONIC, &t);
-                        int64_t left = end - ((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000);
-                        struct signalfd_siginfo si;
-                        if (left <= 0)
-                                break;
-                        if (epoll_wait(ep, &ev, 1, (int)(left < 1000 ? left : 1000)) != 1)
-                                continue;
-                        if (ev.data.u32 == 2)
-                                pv_loop_dispatch(st.loop, 0);
-                        else if (ev.data.u32 == 1 &&
-                                 read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                                break;  /* a second signal: no more grace */
-                }
-                if (ep >= 0)
-                        close(ep);
-        }
-        if (events >= 0)
-                close(events);
-        int r = cgroup_remove(&st.cg);
-        if (r < 0)
-                say("cannot remove cgroup %s: %s", st.cg.path, strerror(-r));
+        return tree_empty(&st.tree);
 }
 
-/* ---- main ------------------------------------------------------------ */
-
-static int exit_status(const struct pv_exit *e)
+/* What the program left behind gets what the program got: SIGTERM (and
+ * SIGCONT) and a grace period from its exit, its stderr still printed, then
+ * SIGKILL; a signal to pidvisor cuts the grace short.  The same for a
+ * cgroup and a process group; only the wake-up differs (the cgroup's
+ * events fd, or a look every TREE_POLL_MS). */
+static void wind_down(void)
 {
-        if (e->flags & PV_EXIT_DEADLINE)
-                return EXIT_TIMEOUT;
-        if (e->kind == PV_EXIT_EXITED)
-                return e->code;
-        if (e->kind == PV_EXIT_KILLED)
-                return 128 + e->signal;
+        struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = TAG_TREE };
+        int efd = tree_event_fd(&st.tree);
+        int poll_ms = TREE_POLL_MS;
+        int64_t end;
+
+        if (st.tree.kind == TREE_NONE)
+                return;
+        if (efd >= 0 && epoll_ctl(st.ep, EPOLL_CTL_ADD, efd, &ev) == 0)
+                poll_ms = -1;   /* else: look every TREE_POLL_MS */
+        if (!tree_gone() && st.signals < 2 && !(st.exit.flags & PV_EXIT_ESCALATED)) {
+                tree_signal(&st.tree, SIGTERM);
+                tree_signal(&st.tree, SIGCONT);
+                turn_until(tree_gone, now_ms() + (int64_t)opt.grace_ms, poll_ms, true);
+        }
+        /* SIGKILL again every 100 ms for a tree that was forking. */
+        end = now_ms() + TREE_KILL_MS;
+        while (!tree_gone() && now_ms() < end && !st.broken) {
+                tree_signal(&st.tree, SIGKILL);
+                int64_t next = now_ms() + 100;
+                turn_until(tree_gone, next < end ? next : end, poll_ms, false);
+        }
+        if (!tree_gone())
+                say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
+                    TREE_KILL_MS);
+        if (poll_ms < 0)
+                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, efd, NULL); /* tree_done closes it */
+        if (tree_done(&st.tree) < 0)
+                say("--kill-tree: %s", st.tree.why);
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int fail_setup(const char *call, int err)
+{
+        if (call)
+                say("cannot set up: %s: %s", call, strerror(err));
+        else
+                say("cannot set up: %s", features_no_spawn(-err));
+        st.rep.error = call ? strerror(err) : features_no_spawn(-err);
         return EXIT_FAILURE_OWN;
 }
+
+/* Our own signals, read in the loop.  A closed stdout or stderr must not
+ * kill us (the program gets the default SIGPIPE back); an ignored SIGCHLD
+ * would let the kernel reap the program before we could (and the library
+ * could then only recover its status on Linux 6.15+). */
+static int setup_signals(void)
+{
+        sigset_t sigs;
+
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+                return fail_setup("signal", errno);
+        if (sigemptyset(&sigs) < 0 || sigaddset(&sigs, SIGTERM) < 0 ||
+            sigaddset(&sigs, SIGINT) < 0 || sigaddset(&sigs, SIGHUP) < 0 ||
+            sigprocmask(SIG_BLOCK, &sigs, NULL) < 0)
+                return fail_setup("sigprocmask", errno);
+        st.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (st.sfd < 0)
+                return fail_setup("signalfd", errno);
+        return 0;
+}
+
+static int setup(void)
+{
+        struct epoll_event ev = { .events = EPOLLIN };
+        const char *call = NULL;
+        int r;
+
+        st.ep = epoll_create1(EPOLL_CLOEXEC);
+        if (st.ep < 0)
+                return fail_setup("epoll_create1", errno);
+        r = out_init(st.ep, TAG_OUT, &call);
+        if (r < 0)
+                return fail_setup(call, -r);
+        r = setup_signals();
+        if (r)
+                return r;
+        ev.data.u32 = TAG_SIGNAL;
+        if (epoll_ctl(st.ep, EPOLL_CTL_ADD, st.sfd, &ev) < 0)
+                return fail_setup("epoll_ctl(signalfd)", errno);
+        r = pv_loop_new(&st.loop, NULL);
+        if (r == -ENOSYS || r == -EPERM)
+                return fail_setup(NULL, -r);
+        if (r < 0)
+                return fail_setup("pv_loop_new", -r);
+        st.rep.spawn = pv_spawn_mech_name(pv_loop_spawn_mech(st.loop));
+        st.rep.backend = pv_backend_name(pv_loop_backend(st.loop));
+        ev.data.u32 = TAG_LOOP;
+        if (epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev) < 0)
+                return fail_setup("epoll_ctl(pv_loop_fd)", errno);
+        return 0;
+}
+
+/* ---- fds and environment for the program ------------------------------- */
+
+/* Socket activation of pidvisor itself: LISTEN_PID names us, LISTEN_FDS
+ * counts the fds from 3.  0 when it is not ours. */
+static unsigned listen_fds(void)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        char *end;
+        unsigned long n;
+
+        if (!pid || !fds || strtoul(pid, &end, 10) != (unsigned long)getpid() || *end)
+                return 0;
+        n = strtoul(fds, &end, 10);
+        return *end || n > PRESERVE_FDS_MAX ? 0 : (unsigned)n;
+}
+
+/* The program's environment without LISTEN_PID (and systemd's
+ * LISTEN_PIDFDID): they name pidvisor, and its pid cannot be the program's
+ * (envp is fixed before the clone). */
+static int drop_listen_pid(void)
+{
+        size_t n = 0, k = 0;
+
+        while (environ[n])
+                n++;
+        st.envp = calloc(n + 1, sizeof(*st.envp));
+        if (!st.envp)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(environ[i], "LISTEN_PID=", 11) &&
+                    strncmp(environ[i], "LISTEN_PIDFDID=", 15))
+                        st.envp[k++] = environ[i];
+        return 0;
+}
+
+/* fds 3 .. 3+n-1 go to the program: they must be open now, before any fd
+ * of our own could take a free number among them. */
+static int keep_fds(void)
+{
+        unsigned listen = listen_fds();
+        unsigned n = opt.preserve_fds > listen ? opt.preserve_fds : listen;
+
+        if (listen && drop_listen_pid() < 0)
+                return fail_setup("calloc", ENOMEM);
+        if (n == 0)
+                return 0;
+        st.keep_fds = calloc(n, sizeof(*st.keep_fds));
+        if (!st.keep_fds)
+                return fail_setup("calloc", ENOMEM);
+        for (unsigned i = 0; i < n; i++) {
+                st.keep_fds[i] = 3 + (int)i;
+                if (fcntl(st.keep_fds[i], F_GETFD) < 0) {
+                        say("%s=%u: fd %d is not open", opt.preserve_fds == n ?
+                            "--preserve-fds" : "LISTEN_FDS", n, st.keep_fds[i]);
+                        st.rep.error = "fd not open";
+                        return EXIT_FAILURE_OWN;
+                }
+        }
+        st.n_keep = n;
+        return 0;
+}
+
+/* ---- the program -------------------------------------------------------- */
 
 /* 126 and 127 are about the program itself: exec failed.  Anything else
  * that kept it from running is pidvisor's failure, 125. */
@@ -447,76 +487,44 @@ static int spawn_status(int err)
         }
 }
 
-static void write_report(struct report *r)
+static int spawn_failed(int r)
 {
-        FILE *f;
-
-        if (!opt.report)
-                return;
-        f = strcmp(opt.report, "-") ? fopen(opt.report, "we") : stderr;
-        if (!f) {
-                say("cannot write report '%s': %s", opt.report, strerror(errno));
-                return;
-        }
-        if (report_write(f, r) < 0)
-                say("cannot write report '%s'", opt.report);
-        if (f != stderr)
-                fclose(f);
-}
-
-int main(int argc, char **argv)
-{
-        struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
-        struct report rep = { .kill_tree = "none" };
-        struct epoll_event ev;
-        sigset_t sigs;
-        int sfd, r;
-
-        /* fds 0-2 closed at start would be taken by our own signalfd or
-         * epoll fd, and then handed to the program or read as its input:
-         * hold them with /dev/null (the program's stdin is then closed at
-         * once, as an empty input). */
-        bool stdin_closed = fcntl(0, F_GETFD) < 0;
-        for (int fd = 0; fd < 3; fd++)
-                if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-                        return EXIT_FAILURE_OWN;
-        parse(argc, argv);
-        rep.argv = (const char *const *)opt.argv;
-        /* A report that cannot be written is found out now, not after the
-         * run. */
-        if (opt.report && strcmp(opt.report, "-")) {
-                int fd = open(opt.report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        fprintf(stderr, "pidvisor: cannot write report '%s': %s\n", opt.report,
-                                strerror(errno));
-                        return EXIT_FAILURE_OWN;
-                }
-                close(fd);
-        }
-
-        /* Our own signals, read in the loop; a closed stdout or stderr must
-         * not kill us (the program gets the default SIGPIPE back). */
-        sigemptyset(&sigs);
-        sigaddset(&sigs, SIGTERM);
-        sigaddset(&sigs, SIGINT);
-        sigaddset(&sigs, SIGHUP);
-        sigprocmask(SIG_BLOCK, &sigs, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-        st.ep = epoll_create1(EPOLL_CLOEXEC);
-        r = pv_loop_new(&st.loop, NULL);
-        if (sfd < 0 || st.ep < 0 || r < 0) {
-                int e = r < 0 ? -r : errno;
-                fprintf(stderr, "pidvisor: cannot set up: %s\n", strerror(e));
-                rep.error = strerror(e);
-                rep.exit_status = EXIT_FAILURE_OWN;
-                write_report(&rep);
+        if (st.tree.failed) {
+                say("--kill-tree: %s", st.tree.why);
+                st.rep.error = strerror(-r);
                 return EXIT_FAILURE_OWN;
         }
-        rep.spawn = pv_spawn_mech_name(pv_loop_spawn_mech(st.loop));
-        rep.backend = pv_backend_name(pv_loop_backend(st.loop));
+        say("cannot run '%s': %s", opt.argv[0], strerror(-r));
+        st.rep.error = strerror(-r);
+        return spawn_status(r);
+}
 
+/* The fds passed on are the program's now: a reader of a pipe among them
+ * sees its end when the program closes it, not when pidvisor exits. */
+static int spawned(int r)
+{
+        if (r < 0)
+                return spawn_failed(r);
+        for (unsigned i = 0; i < st.n_keep; i++)
+                (void)close(st.keep_fds[i]);   /* ours to close; nothing to do on error */
+        st.n_keep = 0;
+        return 0;
+}
+
+static int spawn_program(void)
+{
+        struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
+        int r;
+
+        /* An empty name is no file (execvp would say ENOENT; timeout(1)
+         * exits 127 for it). */
+        if (!opt.argv[0][0]) {
+                say("cannot run '': %s", strerror(ENOENT));
+                st.rep.error = strerror(ENOENT);
+                return EXIT_NOTFOUND;
+        }
         o.argv = (const char *const *)opt.argv;
+        o.envp = (const char *const *)st.envp;
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_INHERIT;
         o.stdio[2].mode = PV_STDIO_PIPE;
@@ -525,115 +533,180 @@ int main(int argc, char **argv)
         o.on_output = on_stderr;
         o.on_exit = on_exit_cb;
         o.on_drain = on_drain;
-        if (opt.kill_tree) {
-                /* The tree may outlive the program by a grace period: its
-                 * stderr stays open (and printed) that long. */
-                o.linger_ms = (uint32_t)opt.grace_ms;
-                /* A cgroup of its own holds the whole tree, whatever it
-                 * does with sessions and groups; a process group is the
-                 * fallback where no cgroup v2 is ours to write. */
-                r = cgroup_make(&st.cg);
-                if (r == 0) {
-                        o.flags = PV_SPAWN_CGROUP;
-                        o.cgroup_fd = st.cg.fd;
-                        r = pv_spawn(st.loop, &o, &st.child);
-                        if (r >= 0 || pv_loop_spawn_stage(st.loop) != PV_STAGE_SETUP)
-                                goto spawned;
-                        /* The kernel would not put it there (no
-                         * CLONE_INTO_CGROUP before 5.7, a delegation
-                         * refusing it): a process group, then. */
-                        (void)cgroup_remove(&st.cg);
-                }
-                o.flags = PV_SPAWN_NEW_PGRP;
+        o.keep_fds = st.keep_fds;
+        o.n_keep_fds = st.n_keep;
+        if (!opt.kill_tree) {
+                r = pv_spawn(st.loop, &o, &st.child);
+                return spawned(r);
         }
-        r = pv_spawn(st.loop, &o, &st.child);
-spawned:
-        if (r < 0) {
-                say("cannot run '%s': %s", opt.argv[0], strerror(-r));
-                rep.error = strerror(-r);
-                rep.exit_status = spawn_status(r);
-                write_report(&rep);
-                (void)cgroup_remove(&st.cg);
-                pv_loop_free(st.loop);
-                return rep.exit_status;
-        }
-        rep.kill_tree = st.cg.fd >= 0 ? "cgroup" : opt.kill_tree ? "pgrp" : "none";
+        /* The tree may outlive the program by a grace period: its stderr
+         * stays open (and printed) that long. */
+        o.linger_ms = (uint32_t)opt.grace_ms;
+        r = tree_spawn(&st.tree, st.loop, &o, &st.child);
+        if (st.tree.fell_back)
+                say("--kill-tree: cgroup v2 not usable here (%s): using a process group",
+                    st.tree.why);
+        st.rep.kill_tree = tree_name(&st.tree);
+        return spawned(r);
+}
 
-        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
-        r = epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev);
-        ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
-        if (r == 0)
-                r = epoll_ctl(st.ep, EPOLL_CTL_ADD, sfd, &ev);
-        if (r < 0) {
-                /* Unwatched, the program's exit or our signals would never
-                 * be seen: do not leave it running unsupervised. */
-                int e = errno;
+/* ---- the end ----------------------------------------------------------- */
 
-                say("cannot watch '%s': %s", opt.argv[0], strerror(e));
-                pv_child_signal(st.child, SIGKILL);
-                kill_group();
-                pv_child_wait(st.child, -1, &st.exit);
-                rep.error = strerror(e);
-                rep.exit_status = EXIT_FAILURE_OWN;
-                write_report(&rep);
-                if (st.cg.fd >= 0)
-                        (void)cgroup_remove(&st.cg);
-                pv_child_release(st.child);
-                pv_loop_free(st.loop);
-                return EXIT_FAILURE_OWN;
-        }
-        /* stdin: watched if epoll can (a pipe, a tty, a socket); a regular
-         * file is always readable and read as the loop turns; a closed
-         * one ends the program's stdin at once. */
-        st.stdin_on = !stdin_closed;
-        if (st.stdin_on) {
-                ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
-                st.stdin_epoll = epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) == 0;
-        } else {
-                pv_child_close_stdin(st.child);
-        }
+static int exit_status(const struct pv_exit *e)
+{
+        if (e->flags & PV_EXIT_DEADLINE)
+                return EXIT_TIMEOUT;
+        if (e->kind == PV_EXIT_EXITED)
+                return e->code;
+        if (e->kind == PV_EXIT_KILLED)
+                return 128 + e->signal;
+        return EXIT_FAILURE_OWN;
+}
 
-        while (!st.exited) {
-                struct epoll_event evs[8];
-                bool file_stdin = st.stdin_on && !st.stdin_epoll && !st.stdin_paused;
-                int n = epoll_wait(st.ep, evs, 8, file_stdin ? 0 : -1);
+static void report_to_file(void)
+{
+        FILE *f = fopen(opt.report, "we");
 
-                if (n < 0 && errno != EINTR) {
-                        say("epoll_wait: %s", strerror(errno));
-                        break;
-                }
-                for (int i = 0; i < n; i++) {
-                        if (evs[i].data.u32 == 1)
-                                pv_loop_dispatch(st.loop, 0);
-                        else if (evs[i].data.u32 == 2)
-                                signal_ready(sfd);
-                        else if (st.stdin_on && !st.exited)
-                                stdin_ready();
-                }
-                if (file_stdin && !st.exited)
-                        stdin_ready();
+        if (!f) {
+                fprintf(stderr, "pidvisor: cannot write report '%s': %s\n", opt.report,
+                        strerror(errno));
+                return;
         }
-        /* The whole tree goes with the program. */
-        if (st.cg.fd >= 0)
-                wind_down_tree(sfd);
+        /* Written last: what the final flush could not write counts. */
+        st.rep.stderr_dropped = out_dropped() + out_pending();
+        if (report_write(f, &st.rep) < 0 && !opt.quiet)
+                fprintf(stderr, "pidvisor: cannot write report '%s'\n", opt.report);
+        if (fclose(f) != 0 && !opt.quiet)
+                fprintf(stderr, "pidvisor: cannot write report '%s': %s\n", opt.report,
+                        strerror(errno));
+}
+
+static void report_to_stderr(void)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        int r;
+
+        if (!f) {
+                say("cannot write report: %s", strerror(errno));
+                return;
+        }
+        st.rep.stderr_dropped = out_dropped();
+        r = report_write(f, &st.rep);
+        if (fclose(f) != 0 || r < 0)
+                say("cannot write report");
         else
-                kill_group();
+                out_force(buf, len);
+        free(buf);
+}
+
+/* Report, flush (bounded: a stalled stderr may not keep us), let go. */
+static int finish(int status)
+{
+        st.rep.exit_status = status;
+        if (opt.report && !strcmp(opt.report, "-"))
+                report_to_stderr();
+        out_finish();
+        if (st.ep >= 0)
+                turn_until(out_empty, now_ms() + FLUSH_MS, -1, true);
+        if (opt.report && strcmp(opt.report, "-"))
+                report_to_file();
+        out_done();
+        pv_child_release(st.child);
+        pv_loop_free(st.loop);
+        (void)tree_done(&st.tree);      /* after a failure only: done already */
+        if (st.sfd >= 0)
+                close(st.sfd);
+        if (st.ep >= 0)
+                close(st.ep);
+        free(st.keep_fds);
+        free(st.envp);
+        return status;
+}
+
+/* The program ran and exited (or the loop broke): its tree, its last
+ * stderr, the report. */
+static int ended(void)
+{
+        if (st.broken && !st.exited) {
+                /* Unwatched, the program must not run on unsupervised. */
+                (void)pv_child_signal(st.child, SIGKILL);
+                tree_signal(&st.tree, SIGKILL);
+                /* Bounded: a program no signal reaches is left to
+                 * pv_loop_free(), which does not wait for it. */
+                (void)pv_child_wait(st.child, TREE_KILL_MS, &st.exit);
+                st.rep.error = "the event loop failed";
+                return finish(EXIT_FAILURE_OWN);
+        }
+        wind_down();
         /* With the tree gone its stderr has no writer left: print what it
          * wrote last, up to the end of the stream (the linger bounds it,
          * should something outside the tree hold the pipe). */
-        (void)pv_loop_run(st.loop);
-
-        rep.exit = &st.exit;
-        rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;
-        rep.exit_status = st.exited ? exit_status(&st.exit) : EXIT_FAILURE_OWN;
-        if (rep.timed_out)
+        turn_until(err_ended, INT64_MAX, -1, true);
+        st.rep.exit = &st.exit;
+        st.rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;
+        if (st.rep.timed_out)
                 say("'%s' timed out after %llums", opt.argv[0],
                     (unsigned long long)opt.timeout_ms);
         if (st.exit.flags & PV_EXIT_ESCALATED)
                 say("'%s' did not stop within %llums: killed", opt.argv[0],
                     (unsigned long long)opt.grace_ms);
-        write_report(&rep);
-        pv_child_release(st.child);
-        pv_loop_free(st.loop);
-        return rep.exit_status;
+        return finish(exit_status(&st.exit));
+}
+
+/* fds 0-2 closed at start would be taken by our own signalfd or epoll fd,
+ * and then handed to the program or read as its input: hold them with
+ * /dev/null (the program's stdin is then closed at once, as an empty
+ * input).  Returns whether stdin was closed, or -1. */
+static int hold_stdio(void)
+{
+        bool stdin_closed = fcntl(0, F_GETFD) < 0;
+
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+                        return -1;
+        return stdin_closed;
+}
+
+/* A report that cannot be written is found out now, not after the run. */
+static int check_report(void)
+{
+        int fd;
+
+        if (!opt.report || !strcmp(opt.report, "-"))
+                return 0;
+        fd = open(opt.report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                fprintf(stderr, "pidvisor: cannot write report '%s': %s\n", opt.report,
+                        strerror(errno));
+                return -1;
+        }
+        close(fd);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        int stdin_closed = hold_stdio(), r;
+
+        if (stdin_closed < 0)
+                return EXIT_FAILURE_OWN;
+        opts_parse(&opt, argc, argv);
+        out_set_quiet(opt.quiet);
+        if (opt.features)
+                return features_print(stdout);
+        st.rep.argv = (const char *const *)opt.argv;
+        st.rep.kill_tree = "none";
+        st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
+        if (check_report() < 0)
+                return EXIT_FAILURE_OWN;
+        r = keep_fds();
+        r = r ? r : setup();
+        r = r ? r : spawn_program();
+        if (r)
+                return finish(r);
+        stdin_start(stdin_closed);
+        supervise();
+        return ended();
 }

@@ -81,16 +81,20 @@ int report_write(FILE *f, const struct report *r)
                 else
                         fputs("\"exit_code\":null,\"signal\":null,", f);
                 fprintf(f, "\"core_dumped\":%s,\"stopped\":%s,\"escalated\":%s,"
-                           "\"timed_out\":%s,\"status_recovered\":%s,"
-                           "\"runtime_ms\":%.3f,\"user_cpu_ms\":%.3f,\"sys_cpu_ms\":%.3f,"
-                           "\"max_rss_kb\":%ld",
+                           "\"timed_out\":%s,\"status_recovered\":%s,\"runtime_ms\":%.3f,",
                         e->core_dumped ? "true" : "false",
                         e->flags & PV_EXIT_STOPPED ? "true" : "false",
                         e->flags & PV_EXIT_ESCALATED ? "true" : "false",
                         r->timed_out ? "true" : "false",
                         e->flags & PV_EXIT_RECOVERED ? "true" : "false",
-                        (double)e->runtime_us / 1000.0, ms(e->rusage.ru_utime),
-                        ms(e->rusage.ru_stime), e->rusage.ru_maxrss);
+                        (double)e->runtime_us / 1000.0);
+                /* Another reaper took the status: the rusage went with it. */
+                if (e->kind == PV_EXIT_LOST || (e->flags & PV_EXIT_RECOVERED))
+                        fputs("\"user_cpu_ms\":null,\"sys_cpu_ms\":null,\"max_rss_kb\":null", f);
+                else
+                        fprintf(f, "\"user_cpu_ms\":%.3f,\"sys_cpu_ms\":%.3f,\"max_rss_kb\":%ld",
+                                ms(e->rusage.ru_utime), ms(e->rusage.ru_stime),
+                                e->rusage.ru_maxrss);
         }
         fprintf(f, ",\"exit_status\":%d,\"spawn_mechanism\":", r->exit_status);
         json_string(f, r->spawn ? r->spawn : "");
@@ -98,6 +102,6 @@ int report_write(FILE *f, const struct report *r)
         json_string(f, r->backend ? r->backend : "");
         fputs(",\"kill_tree\":", f);
         json_string(f, r->kill_tree);
-        fputs("}\n", f);
+        fprintf(f, ",\"stderr_dropped\":%llu}\n", (unsigned long long)r->stderr_dropped);
         return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }

@@ -16,6 +16,7 @@ struct report {
         const char *spawn;           /* mechanism name */
         const char *backend;
         const char *kill_tree;       /* "cgroup", "pgrp" or "none" */
+        uint64_t stderr_dropped;     /* bytes of pidvisor's stderr dropped */
 };
 
 /* Write r as one JSON object and a newline.  0 or -errno. */
