@@ -12,8 +12,26 @@ set -u
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
 only=${MUTANTS:-}              # e.g. MUTANTS=03 runs tests/mutants/03-*.patch
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 tree="$scratch/tree"
+cgroups=$(ls -d /sys/fs/cgroup/*/pv-test.* /sys/fs/cgroup/pv-test.* 2>/dev/null)
+# A mutant can leave what the library should have killed (pv_loop_free
+# that kills nothing, a test timed out mid-ladder): end every process that
+# runs a program of the scratch tree, and remove the test cgroups that
+# appeared meanwhile (once empty).
+cleanup() {
+        for exe in /proc/[0-9]*/exe; do
+                case "$(readlink "$exe" 2>/dev/null)" in
+                "$tree"/*) pid=${exe#/proc/}; kill -9 "${pid%/exe}" 2>/dev/null ;;
+                esac
+        done
+        sleep 1
+        for d in /sys/fs/cgroup/*/pv-test.* /sys/fs/cgroup/pv-test.*; do
+                [ -d "$d" ] || continue
+                echo "$cgroups" | grep -qx "$d" || rmdir "$d" 2>/dev/null
+        done
+        rm -rf "$scratch"
+}
+trap cleanup EXIT
 mkdir "$tree"
 (cd "$srcdir" && git ls-files -z | xargs -0 cp --parents -t "$tree") || exit 99
 echo "check-mutants: building a scratch copy in $tree"

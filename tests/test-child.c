@@ -244,7 +244,7 @@ Test(child, stop_group_kills_grandchild)
         pv_child *c;
         int gc = 0;
 
-        o.flags = PV_SPAWN_NEW_PGRP;
+        o.flags |= PV_SPAWN_NEW_PGRP;
         o.stdio[1].mode = PV_STDIO_PIPE;
         o.stdio[2].mode = PV_STDIO_INHERIT;
         c = tu_spawn_ready(l, &o, &out);
@@ -550,7 +550,7 @@ Test(child, cgroup_tree_stop, .timeout = 60)
         pv_child *c;
         int gc = 0, cg = make_cgroup(path, sizeof(path));
 
-        o.flags = PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 50;
         c = tu_spawn_ready(l, &o, &out);

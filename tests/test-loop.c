@@ -66,7 +66,7 @@ Test(loop, free_with_live_children)
         for (int i = 0; i < 4; i++) {
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
                 tu_pipe_all(&o);
-                o.flags = i == 3 ? PV_SPAWN_NEW_PGRP : 0;
+                o.flags |= i == 3 ? PV_SPAWN_NEW_PGRP : 0;   /* pdeathsig kept */
                 cr_assert_eq(pv_spawn(l, &o, &c[i]), 0);
         }
         cr_assert_eq(pv_child_stop(c[1]), 0);
