@@ -163,8 +163,8 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * child whose zombie a ptrace tracer holds is waited for until the tracer
  * lets go.  A child that could not be signalled at all (a sandbox refusing
  * both pidfd_send_signal() and kill()) is not waited for: it is left
- * running, and unreaped when it ends.  Accepts NULL.  Must not be called from inside a callback of
- * that loop (an assertion). */
+ * running, and unreaped when it ends.  Accepts NULL.  Must not be called
+ * from inside a callback of that loop (an assertion). */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
 /* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
@@ -289,7 +289,10 @@ enum pv_spawn_flags {
                                          * cgroup whose cgroup.kill was
                                          * written), the child moves itself in
                                          * through cgroup.procs before exec
-                                         * (stage PV_STAGE_CGROUP).  The stop
+                                         * (stage PV_STAGE_CGROUP; it shares
+                                         * our memory then, so a cpuset with
+                                         * other mems moves our pages too, as
+                                         * CLONE_INTO_CGROUP would not).  The stop
                                          * ladder then signals every process
                                          * in that cgroup and escalates with
                                          * cgroup.kill (5.14; else SIGKILL to
@@ -336,7 +339,8 @@ struct pv_exit {
 
 /* Called once when a child has exited and been reaped; e is valid for the
  * duration of the call only.  (While a ptrace tracer holds the child's
- * zombie, the loop looks again with a back-off up to once a second.)  The callback may call any function of this
+ * zombie, the loop looks again with a back-off up to once a second.)  The
+ * callback may call any function of this
  * library on any child, including pv_child_release(c) and pv_spawn(), but
  * not pv_loop_free(), nor pv_loop_run(), pv_loop_dispatch() or
  * pv_child_wait() on a running child (they return -EBUSY). */
@@ -427,8 +431,11 @@ PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
 /* Send a signal through the pidfd (never a recycled pid).  Where the call
  * is refused (a sandbox's EPERM, as Docker's profile before 20.10; a tool
  * that lacks it, such as valgrind 3.19: see PV_FEATURE_PIDFD_SIGNAL), by
- * pid, and only while the pidfd shows the child has not exited.  sig 0
- * tests.
+ * pid, and only while the pidfd shows the child has not exited.  That
+ * check and the kill() are two calls: a child that exits between them and
+ * is reaped at once by someone else (SIGCHLD ignored, a host's
+ * waitpid(-1)) leaves its pid free for reuse for those microseconds; only
+ * where pidfd_send_signal() is refused.  sig 0 tests.
  * Errors: -EINVAL NULL child or bad signal number; -ECHILD after fork();
  *         -ESRCH the child has exited (even if not yet reaped); -EPERM
  *         both ways of signalling were refused. */

@@ -100,7 +100,8 @@ static bool cgroup_signal(pv_child *c, int sig)
         int fd;
 
         if (sig == SIGKILL) {
-                PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0)));
+                PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.kill",
+                                                    O_WRONLY | O_CLOEXEC, 0)));
                 if (fd >= 0) {
                         n = sys_write(fd, "1", 1);
                         sys_close(fd);
@@ -108,7 +109,8 @@ static bool cgroup_signal(pv_child *c, int sig)
                                 return false;   /* cheap to repeat: SIGKILL */
                 }
         }
-        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC, 0)));
+        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.procs",
+                                            O_RDONLY | O_CLOEXEC, 0)));
         if (fd < 0)
                 return false;
         /* Whole lines only: a pid cut at the buffer's end is read again. */
@@ -690,9 +692,16 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
 
         r = child_start(l, c, &o);
         if (r < 0) {
+                /* It runs, and we cannot watch it: kill it, close its pipes
+                 * (a child that may not be signalled at all may still end
+                 * at their EOF), and reap it unless it is unkillable (then
+                 * it is left, as pv_loop_free leaves it). */
                 l->last_stage = PV_STAGE_SETUP;
                 pv__child_kill_now(c);
-                reap_blocking(c);
+                pv__stdio_spawned(&c->io);
+                pv__stdio_close(l, &c->io);
+                if (!c->unkillable)
+                        reap_blocking(c);
                 pv__timer_disarm(l, &c->timer);
                 pv__loop_close(l, &c->pidfd);
                 goto out_stdio;

@@ -48,8 +48,13 @@ static void probe_extras(struct pv__features *f)
 
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
         self = pv__fd_high(sys_pidfd_open(sys_getpid(), 0));
-        if (self < 0)
-                return;         /* transient, or no pidfd_open: no rung works */
+        if (self < 0) {
+                /* Refused (a sandbox that allows only CLONE_PIDFD): group
+                 * signals go by kill(-pgid), for good; out of fds: ask
+                 * again next time. */
+                extras_done = !pv__features_transient(self);
+                return;
+        }
         r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
         f->pidfd_signal_pgrp = r == 0 || r == -ESRCH;
         sys_close(self);

@@ -2,12 +2,12 @@
 /*
  * The child side of spawn: from clone to execve.
  *
- * The child runs on the parent's memory (CLONE_VM) while the parent is
- * suspended (CLONE_VFORK), and shares the parent thread's TLS, errno
- * included.  So everything here is async-signal-safe by construction: raw
- * system calls from src/syscall.h only, no libc call (not even memcpy, which
- * could go through a lazily bound PLT entry), no allocation, no lock, no
- * errno.  Makefile.am builds this file without sanitizers and without
+ * The child runs on the parent's memory (CLONE_VM) while the parent waits
+ * (CLONE_VFORK, or a futex on the vfork rung, with every signal blocked),
+ * and shares the parent thread's TLS, errno included.  So everything here
+ * is async-signal-safe by construction: raw system calls from src/syscall.h
+ * only, no libc call (not even memcpy, which could go through a lazily
+ * bound PLT entry), no allocation, no lock, no errno.  Makefile.am builds this file without sanitizers and without
  * loop-to-memcpy conversion: their runtimes are not safe here.
  *
  * Errors go back to the parent through a->err/a->stage (the memory is
@@ -333,18 +333,13 @@ CHILD_CODE int pv__child_main(void *args)
 CHILD_CODE int pv__child_pinned(void *p)
 {
         struct pv__pin *pin = p;
-        char go;
-        long n;
+        int go;
 
-        /* Our copy of the write end would keep the read from ever seeing
-         * EOF.  Every signal is blocked here (spawn.c), so no EINTR but
-         * from a stop. */
-        sys_close(pin->go_wr);
-        do
-                n = sys_read(pin->go, &go, 1);
-        while (n == -EINTR);
-        if (n != 1)
+        /* A futex in the memory we share: no fd that a fork elsewhere in
+         * the host could copy.  Every signal is blocked here (spawn.c). */
+        while ((go = __atomic_load_n(&pin->go, __ATOMIC_ACQUIRE)) == 0)
+                (void)sys_futex_wait(&pin->go, 0);
+        if (go != 1)
                 sys_exit_group(127);
-        sys_close(pin->go);
         return pin->fn(pin->arg);
 }

@@ -33,10 +33,12 @@
  * around the clone so that no handler of ours runs in the child on our
  * memory (the child resets the handlers, then opens its mask).  Returns the
  * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD.  With
- * cgroup_fd >= 0 (clone3 only) the child is born in that cgroup. */
+ * cgroup_fd >= 0 (clone3 only) the child is born in that cgroup.  The vfork
+ * rung's kernel clears *left when the child leaves our memory. */
 static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
-                      size_t stack_size, int cgroup_fd, int *pidfd)
+                      size_t stack_size, int cgroup_fd, int *pidfd, volatile int *left)
 {
+        const struct pv__clone_entry e = { fn, arg };
         /* The stack grows down: clone() takes its top, clone3() its base
          * and size.  Keep the top 16-byte aligned for the x86-64 ABI. */
         char *top = (char *)(((uintptr_t)stack + stack_size) & ~(uintptr_t)15);
@@ -61,7 +63,7 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                         ca.flags |= CLONE_INTO_CGROUP;
                         ca.cgroup = (uint64_t)cgroup_fd;
                 }
-                pid = pv__clone_run(__NR_clone3, (long)&ca, sizeof(ca), 0, fn, arg);
+                pid = pv__clone_run(__NR_clone3, (long)&ca, sizeof(ca), 0, 0, &e);
                 break;
         }
         case PV_SPAWN_CLONE:
@@ -70,11 +72,13 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                  * parent_tid slot; the raw call is fine. */
                 pid = pv__clone_run(__NR_clone,
                                     CLONE_PIDFD | CLONE_VM | CLONE_VFORK | SIGCHLD,
-                                    (long)top, (long)pidfd, fn, arg);
+                                    (long)top, (long)pidfd, 0, &e);
                 break;
         case PV_SPAWN_VFORK:
-                /* No CLONE_VFORK: the child waits for us (clone_pinned). */
-                pid = pv__clone_run(__NR_clone, CLONE_VM | SIGCHLD, (long)top, 0, fn, arg);
+                /* No CLONE_VFORK: the child waits for us (clone_pinned);
+                 * CLONE_CHILD_CLEARTID tells us when it has left. */
+                pid = pv__clone_run(__NR_clone, CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD,
+                                    (long)top, 0, (long)left, &e);
                 break;
         default:
                 pid = -EINVAL;
@@ -88,14 +92,16 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
 
 /* SIGKILL a child that ran but that we cannot keep (its exec'd program is
  * already going): through its pidfd, or where a sandbox refuses that, by
- * pid while the pidfd shows it unreaped. */
-static void kill_unexpected(pid_t pid, int pidfd)
+ * pid while the pidfd shows it has not exited.  Whether it is dead or
+ * going: false when no signal could be sent (then it is not waited for). */
+static bool kill_unexpected(pid_t pid, int pidfd)
 {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
         int r = sys_pidfd_send_signal(pidfd, SIGKILL, 0);
 
         if (r < 0 && r != -ESRCH && sys_poll(&p, 1, 0) == 0)
-                (void)sys_kill(pid, SIGKILL);
+                r = sys_kill(pid, SIGKILL);
+        return r == 0 || r == -ESRCH;
 }
 
 /*
@@ -103,45 +109,44 @@ static void kill_unexpected(pid_t pid, int pidfd)
  * child can be reaped: with SIGCHLD ignored or a foreign waitpid(-1), a
  * child that exits at once would be gone, its pid free for reuse, before a
  * pidfd_open() after the clone.  So the child is made without CLONE_VFORK
- * and waits on a pipe (pv__child_pinned) until we hold its pidfd, then goes
- * on.  We never signal it by pid.  The caller waits until the child has
- * left our memory: its copy of leave_wr, close-on-exec, closes at exec or
- * exit (the error pipe of pv__spawn_run, which the caller reads to EOF).
- * Returns the pid with *ret_pidfd set, or -errno with nothing left
- * running (a child that could not be given a pidfd exits unexec'd and is
- * reaped).
+ * and waits (pv__child_pinned) until we hold its pidfd, then goes on; we
+ * never signal it by pid.  Then we wait until it has left our memory, as
+ * vfork would: the kernel clears pin->left at its exec or exit
+ * (CLONE_CHILD_CLEARTID) and wakes us.  Futexes in the memory we share, not
+ * pipes: a fork elsewhere in the host could copy a pipe end and hold us up.
+ * Every signal stays blocked meanwhile, so that no handler of the host's
+ * runs here (one that jumped out of pv_spawn would free what the child
+ * reads).  Returns the pid with *ret_pidfd set, or -errno with nothing
+ * left running (a child that could not be given a pidfd exits unexec'd and
+ * is reaped).
  */
 static int clone_pinned(struct pv__pin *pin, int (*fn)(void *), void *arg, void *stack,
-                        size_t stack_size, int *leave_wr, int *ret_pidfd)
+                        size_t stack_size, int *ret_pidfd)
 {
-        int go[2], pidfd = -1, pid, r;
+        uint64_t all = ~(uint64_t)0, old;
+        int pidfd = -1, pid, r;
         siginfo_t si;
 
-        PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(go)));
-        if (r < 0)
-                return r;
-        *pin = (struct pv__pin){ .go = go[0], .go_wr = go[1], .fn = fn, .arg = arg };
+        *pin = (struct pv__pin){ .go = 0, .left = 1, .fn = fn, .arg = arg };
+        r = sys_sigprocmask(SIG_SETMASK, &all, &old);
+        assert(r == 0);
         PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(PV_SPAWN_VFORK, pv__child_pinned,
                                                           pin, stack, stack_size, -1,
-                                                          &pidfd)));
-        sys_close(go[0]);
-        if (pid < 0) {
-                sys_close(go[1]);
+                                                          &pidfd, &pin->left)));
+        if (pid > 0) {
+                /* It waits for us, alive: it cannot have been reaped, and
+                 * its pid is still its own. */
+                PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN,
+                                         pv__fd_high(sys_pidfd_open(pid, 0))));
+                __atomic_store_n(&pin->go, pidfd >= 0 ? 1 : 2, __ATOMIC_RELEASE);
+                (void)sys_futex_wake(&pin->go, 1);
+                while (__atomic_load_n(&pin->left, __ATOMIC_ACQUIRE) != 0)
+                        (void)sys_futex_wait(&pin->left, 1);
+        }
+        r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
+        assert(r == 0);
+        if (pid < 0)
                 return pid;
-        }
-        sys_close(*leave_wr);
-        *leave_wr = -1;
-        /* It waits for us, alive: it cannot have been reaped, and its pid
-         * is still its own. */
-        PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN, pv__fd_high(sys_pidfd_open(pid, 0))));
-        if (pidfd >= 0) {
-                PV_RETRY(r, (int)sys_write(go[1], "g", 1));
-                if (r != 1) {
-                        sys_close(pidfd);
-                        pidfd = r < 0 ? r : -EIO;
-                }
-        }
-        sys_close(go[1]);       /* without the go: EOF, it exits unexec'd */
         if (pidfd < 0) {
                 PV_RETRY(r, sys_waitid(P_PID, pid, &si, WEXITED | __WALL, NULL));
                 return pidfd;
@@ -196,7 +201,13 @@ static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t st
         a->err = 0;
         a->stage = PV_STAGE_NONE;
         a->err_fd = -1;
-        if (a->err_pipe || mech == PV_SPAWN_VFORK) {
+        if (a->err_pipe && mech == PV_SPAWN_VFORK) {
+                /* Its handshake needs our memory shared; the probe found it
+                 * is not (a tool turned CLONE_VM into a fork). */
+                a->stage = PV_STAGE_SETUP;
+                return a->err = -EOPNOTSUPP;
+        }
+        if (a->err_pipe) {
                 PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(errp)));
                 if (r < 0) {
                         a->stage = PV_STAGE_SETUP;
@@ -205,12 +216,11 @@ static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t st
                 a->err_fd = errp[1];
         }
         if (mech == PV_SPAWN_VFORK)
-                pid = clone_pinned(&pin, pv__child_main, a, stack, stack_size, &errp[1],
-                                   &pidfd);
+                pid = clone_pinned(&pin, pv__child_main, a, stack, stack_size, &pidfd);
         else
                 PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE,
                                        clone_mech(mech, pv__child_main, a, stack, stack_size,
-                                                  cgroup_fd, &pidfd)));
+                                                  cgroup_fd, &pidfd, NULL)));
         if (errp[1] >= 0)
                 sys_close(errp[1]);
         if (pid < 0) {
@@ -226,9 +236,12 @@ static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t st
                  * move it up (see pv__fd_high), or give up the child. */
                 r = sys_fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
                 if (r < 0) {
-                        kill_unexpected(pid, pidfd);
                         a->stage = PV_STAGE_SETUP;
                         a->err = r;
+                        if (!kill_unexpected(pid, pidfd)) {
+                                sys_close(pidfd);       /* left running */
+                                return a->err;
+                        }
                 } else {
                         sys_close(pidfd);
                         pidfd = r;
@@ -262,7 +275,11 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                  * here) SIGKILLs every later CLONE_INTO_CGROUP child of
                  * that cgroup at birth, while a process that moves in
                  * through cgroup.procs lives.  Reap it and go in that
-                 * way. */
+                 * way.  (A cgroup.kill written by someone else while we
+                 * spawn looks the same; the child then lives, as it would
+                 * had the spawn come a moment later.  Delete when no
+                 * kernel we run on kills at birth after a finished
+                 * cgroup.kill.) */
                 PV_RETRY(r, sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL));
                 sys_close(pidfd);
                 pidfd = -1;
@@ -289,27 +306,16 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
         struct pv__pin pin;
         volatile int marker = 0;
         siginfo_t si;
-        int pidfd = -1, leave[2] = { -1, -1 }, pid, r;
+        int pidfd = -1, pid, r;
 
         if (mech == PV_SPAWN_VFORK) {
-                r = pv__pipe_high(leave);
-                if (r < 0)
-                        return r;
                 pid = clone_pinned(&pin, probe_child, (void *)&marker, stack, sizeof(stack),
-                                   &leave[1], &pidfd);
-                if (leave[1] >= 0)
-                        sys_close(leave[1]);
-                if (pid >= 0) {
-                        char c;
-                        /* EOF once the child has left our memory. */
-                        PV_RETRY(r, (int)sys_read(leave[0], &c, 1));
-                }
-                sys_close(leave[0]);
+                                   &pidfd);
                 if (pid < 0)
                         return pid;     /* -ENOSYS before 5.3: no pidfd_open */
         } else {
                 pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
-                                 &pidfd);
+                                 &pidfd, NULL);
                 if (pid < 0)
                         return pid;
                 if (pidfd < 0) {
@@ -317,6 +323,12 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                          * leaves our -1 alone. */
                         reap_failed(-1, pid);
                         return -ENOSYS;
+                }
+                /* Off 0-2 too (pv__fd_high), short as its life is. */
+                pidfd = pv__fd_high(pidfd);
+                if (pidfd < 0) {
+                        reap_failed(-1, pid);
+                        return pidfd;
                 }
         }
         /* Refused (seccomp, an LSM) or absent, against our own child: only

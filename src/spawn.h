@@ -43,8 +43,10 @@ struct pv__child_args {
  * (see spawn.c).  Lives in a frame of the parent's that outlasts the
  * child's use of our memory. */
 struct pv__pin {
-        int go;                    /* read end: a byte says go, EOF give up */
-        int go_wr;                 /* the write end; the child closes its copy */
+        volatile int go;           /* futex: 0 wait, 1 go on, 2 give up */
+        volatile int left;         /* futex: 1, cleared by the kernel when the
+                                    * child leaves our memory (exec or exit;
+                                    * CLONE_CHILD_CLEARTID) */
         int (*fn)(void *);
         void *arg;
 };
@@ -54,7 +56,7 @@ struct pv__pin {
 int pv__child_main(void *args) PV_HIDDEN;
 
 /* The vfork rung's entry: wait for the go of struct pv__pin, then run
- * pin->fn(pin->arg); exit 127 on EOF. */
+ * pin->fn(pin->arg); exit 127 when told to give up. */
 int pv__child_pinned(void *pin) PV_HIDDEN;
 
 /* Create the child with mechanism mech and wait (vfork) until it has exec'd

@@ -207,6 +207,18 @@ static PV_SC_INLINE int sys_waitid(int idtype, int id, siginfo_t *si, int option
         return (int)pv__sc5(__NR_waitid, idtype, id, (long)si, options, (long)ru);
 }
 
+/* FUTEX_WAIT (0) and FUTEX_WAKE (1), shared (not FUTEX_PRIVATE_FLAG): the
+ * kind the kernel wakes for CLONE_CHILD_CLEARTID. */
+static PV_SC_INLINE int sys_futex_wait(volatile int *addr, int val)
+{
+        return (int)pv__sc4(__NR_futex, (long)addr, 0, val, 0);
+}
+
+static PV_SC_INLINE int sys_futex_wake(volatile int *addr, int n)
+{
+        return (int)pv__sc3(__NR_futex, (long)addr, 1, n);
+}
+
 static PV_SC_INLINE int sys_poll(struct pollfd *fds, unsigned n, int timeout)
 {
         return (int)pv__sc3(__NR_poll, (long)fds, n, timeout);
@@ -299,7 +311,11 @@ static inline int pv__pipe_high(int p[2])
 
 /* Creating children goes through the assembly entry in src/arch/: with
  * CLONE_VM the child must not return into the caller's frame. */
-long pv__clone_run(long nr, long a1, long a2, long a3, int (*fn)(void *),
-                   void *arg) __attribute__((visibility("hidden")));
+struct pv__clone_entry {
+        int (*fn)(void *);
+        void *arg;
+};
+long pv__clone_run(long nr, long a1, long a2, long a3, long a4,
+                   const struct pv__clone_entry *e) __attribute__((visibility("hidden")));
 
 #endif

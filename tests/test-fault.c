@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox.h"
 #include "testutil.h"
 
 /* Every test is bounded: a hang fails it instead of the whole run. */
@@ -128,4 +129,31 @@ Test(fault, failed_grace_timer_escalates_at_once)
         cr_assert(e.flags & PV_EXIT_ESCALATED);
         pv_child_release(c);
         pv_loop_free(l);
+}
+
+/* The child runs but cannot be watched (epoll_ctl fails), and no signal
+ * may be sent: pv_spawn returns the error instead of waiting for ever for
+ * a child it could not kill (cat ends at the EOF of its closed stdin). */
+static int unwatchable_unkillable(void *arg)
+{
+        const char *cat[] = { "/bin/cat", NULL };
+        struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
+        char spec[32];
+        pv_loop *l;
+        pv_child *c;
+
+        (void)arg;
+        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOSPC);
+        setenv("PV_FAULT", spec, 1);
+        TU_SB_CHECK(pv_spawn(l, &o, &c) == -ENOSPC);
+        unsetenv("PV_FAULT");
+        pv_loop_free(l);
+        return 0;
+}
+
+Test(fault, failed_watch_of_an_unkillable_child)
+{
+        TU_SB_RUN("pidfd_send_signal=EPERM,kill=EPERM", unwatchable_unkillable, NULL);
 }

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * long pv__clone_run(long nr, long a1, long a2, long a3,
- *                    int (*fn)(void *), void *arg);
+ * long pv__clone_run(long nr, long a1, long a2, long a3, long a4,
+ *                    const struct pv__clone_entry *e);
  *
- * Issue clone3(a1, a2) or clone(a1, a2, a3, 0, 0) (nr says which).  In the
+ * Issue clone3(a1, a2) or clone(a1, a2, a3, a4, 0) (nr says which).  In the
  * parent, return the syscall's result.  In the child, which with CLONE_VM
  * starts on the stack the arguments name and must never return into the
- * caller's frame (that frame belongs to the suspended parent), call fn(arg)
- * and exit_group() with its result.
+ * caller's frame (that frame belongs to the suspended parent), call
+ * e->fn(e->arg) and exit_group() with its result.
  *
  * fn and arg live in rbx and r12, which the kernel preserves across syscall
  * (it clobbers only rax, rcx and r11) and which the parent path restores.
@@ -24,13 +24,13 @@ pv__clone_run:
         push    %r12
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset r12, 0
-        mov     %r8, %rbx
-        mov     %r9, %r12
+        mov     (%r9), %rbx     /* e->fn */
+        mov     8(%r9), %r12    /* e->arg */
         mov     %rdi, %rax
         mov     %rsi, %rdi
         mov     %rdx, %rsi
         mov     %rcx, %rdx
-        xor     %r10d, %r10d
+        mov     %r8, %r10
         xor     %r8d, %r8d
         syscall
         test    %rax, %rax

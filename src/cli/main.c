@@ -117,25 +117,33 @@ static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigne
                 out_line_end();         /* a partial last line still ends */
 }
 
+static void stdin_stop(bool eof);
+
 static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
 {
         (void)c;
         (void)ud;
         st.exited = true;
         st.exit = *e;
+        /* Nobody to copy stdin to: a readable stdin left in the set would
+         * wake every turn of the wind-down. */
+        stdin_stop(false);
 }
 
 /* ---- pidvisor's stdin -------------------------------------------------- */
 
+/* Paused: out of the epoll set altogether (asked for no events, epoll
+ * still reports a hangup, level-triggered, and we would spin). */
 static void stdin_watch(bool on)
 {
-        struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = TAG_STDIN };
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_STDIN };
 
-        if (st.in.epoll && epoll_ctl(st.ep, EPOLL_CTL_MOD, 0, &ev) < 0 && on) {
-                /* Never woken for it again: read it as the loop turns. */
-                st.in.epoll = false;
+        if (!st.in.epoll)
+                return;
+        if (!on)
                 (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
-        }
+        else if (epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) < 0)
+                st.in.epoll = false;    /* read it as the loop turns */
 }
 
 /* Stop reading stdin; close the program's too when eof says so. */
@@ -253,7 +261,7 @@ static void turn(int timeout_ms)
                 }
                 case TAG_SIGNAL: signals_ready(); break;
                 case TAG_STDIN: if (st.in.on && !st.exited) stdin_ready(); break;
-                case TAG_OUT: out_ready(); break;
+                case TAG_OUT: out_ready(evs[i].events); break;
                 case TAG_TREE: break;   /* the wind-down looks at the tree */
                 }
         }

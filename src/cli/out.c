@@ -203,7 +203,8 @@ static void flush(void)
                         o.off += (size_t)w;
                         o.len -= (size_t)w;
                 }
-                o.off = 0;
+                if (o.len == 0)
+                        o.off = 0;
                 if (o.fd >= 0 && !arm(false))
                         gone();
         } while (tell());       /* the reader is back: say what it missed */
@@ -218,6 +219,8 @@ void out_line_begin(void)
 
 void out_add(const char *p, size_t n)
 {
+        if (o.fd < 0)
+                o.line_kept = false;    /* stderr went away mid-line */
         if (o.line_kept && (o.len + n > 2 * (size_t)OUT_LIMIT || !room(n)))
                 o.line_kept = false;    /* the rest of a huge line goes */
         if (!o.line_kept) {
@@ -289,9 +292,14 @@ void out_force(const char *p, size_t n)
         flush();
 }
 
-void out_ready(void)
+void out_ready(uint32_t events)
 {
         flush();
+        /* An error or hangup on stderr (its reader went away, a tty hung
+         * up) is reported whatever we asked for, level-triggered: with
+         * nothing queued, it would wake us without end. */
+        if ((events & (EPOLLERR | EPOLLHUP)) && o.fd >= 0)
+                gone();
 }
 
 size_t out_pending(void)

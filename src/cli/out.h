@@ -40,7 +40,7 @@ void out_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void out_force(const char *p, size_t n);
 
 /* epoll says stderr is writable: write what is queued. */
-void out_ready(void);
+void out_ready(uint32_t events);
 
 /* Bytes still queued. */
 size_t out_pending(void);
