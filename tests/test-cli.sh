@@ -105,6 +105,16 @@ clone3|clone|vfork) ;;
         ;;
 esac
 tree=$(echo "$features" | sed -n 's/^kill tree: \([a-z]*\).*/\1/p')
+# Whether a cgroup of its own is to be had here, asked of the kernel, not
+# of pidvisor: where it is, --features must say so, and the cgroup checks
+# run rather than skip.
+cg_writable=no
+if d=$(cgroup_dir) && [ -n "$d" ] && mkdir "$d/pv-cli-probe.$$" 2>/dev/null; then
+        rmdir "$d/pv-cli-probe.$$"
+        cg_writable=yes
+fi
+check "--features offers the cgroup kill tree exactly where the kernel does" \
+        "$cg_writable" "$([ "$tree" = cgroup ] && echo yes || echo no)"
 have_sandbox=no
 if [ -x "$seccomp_run" ] && "$seccomp_run" no-pidfd-signal -- true 2>/dev/null; then
         have_sandbox=yes
