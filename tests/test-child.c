@@ -234,8 +234,10 @@ Test(child, deadline_triggers_ladder)
         pv_loop_free(l);
 }
 
-/* With a new process group, the ladder stops the whole group. */
-Test(child, stop_group_kills_grandchild)
+/* With a new process group (or session), the ladder stops the whole
+ * group: the grandchild gets SIGTERM too.  It is init's to reap, so wait
+ * (bounded) for it to disappear rather than sleep. */
+static void stop_kills_grandchild(unsigned flag)
 {
         pv_loop *l = new_loop();
         struct tu_out out = { 0 };
@@ -244,21 +246,21 @@ Test(child, stop_group_kills_grandchild)
         pv_child *c;
         int gc = 0;
 
-        o.flags |= PV_SPAWN_NEW_PGRP;
-        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.flags |= flag;
         o.stdio[2].mode = PV_STDIO_INHERIT;
         c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         cr_assert(tu_pid_alive(gc));
         e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGTERM);
-        /* The grandchild got SIGTERM too; it is init's to reap now, so wait
-         * (bounded) for it to disappear rather than sleep. */
-        for (int i = 0; i < 10000 && tu_pid_alive(gc); i++)
-                pv_loop_dispatch(l, 1);
-        cr_assert_not(tu_pid_alive(gc), "grandchild %d survived the group stop", gc);
+        cr_assert(tu_wait_gone(gc), "grandchild %d survived the group stop", gc);
         pv_child_release(c);
         pv_loop_free(l);
+}
+
+Test(child, stop_group_kills_grandchild)
+{
+        stop_kills_grandchild(PV_SPAWN_NEW_PGRP);
 }
 
 /* Ownership: a loop-owned child (ret == NULL) is freed after its exit
@@ -697,26 +699,9 @@ Test(child, release_of_loop_owned_is_noop)
         pv_loop_free(l);
 }
 
-/* With PV_SPAWN_NEW_SESSION the ladder signals the whole session's group:
- * a grandchild goes with the child. */
 Test(child, stop_session_kills_grandchild)
 {
-        pv_loop *l = new_loop();
-        struct tu_out out = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "ready", "pause"), &out);
-        struct pv_exit e;
-        pv_child *c;
-        int gc = 0;
-
-        o.flags |= PV_SPAWN_NEW_SESSION;
-        c = tu_spawn_ready(l, &o, &out);
-        cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
-        cr_assert(tu_pid_alive(gc));
-        e = tu_stop_wait(c);
-        cr_assert_eq(e.signal, SIGTERM);
-        cr_assert(tu_wait_gone(gc), "grandchild %d survived the session stop", gc);
-        pv_child_release(c);
-        pv_loop_free(l);
+        stop_kills_grandchild(PV_SPAWN_NEW_SESSION);
 }
 
 struct pdeath {
@@ -846,8 +831,7 @@ static int no_cgroup_kill(void *arg)
         o.cgroup_fd = cg;
         o.grace_ms = 20;
         TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
-        while (!strstr(out.data, "ready"))
-                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(sscanf(out.data, "grandchild=%d", &gc) == 1);
         TU_SB_CHECK(pv_child_stop(c) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);

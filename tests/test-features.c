@@ -135,8 +135,7 @@ static int docker_old(void *arg)
         TU_SB_CHECK(pv_loop_spawn_mech(l) == PV_SPAWN_CLONE);
         o.grace_ms = 20;
         TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
-        while (!strstr(out.data, "ready"))
-                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(pv_child_stop(c) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGKILL);
@@ -147,8 +146,7 @@ static int docker_old(void *arg)
         o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
         memset(&out, 0, sizeof(out));
         TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
-        while (!strstr(out.data, "ready"))
-                TU_SB_CHECK(pv_loop_dispatch(l, 10000) > 0);
+        TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGUSR1);

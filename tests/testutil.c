@@ -249,6 +249,14 @@ int tu_run(pv_loop *l, const char **argv, struct pv_exit *e)
         return tu_run_opts(l, &opts, e);
 }
 
+bool tu_sb_wait_ready(pv_loop *l, struct tu_out *o)
+{
+        for (int i = 0; i < 100 && !strstr(o->data, "ready"); i++)
+                if (pv_loop_dispatch(l, 100) < 0)
+                        return false;
+        return strstr(o->data, "ready") != NULL;
+}
+
 pv_child *tu_spawn_ready(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out)
 {
         pv_child *c;

@@ -57,6 +57,10 @@ struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o);
 /* Dispatch until needle shows in o->data, or fail the test after 10 s. */
 void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle);
 
+/* Dispatch until "ready" shows in o->data; false on an error or after
+ * 10 s.  For code that must not assert (tu_sandbox_run's fn). */
+bool tu_sb_wait_ready(pv_loop *l, struct tu_out *o);
+
 /* Spawn with o (its output collected into out), then dispatch until the
  * child printed "ready"; fails the test on error. */
 pv_child *tu_spawn_ready(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out);
