@@ -68,7 +68,15 @@ static bool probe(struct pv__features *f)
 
         f->best_mech = 0;
         for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                if (!rung_final[m]) {
+                if (!rung_final[m] && m == PV_SPAWN_VFORK && f->best_mech && !f->shared_mem) {
+                        /* The vfork rung's handshake needs CLONE_VM honoured,
+                         * and a better rung's child did not share our memory:
+                         * a tool (valgrind) turns CLONE_VM into a fork, and
+                         * would abort on this rung's bare CLONE_VM clone. */
+                        f->mech_err[m] = -EOPNOTSUPP;
+                        f->mech_ok[m] = false;
+                        rung_final[m] = true;
+                } else if (!rung_final[m]) {
                         struct pv__probe p = { 0 };
                         int r = pv__spawn_probe(m, &p);
 
