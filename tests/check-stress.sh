@@ -10,4 +10,14 @@ for mode in exit stop escalate concurrent grandchild flood deadline \
             host-sigign host-reaper host-threads host-lowfd; do
         timeout 300 "$bin" --mode "$mode" || { echo "FAIL: pv-stress --mode $mode: $?"; status=1; }
 done
+# The vfork rung (its own handshake with the child) against the hostile
+# hosts, where the kernel has it.
+if "$bin" --mode exit --cycles 1 --spawn vfork >/dev/null 2>&1; then
+        for mode in exit host-sigign host-reaper host-threads; do
+                timeout 300 "$bin" --mode "$mode" --spawn vfork ||
+                        { echo "FAIL: pv-stress --mode $mode --spawn vfork: $?"; status=1; }
+        done
+else
+        echo "skip 1 - pv-stress --spawn vfork: no vfork rung here"
+fi
 exit $status
