@@ -32,6 +32,7 @@ cleanup() {
         rm -rf "$scratch"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 mkdir "$tree"
 (cd "$srcdir" && git ls-files -z | xargs -0 cp --parents -t "$tree") || exit 99
 echo "check-mutants: building a scratch copy in $tree"
