@@ -60,7 +60,7 @@ enum pv_spawn_mech {
                               *        CLONE_CLEAR_SIGHAND), Linux 5.5+ */
         PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) */
         PV_SPAWN_VFORK,      /* clone(CLONE_VM) + pidfd_open(): the child
-                              * waits on a pipe until the parent holds its
+                              * waits on a futex until the parent holds its
                               * pidfd, so that no foreign reaper can free
                               * its pid first (Linux 5.3+) */
         _PV_SPAWN_MAX,
