@@ -83,8 +83,10 @@ Test(child, stop_cooperative)
         pv_loop_free(l);
 }
 
-/* A child that ignores SIGTERM is killed after the grace period. */
-Test(child, stop_escalates)
+/* A child that ignores SIGTERM is killed after the grace period, and the
+ * grace was honoured: it lived at least that long after the stop began
+ * (ordering: it cannot have died before the timer).  grace_ms 0 is 5 s. */
+static void stop_escalates_after(uint32_t grace_ms, uint64_t grace_us)
 {
         pv_loop *l = new_loop();
         struct tu_out out = { 0 };
@@ -92,18 +94,21 @@ Test(child, stop_escalates)
         struct pv_exit e;
         pv_child *c;
 
-        o.grace_ms = 50;
+        o.grace_ms = grace_ms;
         c = tu_spawn_ready(l, &o, &out);
         e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
         cr_assert_eq(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED),
                      PV_EXIT_STOPPED | PV_EXIT_ESCALATED);
-        /* The grace was honoured: the child lived at least that long after
-         * the stop began (ordering: it cannot have died before the timer). */
-        cr_assert_geq(e.runtime_us, 50000);
+        cr_assert_geq(e.runtime_us, grace_us);
         pv_child_release(c);
         pv_loop_free(l);
+}
+
+Test(child, stop_escalates)
+{
+        stop_escalates_after(50, 50000);
 }
 
 /* A SIGSTOPped child still stops: SIGTERM is followed by SIGCONT. */
@@ -738,24 +743,9 @@ Test(child, pdeathsig_delivered)
         pv_loop_free(d.l);
 }
 
-/* grace_ms 0 means 5 s: a TERM-ignoring child is still there after 4 s,
- * and escalated after the grace. */
 Test(child, default_grace_is_5s)
 {
-        pv_loop *l = new_loop();
-        struct tu_out out = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
-        struct pv_exit e;
-        pv_child *c;
-
-        c = tu_spawn_ready(l, &o, &out);
-        cr_assert_eq(pv_child_stop(c), 0);
-        cr_assert_eq(pv_child_wait(c, 4000, &e), -ETIMEDOUT, "escalated before 4 s");
-        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
-        cr_assert_eq(e.signal, SIGKILL);
-        cr_assert(e.flags & PV_EXIT_ESCALATED);
-        pv_child_release(c);
-        pv_loop_free(l);
+        stop_escalates_after(0, 5000000);
 }
 
 /* A child that dumps core says so (core_dumped), as the kernel tells a
