@@ -14,9 +14,9 @@ static void on_output(pv_child *c, int fd, const char *line, size_t len,
         const char *name = fd == 2 ? "stderr" : "stdout";
 
         (void)ud;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED))
                 printf("demo: child %d %s: %s\n", (int)pv_child_pid(c), name,
-                       flags & PV_OUT_EOF ? "(end of stream)" : "(closed)");
+                       flags & PV_OUT_F_EOF ? "(end of stream)" : "(closed)");
         else
                 printf("demo: child %d %s: %.*s\n", (int)pv_child_pid(c), name,
                        (int)len, line);
@@ -34,8 +34,8 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
         else
                 printf("demo: child's status was lost");
         printf(" after %.1f ms (%s%s)\n", e->runtime_us / 1000.0,
-               e->flags & PV_EXIT_STOPPED ? "stopped" : "not stopped",
-               e->flags & PV_EXIT_ESCALATED ? ", escalated to SIGKILL" : "");
+               e->flags & PV_EXIT_F_STOPPED ? "stopped" : "not stopped",
+               e->flags & PV_EXIT_F_ESCALATED ? ", escalated to SIGKILL" : "");
 }
 
 int main(void)
@@ -50,7 +50,7 @@ int main(void)
         struct pv_exit e;
         pv_loop *loop;
         pv_child *c;
-        int r;
+        int stage, r;
 
         r = pv_loop_new(&loop, NULL);
         if (r < 0) {
@@ -58,7 +58,7 @@ int main(void)
                 return 1;
         }
         printf("demo: spawning with %s on %s\n",
-               pv_spawn_mech_name(pv_loop_spawn_mech(loop)),
+               pv_mech_name(pv_loop_mech(loop)),
                pv_backend_name(pv_loop_backend(loop)));
         opts.argv = argv;
         opts.stdio[0].mode = PV_STDIO_NULL;
@@ -67,10 +67,10 @@ int main(void)
         opts.grace_ms = 2000;
         opts.on_output = on_output;
         opts.on_exit = on_exit_cb;
-        r = pv_spawn(loop, &opts, &c);
+        r = pv_spawn(loop, &opts, &c, &stage);
         if (r < 0) {
                 fprintf(stderr, "demo: pv_spawn: %s (stage %s)\n", strerror(-r),
-                        pv_spawn_stage_name(pv_loop_spawn_stage(loop)));
+                        pv_spawn_stage_name(stage));
                 pv_loop_free(loop);
                 return 1;
         }

@@ -41,11 +41,28 @@ extern "C" {
 #endif
 
 #define PV_VERSION_MAJOR 0
-#define PV_VERSION_MINOR 1
+#define PV_VERSION_MINOR 2
 #define PV_VERSION_PATCH 0
+/* The version as one number, (major << 16) | (minor << 8) | patch, so that
+ * PV_VERSION >= PV_VERSION_AT(0, 2, 0) reads as it should. */
+#define PV_VERSION_AT(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
+#define PV_VERSION PV_VERSION_AT(PV_VERSION_MAJOR, PV_VERSION_MINOR, PV_VERSION_PATCH)
+
+/* The *_INIT macros set .size and zero the rest.  C++ before C++20 has no
+ * designated initialisers: there a C++11 lambda builds the same value
+ * (and -Wmissing-field-initializers stays quiet). */
+#ifdef __cplusplus
+#define PV__INIT_SIZE(type) ([] { type pv__o = {}; pv__o.size = sizeof(type); return pv__o; }())
+#else
+#define PV__INIT_SIZE(type) { .size = sizeof(type) }
+#endif
 
 typedef struct pv_loop pv_loop;
 typedef struct pv_child pv_child;
+
+/* The library's version at run time, as PV_VERSION encodes it: compare
+ * with PV_VERSION to find a header/library mismatch. */
+PV_EXPORT unsigned pv_version(void);
 
 /* ------------------------------------------------------------------ */
 /* Mechanisms                                                          */
@@ -54,17 +71,17 @@ typedef struct pv_child pv_child;
 /* How children are created: the fallback ladder, best first.  The loop
  * picks the best rung that a cached, once-per-process probe found working,
  * unless struct pv_loop_opts forces one. */
-enum pv_spawn_mech {
-        PV_SPAWN_AUTO = 0,   /* best available (the default) */
-        PV_SPAWN_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|
+enum pv_mech {
+        PV_MECH_AUTO = 0,   /* best available (the default) */
+        PV_MECH_CLONE3,     /* clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|
                               *        CLONE_CLEAR_SIGHAND), Linux 5.5+ */
-        PV_SPAWN_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) */
-        PV_SPAWN_VFORK,      /* clone(CLONE_VM) + pidfd_open(): the child
+        PV_MECH_CLONE,      /* clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) */
+        PV_MECH_VFORK,      /* clone(CLONE_VM) + pidfd_open(): the child
                               * waits on a futex until the parent holds its
                               * pidfd, so that no foreign reaper can free
                               * its pid first (Linux 5.3+) */
-        _PV_SPAWN_MAX,
-        _PV_SPAWN_INVALID = -22 /* -EINVAL */
+        _PV_MECH_MAX,
+        _PV_MECH_INVALID = -22 /* -EINVAL */
 };
 
 /* Event backends.  Only epoll exists today. */
@@ -78,9 +95,9 @@ enum pv_backend {
 /* What this kernel (and the sandbox around the process) offers, probed
  * once per process: by trying each call, never from the version number. */
 enum pv_feature {
-        PV_FEATURE_SPAWN_CLONE3      = 1u << 0, /* the clone3 rung works */
-        PV_FEATURE_SPAWN_CLONE       = 1u << 1, /* the clone rung works */
-        PV_FEATURE_SPAWN_VFORK       = 1u << 2, /* the vfork rung works */
+        PV_FEATURE_MECH_CLONE3      = 1u << 0, /* the clone3 rung works */
+        PV_FEATURE_MECH_CLONE       = 1u << 1, /* the clone rung works */
+        PV_FEATURE_MECH_VFORK       = 1u << 2, /* the vfork rung works */
         PV_FEATURE_PIDFD_SIGNAL      = 1u << 3, /* pidfd_send_signal() (5.1)
                                                  * is allowed; without it a
                                                  * signal goes by pid, and only
@@ -102,24 +119,24 @@ enum pv_feature {
 struct pv_features {
         size_t size;            /* set by the caller: sizeof(struct pv_features) */
         uint64_t have;          /* enum pv_feature bits */
-        int spawn_mech;         /* what PV_SPAWN_AUTO picks; 0 when none works */
-        int spawn_err;          /* when none works: why, as pv_loop_new() says
+        int mech;         /* what PV_MECH_AUTO picks; 0 when none works */
+        int mech_err;          /* when none works: why, as pv_loop_new() says
                                  * (-ENOSYS, -EPERM, -EAGAIN, ...); else 0 */
         uint64_t reserved[6];   /* zero */
 };
-#define PV_FEATURES_INIT { .size = sizeof(struct pv_features) }
+#define PV_FEATURES_INIT PV__INIT_SIZE(struct pv_features)
 
 /* Fill *ret (as much of it as ret->size holds; ret->size then says how much
  * was written) with what the probe found; the probe runs on the first call
  * (of this or pv_loop_new()) and again only where it failed for want of
- * resources.  The bits other than the PV_FEATURE_SPAWN_* ones are probed,
+ * resources.  The bits other than the PV_FEATURE_MECH_* ones are probed,
  * and set, only where some rung works.  Thread-safe.  0, or -EINVAL for
  * NULL or a size smaller than the first version's. */
 PV_EXPORT int pv_features(struct pv_features *ret);
 
 /* Static name of a mechanism ("auto", "clone3", "clone", "vfork"), or NULL
  * when out of range. */
-PV_EXPORT const char *pv_spawn_mech_name(int mech);
+PV_EXPORT const char *pv_mech_name(int mech);
 
 /* Static name of a backend ("auto", "epoll"), or NULL when out of range. */
 PV_EXPORT const char *pv_backend_name(int backend);
@@ -130,10 +147,10 @@ PV_EXPORT const char *pv_backend_name(int backend);
 
 struct pv_loop_opts {
         size_t size;        /* sizeof(struct pv_loop_opts), for ABI growth */
-        int spawn_mech;     /* enum pv_spawn_mech; AUTO = best available */
+        int mech;     /* enum pv_mech; AUTO = best available */
         int backend;        /* enum pv_backend; AUTO = epoll */
 };
-#define PV_LOOP_OPTS_INIT { .size = sizeof(struct pv_loop_opts) }
+#define PV_LOOP_OPTS_INIT PV__INIT_SIZE(struct pv_loop_opts)
 
 /* Create a loop.  opts may be NULL (all defaults).
  * Errors: -EINVAL bad opts (size too small, unknown mechanism or backend);
@@ -154,7 +171,7 @@ struct pv_loop_opts {
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
 
 /* Destroy a loop: every child still alive gets SIGKILL (its whole process
- * group if it was spawned with PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION) and
+ * group if it was spawned with PV_SPAWN_F_NEW_PGRP or PV_SPAWN_F_NEW_SESSION) and
  * is reaped, every fd the loop or its children own is closed, and every
  * pv_child of the loop is freed, released or not.  No callback runs.
  * In a process forked since pv_loop_new() it kills and unwatches nothing
@@ -186,20 +203,15 @@ PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
  * lingers.  Returns 0, or the errors of pv_loop_dispatch(). */
 PV_EXPORT int pv_loop_run(pv_loop *loop);
 
-/* The mechanism this loop spawns with (enum pv_spawn_mech, never AUTO), or
+/* The mechanism this loop spawns with (enum pv_mech, never AUTO), or
  * -EINVAL for NULL. */
-PV_EXPORT int pv_loop_spawn_mech(const pv_loop *loop);
+PV_EXPORT int pv_loop_mech(const pv_loop *loop);
 
 /* The backend this loop uses (enum pv_backend, never AUTO), or -EINVAL. */
 PV_EXPORT int pv_loop_backend(const pv_loop *loop);
 
 /* Number of children of this loop not yet reaped, or -EINVAL. */
-PV_EXPORT int pv_loop_alive(const pv_loop *loop);
-
-/* Where the last failed pv_spawn() on this loop failed (enum
- * pv_spawn_stage; PV_STAGE_SETUP for argument errors and anything in the
- * parent); PV_STAGE_NONE after a successful spawn.  -EINVAL for NULL. */
-PV_EXPORT int pv_loop_spawn_stage(const pv_loop *loop);
+PV_EXPORT int pv_loop_count_unreaped(const pv_loop *loop);
 
 /* ------------------------------------------------------------------ */
 /* Spawning                                                            */
@@ -237,19 +249,19 @@ struct pv_stdio {
         int output;         /* stdout/stderr pipes: enum pv_output_mode */
         uint32_t max_line;  /* PV_OUTPUT_LINES: the longest piece handed
                              * out; a longer line comes in pieces flagged
-                             * PV_OUT_PARTIAL.  0 = PV_MAX_LINE_DEFAULT.
+                             * PV_OUT_F_PARTIAL.  0 = PV_MAX_LINE_DEFAULT.
                              * Also bounds what is buffered per stream. */
 };
 
 /* Flags of an on_output call. */
 enum pv_output_flags {
-        PV_OUT_PARTIAL    = 1u << 0, /* lines: the line goes on in the next
+        PV_OUT_F_PARTIAL    = 1u << 0, /* lines: the line goes on in the next
                                       * call (it is longer than max_line) */
-        PV_OUT_NO_NEWLINE = 1u << 1, /* lines: the stream ended inside this
+        PV_OUT_F_NO_NEWLINE = 1u << 1, /* lines: the stream ended inside this
                                       * line, its last */
-        PV_OUT_EOF        = 1u << 2, /* the stream ended: every writer closed
+        PV_OUT_F_EOF        = 1u << 2, /* the stream ended: every writer closed
                                       * it (len is 0) */
-        PV_OUT_CLOSED     = 1u << 3, /* the library closed the stream before
+        PV_OUT_F_CLOSED     = 1u << 3, /* the library closed the stream before
                                       * EOF: the child exited and the linger
                                       * (if any) is over, while a descendant
                                       * still holds it open; or a read
@@ -279,9 +291,9 @@ enum pv_spawn_stage {
 PV_EXPORT const char *pv_spawn_stage_name(int stage);
 
 enum pv_spawn_flags {
-        PV_SPAWN_NEW_SESSION = 1u << 0, /* setsid(): new session and group */
-        PV_SPAWN_NEW_PGRP    = 1u << 1, /* setpgid(0, 0): new process group */
-        PV_SPAWN_CGROUP      = 1u << 3, /* spawn into the cgroup v2 directory
+        PV_SPAWN_F_NEW_SESSION = 1u << 0, /* setsid(): new session and group */
+        PV_SPAWN_F_NEW_PGRP    = 1u << 1, /* setpgid(0, 0): new process group */
+        PV_SPAWN_F_CGROUP      = 1u << 3, /* spawn into the cgroup v2 directory
                                          * opts.cgroup_fd: CLONE_INTO_CGROUP
                                          * on the clone3 rung (Linux 5.7);
                                          * elsewhere, and where the kernel
@@ -298,7 +310,7 @@ enum pv_spawn_flags {
                                          * cgroup.kill (5.14; else SIGKILL to
                                          * each), so it should be the child's
                                          * own cgroup */
-        PV_SPAWN_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
+        PV_SPAWN_F_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
                                          * thread dies (pdeath_signal) */
 };
 
@@ -312,15 +324,15 @@ enum pv_exit_kind {
 };
 
 enum pv_exit_flags {
-        PV_EXIT_STOPPED   = 1u << 0, /* the stop ladder ran (stop or deadline) */
-        PV_EXIT_ESCALATED = 1u << 1, /* the ladder sent SIGKILL and that is
+        PV_EXIT_F_STOPPED   = 1u << 0, /* the stop ladder ran (stop or deadline) */
+        PV_EXIT_F_ESCALATED = 1u << 1, /* the ladder sent SIGKILL and that is
                                       * what ended the child (or its status
                                       * was lost); not set when the SIGKILL
                                       * met a child already ending of SIGTERM
                                       * or exiting, nor when no signal could
                                       * be sent */
-        PV_EXIT_DEADLINE  = 1u << 2, /* the run deadline started the ladder */
-        PV_EXIT_RECOVERED = 1u << 3, /* another reaper took the status; it was
+        PV_EXIT_F_DEADLINE  = 1u << 2, /* the run deadline started the ladder */
+        PV_EXIT_F_RECOVERED = 1u << 3, /* another reaper took the status; it was
                                       * recovered with PIDFD_GET_INFO, and
                                       * rusage is not available (all zero) */
 };
@@ -349,7 +361,7 @@ typedef void (*pv_exit_fn)(pv_child *c, const struct pv_exit *e, void *userdata)
 /* Called with the output of a PV_STDIO_PIPE stdout (fd 1) or stderr (fd 2)
  * as it arrives: a line (or a piece of one) or a chunk, as struct
  * pv_stdio.output says, and once at the end of each stream, with len 0 and
- * PV_OUT_EOF or PV_OUT_CLOSED.  Everything the child wrote before it exited
+ * PV_OUT_F_EOF or PV_OUT_F_CLOSED.  Everything the child wrote before it exited
  * comes before its exit callback; after the exit, only a linger
  * (linger_ms) lets more through.  data is valid during the call only.  Same
  * rules for what the callback may call as pv_exit_fn. */
@@ -371,7 +383,7 @@ struct pv_spawn_opts {
                                       * resolved in cwd */
         struct pv_stdio stdio[3];    /* fds 0, 1, 2; zero = inherit */
         unsigned flags;              /* enum pv_spawn_flags */
-        int pdeathsig;               /* with PV_SPAWN_PDEATHSIG; 0 = SIGKILL */
+        int pdeathsig;               /* with PV_SPAWN_F_PDEATHSIG; 0 = SIGKILL */
         const int *keep_fds;         /* fds >= 3 the child inherits (their
                                       * close-on-exec flag is cleared in the
                                       * child only) */
@@ -389,11 +401,11 @@ struct pv_spawn_opts {
         size_t stdin_high_water;     /* pv_child_write() returns 1 once this
                                       * much is queued; 0 = 1 MiB */
         pv_drain_fn on_drain;        /* optional, see pv_drain_fn */
-        int cgroup_fd;               /* with PV_SPAWN_CGROUP: an fd of the
+        int cgroup_fd;               /* with PV_SPAWN_F_CGROUP: an fd of the
                                       * cgroup v2 directory (the caller's;
                                       * the library keeps a copy) */
 };
-#define PV_SPAWN_OPTS_INIT { .size = sizeof(struct pv_spawn_opts) }
+#define PV_SPAWN_OPTS_INIT PV__INIT_SIZE(struct pv_spawn_opts)
 
 /* Spawn a child.  On success the child runs, has a pidfd in the loop, and
  * *ret (if ret is not NULL) holds a handle the caller owns and must give up
@@ -403,7 +415,9 @@ struct pv_spawn_opts {
  * child reads EOF).
  *
  * Exec errors come back here, synchronously: no child, zombie or fd is left
- * behind, and pv_loop_spawn_stage() tells which stage failed.
+ * behind.  *stage, if stage is not NULL, is written on failure and on
+ * success: where the call failed (enum pv_spawn_stage; PV_STAGE_SETUP for
+ * argument errors and anything in the parent), or PV_STAGE_NONE.
  * Errors: -EINVAL NULL/empty argv, NULL loop or opts, bad stdio mode,
  *                 negative PV_STDIO_FD fd, an output mode out of range (in
  *                 any slot), unknown flags, pdeathsig not in
@@ -415,14 +429,14 @@ struct pv_spawn_opts {
  *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
  *                 chdir (stage tells which);
  *         -EBADF  a PV_STDIO_FD or keep fd that is not open;
- *         -EACCES, -EBUSY, -EOPNOTSUPP, ... with PV_SPAWN_CGROUP: the kernel
+ *         -EACCES, -EBUSY, -EOPNOTSUPP, ... with PV_SPAWN_F_CGROUP: the kernel
  *                 would not place the child in that cgroup (stage
  *                 PV_STAGE_CGROUP, or PV_STAGE_SETUP from clone3);
  *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
  *         -ENOSPC from epoll (fs.epoll.max_user_watches);
  *         -ECHILD the process forked since pv_loop_new(). */
 PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
-                       pv_child **ret);
+                       pv_child **ret, int *stage);
 
 /* ------------------------------------------------------------------ */
 /* Children                                                            */
@@ -443,7 +457,7 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
 
 /* Start the stop ladder, asynchronously: close stdin, SIGTERM (then SIGCONT,
  * so a stopped child can act on it), and after the grace period SIGKILL.
- * With PV_SPAWN_NEW_PGRP or PV_SPAWN_NEW_SESSION the signals go to the
+ * With PV_SPAWN_F_NEW_PGRP or PV_SPAWN_F_NEW_SESSION the signals go to the
  * child's whole process group; the ladder ends with the child itself, so a
  * group member that outlives it by ignoring SIGTERM is not pursued.
  * Idempotent: calling it again, or once the child has exited (even if the
@@ -505,11 +519,11 @@ PV_EXPORT pid_t pv_child_pid(const pv_child *c);
 PV_EXPORT int pv_child_pidfd(const pv_child *c);
 
 /* Whether the child has exited and been reaped: 1 yes, 0 no, -EINVAL. */
-PV_EXPORT int pv_child_exited(const pv_child *c);
+PV_EXPORT int pv_child_is_reaped(const pv_child *c);
 
 /* The exit, once the child has exited: 0 and *ret filled; -EBUSY (still
  * running) or -EINVAL otherwise. */
-PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret);
+PV_EXPORT int pv_child_get_exit(const pv_child *c, struct pv_exit *ret);
 
 /* The caller gives up its handle.  A child still running is not stopped: the
  * loop keeps supervising and reaping it, but no callback of it runs again.

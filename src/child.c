@@ -68,7 +68,7 @@ static bool is_gone(const pv_child *c)
 
 static bool has_group(const pv_child *c)
 {
-        return c->spawn_flags & (PV_SPAWN_NEW_PGRP | PV_SPAWN_NEW_SESSION);
+        return c->spawn_flags & (PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_NEW_SESSION);
 }
 
 /* Has the child exited, even if nobody reaped it yet?  pidfd_send_signal
@@ -190,13 +190,13 @@ static int act_term(pv_child *c)
                 return act_end_input(c);
         /* From here the stop is what ends the child, even if closing its
          * stdin is enough and it is gone before the SIGTERM. */
-        c->exit_flags |= PV_EXIT_STOPPED;
+        c->exit_flags |= PV_EXIT_F_STOPPED;
         act_end_input(c);
         r = send_signal(c, SIGTERM, true);
         if (r == -ESRCH)
                 return 0;       /* it went at the EOF: its pidfd will tell */
         if (r < 0) {
-                c->exit_flags &= ~(unsigned)PV_EXIT_STOPPED;
+                c->exit_flags &= ~(unsigned)PV_EXIT_F_STOPPED;
                 return r;
         }
         /* A stopped child cannot act on SIGTERM until continued. */
@@ -214,7 +214,7 @@ static int act_deadline(pv_child *c)
 {
         if (has_exited(c))
                 return act_collect(c);
-        c->exit_flags |= PV_EXIT_DEADLINE;
+        c->exit_flags |= PV_EXIT_F_DEADLINE;
         if (act_term(c) < 0)
                 /* Nobody to report to from a timer: escalate instead. */
                 return act_kill(c);
@@ -236,7 +236,7 @@ static int act_kill(pv_child *c)
                 (void)pv__timer_arm(c->loop, &c->timer, after_ms(KILL_RETRY_MS));
                 return r;
         }
-        c->exit_flags |= PV_EXIT_STOPPED | PV_EXIT_ESCALATED;
+        c->exit_flags |= PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED;
         c->state = CHILD_KILLED;
         return 0;
 }
@@ -280,7 +280,7 @@ static int deliver(pv_child *c)
          * ran out did not: the status shows what did. */
         if (c->exit.kind != PV_EXIT_LOST &&
             !(c->exit.kind == PV_EXIT_KILLED && c->exit.signal == SIGKILL))
-                c->exit_flags &= ~(unsigned)PV_EXIT_ESCALATED;
+                c->exit_flags &= ~(unsigned)PV_EXIT_F_ESCALATED;
         c->exit.flags = c->exit_flags;
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
@@ -355,7 +355,7 @@ static bool recover(pv_child *c)
                            WTERMSIG(st));
         else
                 return false;
-        c->exit_flags |= PV_EXIT_RECOVERED;
+        c->exit_flags |= PV_EXIT_F_RECOVERED;
         return true;
 }
 
@@ -558,14 +558,14 @@ static const char *search_path(const struct pv_spawn_opts *o)
 
 static int check_opts(const struct pv_spawn_opts *o)
 {
-        const unsigned known = PV_SPAWN_NEW_SESSION | PV_SPAWN_NEW_PGRP |
-                               PV_SPAWN_PDEATHSIG | PV_SPAWN_CGROUP;
+        const unsigned known = PV_SPAWN_F_NEW_SESSION | PV_SPAWN_F_NEW_PGRP |
+                               PV_SPAWN_F_PDEATHSIG | PV_SPAWN_F_CGROUP;
 
         return_if_invalid(o->argv && o->argv[0] && o->argv[0][0], -EINVAL);
         return_if_invalid(!(o->flags & ~known), -EINVAL);
         return_if_invalid(o->pdeathsig >= 0 && o->pdeathsig <= PV__NSIG, -EINVAL);
         return_if_invalid(o->deadline_ms <= UINT64_MAX / 2000000u, -EINVAL);
-        return_if_invalid(!(o->flags & PV_SPAWN_CGROUP) || o->cgroup_fd >= 0, -EINVAL);
+        return_if_invalid(!(o->flags & PV_SPAWN_F_CGROUP) || o->cgroup_fd >= 0, -EINVAL);
         return pv__stdio_check(o->stdio);
 }
 
@@ -622,7 +622,21 @@ static pv_child *child_new(pv_loop *l, const struct pv_spawn_opts *o)
         return c;
 }
 
-PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret)
+static int spawn_checked(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret,
+                         int *stage);
+
+PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret,
+                       int *stage)
+{
+        int st = PV_STAGE_SETUP;
+        int r = spawn_checked(l, opts, ret, &st);
+
+        if (stage)
+                *stage = r < 0 ? st : PV_STAGE_NONE;
+        return r;
+}
+
+static int spawn_checked(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret, int *stage)
 {
         extern char **environ;
         struct pv_spawn_opts o;
@@ -632,7 +646,6 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         int r;
 
         return_if_invalid(l, -EINVAL);
-        l->last_stage = PV_STAGE_SETUP;
         return_if_invalid(opts, -EINVAL);
         r = pv__copy_opts(&o, sizeof(o), PV__SPAWN_OPTS_SIZE_VER0, opts, opts->size);
         if (r < 0)
@@ -670,14 +683,14 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         a.cwd = o.cwd;
         memcpy(a.stdio, c->io.child_fd, sizeof(a.stdio));
         a.flags = o.flags;
-        a.pdeathsig = o.flags & PV_SPAWN_PDEATHSIG ? (o.pdeathsig ? o.pdeathsig : SIGKILL) : 0;
+        a.pdeathsig = o.flags & PV_SPAWN_F_PDEATHSIG ? (o.pdeathsig ? o.pdeathsig : SIGKILL) : 0;
         a.parent_pid = l->owner_pid; /* checked just above */
         a.keep = keep;
         a.close_range = l->feat.close_range_cloexec;
         a.err_pipe = !l->feat.shared_mem;
 
         c->started_ns = pv__now_ns();
-        if (o.flags & PV_SPAWN_CGROUP) {
+        if (o.flags & PV_SPAWN_F_CGROUP) {
                 PV_RETRY(r, sys_fcntl(o.cgroup_fd, F_DUPFD_CLOEXEC, 3));
                 if (r < 0)
                         goto out_stdio;
@@ -685,7 +698,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
         }
         r = pv__spawn_run(l->mech, &a, l->child_stack, l->child_stack_size, c->cgroup_fd,
                           &c->pid, &c->pidfd.fd);
-        l->last_stage = a.stage;
+        *stage = a.stage;
         pv__stdio_spawned(&c->io);
         if (r < 0)
                 goto out_stdio;
@@ -696,7 +709,7 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
                  * (a child that may not be signalled at all may still end
                  * at their EOF), and reap it unless it is unkillable (then
                  * it is left, as pv_loop_free leaves it). */
-                l->last_stage = PV_STAGE_SETUP;
+                *stage = PV_STAGE_SETUP;
                 pv__child_kill_now(c);
                 pv__stdio_spawned(&c->io);
                 pv__stdio_close(l, &c->io);
@@ -707,7 +720,6 @@ PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **
                 goto out_stdio;
         }
 
-        l->last_stage = PV_STAGE_NONE;
         if (!ret)
                 /* No handle, nobody to write: the child reads EOF. */
                 (void)pv__stdio_close_stdin(l, &c->io);
@@ -839,13 +851,13 @@ PV_EXPORT int pv_child_pidfd(const pv_child *c)
         return is_gone(c) ? -ESRCH : c->pidfd.fd;
 }
 
-PV_EXPORT int pv_child_exited(const pv_child *c)
+PV_EXPORT int pv_child_is_reaped(const pv_child *c)
 {
         return_if_invalid(c, -EINVAL);
         return c->state == CHILD_EXITED;
 }
 
-PV_EXPORT int pv_child_exit(const pv_child *c, struct pv_exit *ret)
+PV_EXPORT int pv_child_get_exit(const pv_child *c, struct pv_exit *ret)
 {
         return_if_invalid(c && ret, -EINVAL);
         if (c->state != CHILD_EXITED)

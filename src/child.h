@@ -45,7 +45,7 @@ struct pv_child {
         uint64_t linger_ns;
         uint64_t started_ns;
         struct pv__source pidfd;   /* fd -1 once reaped */
-        int cgroup_fd;             /* PV_SPAWN_CGROUP: our copy; else -1 */
+        int cgroup_fd;             /* PV_SPAWN_F_CGROUP: our copy; else -1 */
         struct pv__stdio io;
         struct pv__timer timer;    /* meaning depends on state, see above */
         struct pv_exit exit;       /* valid in CHILD_EXITED */

@@ -16,8 +16,8 @@
 
 static pthread_mutex_t features_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pv__features features;        /* written under the lock */
-static struct pv__probe probes[_PV_SPAWN_MAX]; /* per rung that works */
-static bool rung_final[_PV_SPAWN_MAX];      /* its answer will not change */
+static struct pv__probe probes[_PV_MECH_MAX]; /* per rung that works */
+static bool rung_final[_PV_MECH_MAX];      /* its answer will not change */
 static bool extras_done;                    /* the rung-independent probes */
 static atomic_bool features_done;           /* every answer is final */
 
@@ -67,8 +67,8 @@ static bool probe(struct pv__features *f)
         bool final = true;
 
         f->best_mech = 0;
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
-                if (!rung_final[m] && m == PV_SPAWN_VFORK && f->best_mech && !f->shared_mem) {
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
+                if (!rung_final[m] && m == PV_MECH_VFORK && f->best_mech && !f->shared_mem) {
                         /* The vfork rung's handshake needs CLONE_VM honoured,
                          * and a better rung's child did not share our memory:
                          * a tool (valgrind) turns CLONE_VM into a fork, and
@@ -116,15 +116,15 @@ PV_EXPORT int pv_features(struct pv_features *ret)
 {
         struct pv__features f;
         struct pv_features o = { .size = sizeof(o) };
-        static const uint64_t rung_bit[_PV_SPAWN_MAX] = {
-                [PV_SPAWN_CLONE3] = PV_FEATURE_SPAWN_CLONE3,
-                [PV_SPAWN_CLONE] = PV_FEATURE_SPAWN_CLONE,
-                [PV_SPAWN_VFORK] = PV_FEATURE_SPAWN_VFORK,
+        static const uint64_t rung_bit[_PV_MECH_MAX] = {
+                [PV_MECH_CLONE3] = PV_FEATURE_MECH_CLONE3,
+                [PV_MECH_CLONE] = PV_FEATURE_MECH_CLONE,
+                [PV_MECH_VFORK] = PV_FEATURE_MECH_VFORK,
         };
 
         return_if_invalid(ret && ret->size >= PV__FEATURES_SIZE_VER0, -EINVAL);
         pv__features_get(&f);
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++)
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++)
                 if (f.mech_ok[m])
                         o.have |= rung_bit[m];
         if (f.best_mech) {
@@ -133,8 +133,8 @@ PV_EXPORT int pv_features(struct pv_features *ret)
                 o.have |= f.pidfd_info_exit ? PV_FEATURE_PIDFD_INFO_EXIT : 0;
                 o.have |= f.close_range_cloexec ? PV_FEATURE_CLOSE_RANGE : 0;
         }
-        o.spawn_mech = f.best_mech;
-        o.spawn_err = f.best_mech ? 0 : pv__features_spawn_err(&f);
+        o.mech = f.best_mech;
+        o.mech_err = f.best_mech ? 0 : pv__features_spawn_err(&f);
         /* Write no more than the caller's struct holds. */
         o.size = ret->size < sizeof(o) ? ret->size : sizeof(o);
         memcpy(ret, &o, o.size);
@@ -148,7 +148,7 @@ int pv__features_spawn_err(const struct pv__features *f)
         /* The last rung's reason, as the ladder falls: a sandbox's EPERM
          * or the kernel's missing piece (EINVAL from an unknown flag is a
          * kernel too old for us: ENOSYS). */
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++)
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++)
                 if (f->mech_err[m])
                         err = f->mech_err[m];
         return err == -EINVAL ? -ENOSYS : err;
@@ -156,3 +156,8 @@ int pv__features_spawn_err(const struct pv__features *f)
 
 _Static_assert(sizeof(struct pv_features) == PV__FEATURES_SIZE_VER0,
                "a new field: keep VER0 as it was, and this assert as >=");
+
+PV_EXPORT unsigned pv_version(void)
+{
+        return PV_VERSION;
+}

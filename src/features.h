@@ -9,10 +9,10 @@
 #include "internal.h"
 
 struct pv__features {
-        int best_mech;             /* enum pv_spawn_mech; 0 when none works */
-        int mech_err[_PV_SPAWN_MAX]; /* per rung: 0 it works, else why not
+        int best_mech;             /* enum pv_mech; 0 when none works */
+        int mech_err[_PV_MECH_MAX]; /* per rung: 0 it works, else why not
                                     * (-errno; -ENOSYS for a missing piece) */
-        bool mech_ok[_PV_SPAWN_MAX]; /* which rungs work */
+        bool mech_ok[_PV_MECH_MAX]; /* which rungs work */
         bool shared_mem;           /* the probe child wrote our memory; false
                                     * under tools that turn vfork into fork */
         bool pidfd_signal;         /* pidfd_send_signal works (Linux 5.1; not

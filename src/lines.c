@@ -11,7 +11,7 @@
 static void out(struct pv__framer *f, pv__emit_fn emit, void *ctx, const char *d, size_t n,
                 unsigned flags)
 {
-        f->open_line = flags & PV_OUT_PARTIAL;
+        f->open_line = flags & PV_OUT_F_PARTIAL;
         emit(ctx, d, n, flags);
 }
 
@@ -55,12 +55,12 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         size_t take;
 
                         if (f->len == f->max) {
-                                out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
                                 f->len = 0;
                         }
                         if (f->len == 0 && seg > f->max) {
                                 /* A giant line: straight from the input. */
-                                out(f, emit, ctx, data, f->max, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, data, f->max, PV_OUT_F_PARTIAL);
                                 data += f->max;
                                 n -= f->max;
                                 seg -= f->max;
@@ -70,9 +70,9 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         if (!reserve(f, f->len + take)) {
                                 /* No memory to keep it: hand it out now. */
                                 if (f->len)
-                                        out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                                        out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
                                 f->len = 0;
-                                out(f, emit, ctx, data, take, PV_OUT_PARTIAL);
+                                out(f, emit, ctx, data, take, PV_OUT_F_PARTIAL);
                         } else {
                                 memcpy(f->buf + f->len, data, take);
                                 f->len += take;
@@ -93,14 +93,14 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
 void pv__framer_flush(struct pv__framer *f, pv__emit_fn emit, void *ctx)
 {
         if (f->len)
-                out(f, emit, ctx, f->buf, f->len, PV_OUT_PARTIAL);
+                out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
         f->len = 0;
 }
 
 void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx)
 {
         if (f->len || f->open_line)
-                out(f, emit, ctx, f->buf ? f->buf : "", f->len, PV_OUT_NO_NEWLINE);
+                out(f, emit, ctx, f->buf ? f->buf : "", f->len, PV_OUT_F_NO_NEWLINE);
         pv__framer_done(f);
 }
 

@@ -19,20 +19,20 @@
 #define GUARD_SIZE 4096
 #define READ_BUF_SIZE (64 * 1024)
 
-static const char *const mech_names[_PV_SPAWN_MAX] = {
-        [PV_SPAWN_AUTO] = "auto",
-        [PV_SPAWN_CLONE3] = "clone3",
-        [PV_SPAWN_CLONE] = "clone",
-        [PV_SPAWN_VFORK] = "vfork",
+static const char *const mech_names[_PV_MECH_MAX] = {
+        [PV_MECH_AUTO] = "auto",
+        [PV_MECH_CLONE3] = "clone3",
+        [PV_MECH_CLONE] = "clone",
+        [PV_MECH_VFORK] = "vfork",
 };
 
 static const struct pv__backend_ops *const backends[_PV_BACKEND_MAX] = {
         [PV_BACKEND_EPOLL] = &pv__backend_epoll,
 };
 
-PV_EXPORT const char *pv_spawn_mech_name(int mech)
+PV_EXPORT const char *pv_mech_name(int mech)
 {
-        return mech >= 0 && mech < _PV_SPAWN_MAX ? mech_names[mech] : NULL;
+        return mech >= 0 && mech < _PV_MECH_MAX ? mech_names[mech] : NULL;
 }
 
 PV_EXPORT const char *pv_backend_name(int backend)
@@ -111,7 +111,7 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         r = pv__copy_opts(&o, sizeof(o), PV__LOOP_OPTS_SIZE_VER0, opts, opts ? opts->size : 0);
         if (r < 0)
                 return r;
-        return_if_invalid(o.spawn_mech >= 0 && o.spawn_mech < _PV_SPAWN_MAX, -EINVAL);
+        return_if_invalid(o.mech >= 0 && o.mech < _PV_MECH_MAX, -EINVAL);
         return_if_invalid(o.backend >= 0 && o.backend < _PV_BACKEND_MAX, -EINVAL);
 
         pv__features_get(&f);
@@ -120,8 +120,8 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
                  * kernel lacks pieces we need, or a sandbox refuses every
                  * clone we know, or resources ran out (EAGAIN, ENOMEM). */
                 return pv__features_spawn_err(&f);
-        if (o.spawn_mech && !f.mech_ok[o.spawn_mech]) {
-                int e = f.mech_err[o.spawn_mech];
+        if (o.mech && !f.mech_ok[o.mech]) {
+                int e = f.mech_err[o.mech];
                 /* Out of resources for now: say so; refused: not here. */
                 return pv__features_transient(e) ? e : -EOPNOTSUPP;
         }
@@ -135,7 +135,7 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         pv_list_init(&l->alive);
         pv_list_init(&l->dead);
         pv_list_init(&l->graveyard);
-        l->mech = o.spawn_mech ? o.spawn_mech : f.best_mech;
+        l->mech = o.mech ? o.mech : f.best_mech;
         l->feat = f;
         l->owner_pid = getpid();
         l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
@@ -242,7 +242,7 @@ PV_EXPORT int pv_loop_run(pv_loop *l)
         return 0;
 }
 
-PV_EXPORT int pv_loop_spawn_mech(const pv_loop *l)
+PV_EXPORT int pv_loop_mech(const pv_loop *l)
 {
         return_if_invalid(l, -EINVAL);
         return l->mech;
@@ -254,14 +254,8 @@ PV_EXPORT int pv_loop_backend(const pv_loop *l)
         return l->ops->id;
 }
 
-PV_EXPORT int pv_loop_alive(const pv_loop *l)
+PV_EXPORT int pv_loop_count_unreaped(const pv_loop *l)
 {
         return_if_invalid(l, -EINVAL);
         return (int)l->n_alive;
-}
-
-PV_EXPORT int pv_loop_spawn_stage(const pv_loop *l)
-{
-        return_if_invalid(l, -EINVAL);
-        return l->last_stage;
 }

@@ -30,9 +30,8 @@ struct pv_loop {
         unsigned n_lingering;       /* exited children whose streams linger */
         unsigned n_children;        /* all pv_child objects of this loop */
 
-        int mech;                   /* enum pv_spawn_mech in use */
+        int mech;                   /* enum pv_mech in use */
         struct pv__features feat;   /* the probe's findings, copied at creation */
-        int last_stage;             /* enum pv_spawn_stage of the last pv_spawn */
         pid_t owner_pid;            /* for the fork check */
         bool forked;                /* seen from a process forked since the
                                      * loop was made (sticky): the epoll set

@@ -81,9 +81,9 @@ static CHILD_CODE void setup_session(struct pv__child_args *a)
 {
         int r = 0;
 
-        if (a->flags & PV_SPAWN_NEW_SESSION)
+        if (a->flags & PV_SPAWN_F_NEW_SESSION)
                 r = sys_setsid();
-        else if (a->flags & PV_SPAWN_NEW_PGRP)
+        else if (a->flags & PV_SPAWN_F_NEW_PGRP)
                 r = sys_setpgid(0, 0);
         if (r < 0)
                 fail(a, PV_STAGE_SESSION, r);

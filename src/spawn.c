@@ -50,7 +50,7 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
         r = sys_sigprocmask(SIG_SETMASK, &all, &old);
         assert(r == 0);
         switch (mech) {
-        case PV_SPAWN_CLONE3: {
+        case PV_MECH_CLONE3: {
                 struct clone_args ca = {
                         .flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK |
                                  CLONE_CLEAR_SIGHAND,
@@ -66,7 +66,7 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                 pid = pv__clone_run(__NR_clone3, (long)&ca, sizeof(ca), 0, 0, &e);
                 break;
         }
-        case PV_SPAWN_CLONE:
+        case PV_MECH_CLONE:
                 /* glibc's clone() wrapper refuses CLONE_PIDFD with
                  * CLONE_PARENT_SETTID because the pidfd lands in the
                  * parent_tid slot; the raw call is fine. */
@@ -74,7 +74,7 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                                     CLONE_PIDFD | CLONE_VM | CLONE_VFORK | SIGCHLD,
                                     (long)top, (long)pidfd, 0, &e);
                 break;
-        case PV_SPAWN_VFORK:
+        case PV_MECH_VFORK:
                 /* No CLONE_VFORK: the child waits for us (clone_pinned);
                  * CLONE_CHILD_CLEARTID tells us when it has left. */
                 pid = pv__clone_run(__NR_clone, CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD,
@@ -130,7 +130,7 @@ static int clone_pinned(struct pv__pin *pin, int (*fn)(void *), void *arg, void 
         *pin = (struct pv__pin){ .go = 0, .left = 1, .fn = fn, .arg = arg };
         r = sys_sigprocmask(SIG_SETMASK, &all, &old);
         assert(r == 0);
-        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(PV_SPAWN_VFORK, pv__child_pinned,
+        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(PV_MECH_VFORK, pv__child_pinned,
                                                           pin, stack, stack_size, -1,
                                                           &pidfd, &pin->left)));
         if (pid > 0) {
@@ -201,7 +201,7 @@ static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t st
         a->err = 0;
         a->stage = PV_STAGE_NONE;
         a->err_fd = -1;
-        if (a->err_pipe && mech == PV_SPAWN_VFORK) {
+        if (a->err_pipe && mech == PV_MECH_VFORK) {
                 /* Its handshake needs our memory shared; the probe found it
                  * is not (a tool turned CLONE_VM into a fork). */
                 a->stage = PV_STAGE_SETUP;
@@ -215,7 +215,7 @@ static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t st
                 }
                 a->err_fd = errp[1];
         }
-        if (mech == PV_SPAWN_VFORK)
+        if (mech == PV_MECH_VFORK)
                 pid = clone_pinned(&pin, pv__child_main, a, stack, stack_size, &pidfd);
         else
                 PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE,
@@ -266,7 +266,7 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
 
         /* Only clone3 places the child in its cgroup; on the other rungs
          * the child moves itself. */
-        a->cgroup_fd = mech == PV_SPAWN_CLONE3 ? -1 : cgroup_fd;
+        a->cgroup_fd = mech == PV_MECH_CLONE3 ? -1 : cgroup_fd;
         pid = spawn_once(mech, a, stack, stack_size, a->cgroup_fd < 0 ? cgroup_fd : -1,
                          &pidfd);
         if (pid > 0 && cgroup_fd >= 0 && a->cgroup_fd < 0 && !a->err_pipe && !a->started) {
@@ -308,7 +308,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
         siginfo_t si;
         int pidfd = -1, pid, r;
 
-        if (mech == PV_SPAWN_VFORK) {
+        if (mech == PV_MECH_VFORK) {
                 pid = clone_pinned(&pin, probe_child, (void *)&marker, stack, sizeof(stack),
                                    &pidfd);
                 if (pid < 0)

@@ -156,7 +156,7 @@ bool pv__stdio_streaming(const struct pv__stdio *io)
 }
 
 /* End a stream: close it, hand out its unfinished line, say how it
- * ended (PV_OUT_EOF or PV_OUT_CLOSED). */
+ * ended (PV_OUT_F_EOF or PV_OUT_F_CLOSED). */
 static void stream_end(pv_loop *l, struct pv__stream *s, unsigned how)
 {
         pv__loop_close(l, &s->src);
@@ -234,7 +234,7 @@ static void stream_ready(struct pv__source *src, uint32_t events)
         (void)events;
         r = stream_read(l, s, false);
         if (r <= 0)
-                stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
+                stream_end(l, s, r == 0 ? PV_OUT_F_EOF : PV_OUT_F_CLOSED);
 }
 
 static void input_ready(struct pv__source *src, uint32_t events);
@@ -271,9 +271,9 @@ bool pv__stdio_finish(pv_loop *l, struct pv__stdio *io, bool linger)
                         continue;
                 r = stream_read(l, s, true);
                 if (r <= 0)
-                        stream_end(l, s, r == 0 ? PV_OUT_EOF : PV_OUT_CLOSED);
+                        stream_end(l, s, r == 0 ? PV_OUT_F_EOF : PV_OUT_F_CLOSED);
                 else if (!linger)
-                        stream_end(l, s, PV_OUT_CLOSED);
+                        stream_end(l, s, PV_OUT_F_CLOSED);
                 else if (s->output == PV_OUTPUT_LINES)
                         /* Lingering: what the child wrote comes before its
                          * exit callback, an unfinished line included. */
@@ -286,7 +286,7 @@ void pv__stdio_end_streams(pv_loop *l, struct pv__stdio *io)
 {
         for (int i = 0; i < 2; i++)
                 if (io->out[i].src.fd >= 0)
-                        stream_end(l, &io->out[i], PV_OUT_CLOSED);
+                        stream_end(l, &io->out[i], PV_OUT_F_CLOSED);
 }
 
 /* ---- input ----------------------------------------------------------- */

@@ -71,7 +71,7 @@ int pv__stdio_start(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
  * reporting its end); returns whether a stream is still open. */
 bool pv__stdio_finish(pv_loop *l, struct pv__stdio *io, bool linger) PV_HIDDEN;
 
-/* End the output streams that are still open, reporting PV_OUT_CLOSED. */
+/* End the output streams that are still open, reporting PV_OUT_F_CLOSED. */
 void pv__stdio_end_streams(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
 
 /* Whether any output stream is still open. */

@@ -44,7 +44,7 @@ static double run_pidvisor(pv_loop *l, long cycles, int *bad)
                 pv_child *c;
 
                 o.argv = argv_true;
-                if (pv_spawn(l, &o, &c) < 0 || pv_child_wait(c, 10000, &e) < 0 ||
+                if (pv_spawn(l, &o, &c, NULL) < 0 || pv_child_wait(c, 10000, &e) < 0 ||
                     e.kind != PV_EXIT_EXITED || e.code != 0)
                         *bad = 1;
                 pv_child_release(c);
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
         fork_big = run_fork(cycles, &bad);
         pv_big = run_pidvisor(l, cycles, &bad);
         printf("spawn + reap of /bin/true, mean of %ld cycles (%s; parent memory in %s pages)\n",
-               cycles, pv_spawn_mech_name(pv_loop_spawn_mech(l)), thp ? "huge" : "4 KiB");
+               cycles, pv_mech_name(pv_loop_mech(l)), thp ? "huge" : "4 KiB");
         printf("  parent RSS        small      +%ld MiB    ratio big/small\n", mb);
         printf("  pidvisor       %8.1f us  %8.1f us   %6.2f\n", pv_small, pv_big, pv_big / pv_small);
         printf("  fork+execve    %8.1f us  %8.1f us   %6.2f\n", fork_small, fork_big,

@@ -108,7 +108,7 @@ static void count_line(pv_child *c, int fd, const char *data, size_t len, unsign
         (void)fd;
         (void)data;
         (void)len;
-        if (!(flags & (PV_OUT_EOF | PV_OUT_CLOSED | PV_OUT_PARTIAL)))
+        if (!(flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED | PV_OUT_F_PARTIAL)))
                 (*(long *)ud)++;
 }
 
@@ -127,7 +127,7 @@ static long run_pidvisor(pv_loop *l, long lines, struct sample *m)
         o.userdata = &count;
         t0 = now();
         c0 = cpu();
-        if (pv_spawn(l, &o, NULL) < 0 || pv_loop_run(l) < 0)
+        if (pv_spawn(l, &o, NULL, NULL) < 0 || pv_loop_run(l) < 0)
                 return -1;
         m->wall = now() - t0;
         m->cpu = cpu() - c0;

@@ -200,7 +200,7 @@ static pv_loop *new_loop(struct result *r)
         pv_loop *l;
         int e;
 
-        lo.spawn_mech = O.mech;
+        lo.mech = O.mech;
         lo.backend = O.backend;
         e = pv_loop_new(&l, &lo);
         if (e < 0) {
@@ -225,7 +225,7 @@ static void on_line(pv_child *c, int fd, const char *data, size_t len, unsigned 
 
         (void)c;
         (void)fd;
-        if ((flags & (PV_OUT_EOF | PV_OUT_CLOSED)) || len == 0)
+        if ((flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED)) || len == 0)
                 return;
         if (!run->expect || (len == strlen(run->expect) && !memcmp(data, run->expect, len)))
                 run->seen_ready = true;
@@ -238,7 +238,7 @@ static void check_exit(struct run *run, const struct pv_exit *e)
 {
         struct result *r = run->res;
 
-        if (e->flags & PV_EXIT_RECOVERED)
+        if (e->flags & PV_EXIT_F_RECOVERED)
                 __atomic_fetch_add(&r->recovered, 1, __ATOMIC_RELAXED);
         /* A lost status is counted (the verdict says whether one may be
          * lost here); its flags are still checked. */
@@ -272,7 +272,7 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
 /* pv_spawn, counted: every child spawned must reach its exit callback. */
 static int spawn(struct result *r, pv_loop *l, const struct pv_spawn_opts *o, pv_child **ret)
 {
-        int e = pv_spawn(l, o, ret);
+        int e = pv_spawn(l, o, ret, NULL);
 
         if (e == 0)
                 __atomic_fetch_add(&r->spawned, 1, __ATOMIC_RELAXED);
@@ -309,7 +309,7 @@ static void one_cycle(pv_loop *l, struct pv_spawn_opts *o, struct run *run, bool
         }
         if (input && pv_child_write(c, input, strlen(input)) < 0)
                 fail(run->res, "pv_child_write failed");
-        while (wait_line && !run->seen_ready && !pv_child_exited(c))
+        while (wait_line && !run->seen_ready && !pv_child_is_reaped(c))
                 if (pv_loop_dispatch(l, 10000) < 0)
                         break;
         if (stop && (e = pv_child_stop(c)) < 0)
@@ -336,7 +336,7 @@ static void mode_exit_on(pv_loop *l, struct result *r, long cycles)
 {
         for (long i = 0; i < cycles; i++) {
                 struct run run = { .res = r, .want_kind = PV_EXIT_EXITED,
-                                   .deny_flags = PV_EXIT_STOPPED };
+                                   .deny_flags = PV_EXIT_F_STOPPED };
                 struct pv_spawn_opts o = base_opts(TRUE_ARGV, &run);
                 one_cycle(l, &o, &run, false, false, NULL);
                 tick(i + 1, cycles);
@@ -351,8 +351,8 @@ static void mode_exit(pv_loop *l, struct result *r)
 static void mode_stop(pv_loop *l, struct result *r)
 {
         for (long i = 0; i < O.cycles; i++) {
-                struct run run = { .res = r, .want_flags = PV_EXIT_STOPPED,
-                                   .deny_flags = PV_EXIT_ESCALATED, .expect = "ping" };
+                struct run run = { .res = r, .want_flags = PV_EXIT_F_STOPPED,
+                                   .deny_flags = PV_EXIT_F_ESCALATED, .expect = "ping" };
                 struct pv_spawn_opts o = base_opts(CAT_ARGV, &run);
                 o.stdio[0].mode = PV_STDIO_PIPE;
                 /* Write a line, read it back, stop. */
@@ -366,7 +366,7 @@ static void mode_escalate(pv_loop *l, struct result *r)
         for (long i = 0; i < O.cycles; i++) {
                 struct run run = { .res = r, .want_kind = PV_EXIT_KILLED,
                                    .want_value = SIGKILL,
-                                   .want_flags = PV_EXIT_STOPPED | PV_EXIT_ESCALATED };
+                                   .want_flags = PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED };
                 struct pv_spawn_opts o = base_opts(IGNTERM_ARGV, &run);
                 o.grace_ms = O.grace_ms ? O.grace_ms : 20;
                 one_cycle(l, &o, &run, true, true, NULL);
@@ -402,7 +402,7 @@ static void mode_concurrent(pv_loop *l, struct result *r)
                         if (stopper)
                                 o.stdio[0].mode = PV_STDIO_PIPE;
                         runs[i].want_kind = stopper ? 0 : PV_EXIT_EXITED;
-                        runs[i].deny_flags = PV_EXIT_ESCALATED;
+                        runs[i].deny_flags = PV_EXIT_F_ESCALATED;
                         int e = spawn(r, l, &o, &kids[i]);
                         if (e < 0) {
                                 fail(r, "pv_spawn #%d of a batch: %s", i, strerror(-e));
@@ -432,7 +432,7 @@ static void mode_grandchild(pv_loop *l, struct result *r)
         for (long i = 0; i < O.cycles; i++) {
                 struct run run = { .res = r, .want_kind = PV_EXIT_EXITED, .kill_group = true };
                 struct pv_spawn_opts o = base_opts(GRANDCHILD_ARGV, &run);
-                o.flags = PV_SPAWN_NEW_PGRP;
+                o.flags = PV_SPAWN_F_NEW_PGRP;
                 one_cycle(l, &o, &run, false, false, NULL);
                 tick(i + 1, O.cycles);
         }
@@ -441,7 +441,7 @@ static void mode_grandchild(pv_loop *l, struct result *r)
 static void mode_flood(pv_loop *l, struct result *r)
 {
         for (long i = 0; i < O.cycles; i++) {
-                struct run run = { .res = r, .want_flags = PV_EXIT_STOPPED };
+                struct run run = { .res = r, .want_flags = PV_EXIT_F_STOPPED };
                 struct pv_spawn_opts o = base_opts(FLOOD_ARGV, &run);
                 one_cycle(l, &o, &run, true, true, NULL);
                 tick(i + 1, O.cycles);
@@ -452,7 +452,7 @@ static void mode_deadline(pv_loop *l, struct result *r)
 {
         for (long i = 0; i < O.cycles; i++) {
                 struct run run = { .res = r, .want_kind = PV_EXIT_KILLED, .want_value = SIGTERM,
-                                   .want_flags = PV_EXIT_STOPPED | PV_EXIT_DEADLINE };
+                                   .want_flags = PV_EXIT_F_STOPPED | PV_EXIT_F_DEADLINE };
                 struct pv_spawn_opts o = base_opts(SLEEP_ARGV, &run);
                 o.deadline_ms = 5;
                 one_cycle(l, &o, &run, false, false, NULL);
@@ -624,8 +624,8 @@ static double pct(const struct result *r, double p)
 
 static int parse_mech(const char *s)
 {
-        for (int m = 0; m < _PV_SPAWN_MAX; m++)
-                if (!strcmp(s, pv_spawn_mech_name(m)))
+        for (int m = 0; m < _PV_MECH_MAX; m++)
+                if (!strcmp(s, pv_mech_name(m)))
                         return m;
         return -1;
 }
@@ -730,7 +730,7 @@ int main(int argc, char **argv)
         after = snap();
         if (progress)
                 fputc('\n', stderr);
-        int mech = pv_loop_spawn_mech(l), backend = pv_loop_backend(l);
+        int mech = pv_loop_mech(l), backend = pv_loop_backend(l);
         pv_loop_free(l);
         qsort(r.us, (size_t)r.n_us, sizeof(double), cmp_double);
 
@@ -760,14 +760,14 @@ int main(int argc, char **argv)
                        "\"zombies\":%d,\"children_left\":%d,\"rss_kb_delta\":%ld,"
                        "\"hwm_kb\":%ld,\"rss_kb_max_growth\":%d,\"ok\":%s}\n",
                        m->name, O.cycles, r.spawned, r.cycles, r.errors, r.lost, r.recovered,
-                       r.spawn_failures, pv_spawn_mech_name(mech), pv_backend_name(backend),
+                       r.spawn_failures, pv_mech_name(mech), pv_backend_name(backend),
                        wall, pct(&r, 0.5), pct(&r, 0.99), dfds, dthreads, after.zombies,
                        after.children, drss, after.hwm_kb, RSS_GROWTH_MAX_KB,
                        ok ? "true" : "false");
         } else {
                 printf("%-13s %7ld cycles %8ld children  %7.2f s  p50 %8.1f us  p99 %8.1f us  "
                        "[%s, %s]\n", m->name, O.cycles, r.cycles, wall, pct(&r, 0.5),
-                       pct(&r, 0.99), pv_spawn_mech_name(mech), pv_backend_name(backend));
+                       pct(&r, 0.99), pv_mech_name(mech), pv_backend_name(backend));
                 printf("              fds %+d  threads %+d  zombies %d  children left %d  "
                        "RSS %+ld KiB (max +%d)  peak %ld KiB",
                        dfds, dthreads, after.zombies, after.children, drss, RSS_GROWTH_MAX_KB,

@@ -17,5 +17,12 @@ done
 for s in $mapped; do
         echo "$exported" | grep -qx "$s" || { echo "in the map but not exported: $s"; status=1; }
 done
+# Every public function has its man page (a page of its own or a .so link).
+for s in $mapped; do
+        [ -f "${top_srcdir:-.}/man/$s.3" ] || { echo "no man page: man/$s.3"; status=1; }
+done
+# The soname says the ABI: libtool's current - age (configure.ac).
+soname=$(objdump -p "$lib" | awk '$1 == "SONAME" { print $2 }')
+[ "$soname" = libpidvisor.so.1 ] || { echo "soname $soname, want libpidvisor.so.1"; status=1; }
 [ $status = 0 ] && echo "exports: $(echo "$exported" | wc -l) symbols, all pv_ and all in the map"
 exit $status

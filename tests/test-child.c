@@ -76,8 +76,8 @@ Test(child, stop_cooperative)
         e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGTERM);
-        cr_assert(e.flags & PV_EXIT_STOPPED);
-        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        cr_assert(e.flags & PV_EXIT_F_STOPPED);
+        cr_assert_not(e.flags & PV_EXIT_F_ESCALATED);
         cr_assert_eq(out.exits, 1);
         pv_child_release(c);
         pv_loop_free(l);
@@ -99,8 +99,8 @@ static void stop_escalates_after(uint32_t grace_ms, uint64_t grace_us)
         e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
-        cr_assert_eq(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED),
-                     PV_EXIT_STOPPED | PV_EXIT_ESCALATED);
+        cr_assert_eq(e.flags & (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED),
+                     PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED);
         cr_assert_geq(e.runtime_us, grace_us);
         pv_child_release(c);
         pv_loop_free(l);
@@ -130,7 +130,7 @@ Test(child, stop_stopped_child)
         e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGTERM);
-        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        cr_assert_not(e.flags & PV_EXIT_F_ESCALATED);
         pv_child_release(c);
         pv_loop_free(l);
 }
@@ -147,14 +147,14 @@ Test(child, stop_twice_and_after_exit)
         c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(pv_child_stop(c), 0);
         e = tu_stop_wait(c);
-        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        cr_assert(e.flags & PV_EXIT_F_ESCALATED);
         cr_assert_eq(out.exits, 1, "exit delivered %d times", out.exits);
         cr_assert_eq(pv_child_stop(c), 0);
         cr_assert_eq(pv_child_signal(c, SIGTERM), -ESRCH);
         cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
         cr_assert_eq(pv_child_pidfd(c), -ESRCH);
-        cr_assert_eq(pv_child_exited(c), 1);
-        cr_assert_eq(pv_child_exit(c, &e), 0);
+        cr_assert_eq(pv_child_is_reaped(c), 1);
+        cr_assert_eq(pv_child_get_exit(c, &e), 0);
         cr_assert_eq(pv_child_wait(c, 0, &e), 0);
         cr_assert_eq(out.exits, 1);
         pv_child_release(c);
@@ -169,11 +169,11 @@ Test(child, signal_and_queries)
         struct pv_exit e;
         pv_child *c;
 
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_gt(pv_child_pid(c), 0);
         cr_assert_geq(pv_child_pidfd(c), 3);
-        cr_assert_eq(pv_child_exited(c), 0);
-        cr_assert_eq(pv_child_exit(c, &e), -EBUSY);
+        cr_assert_eq(pv_child_is_reaped(c), 0);
+        cr_assert_eq(pv_child_get_exit(c, &e), -EBUSY);
         cr_assert_eq(pv_child_wait(c, 0, &e), -ETIMEDOUT);
         cr_assert_eq(pv_child_signal(c, 0), 0);
         cr_assert_eq(pv_child_signal(c, -1), -EINVAL);
@@ -206,7 +206,7 @@ Test(child, wait_zero_collects_exit)
         struct pv_exit e;
         pv_child *c;
 
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_pidfd(c);
         cr_assert_eq(poll(&p, 1, 30000), 1);
         cr_assert_eq(pv_child_wait(c, 0, &e), 0);
@@ -227,7 +227,7 @@ Test(child, deadline_triggers_ladder)
         cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
-        cr_assert_eq(e.flags, PV_EXIT_STOPPED | PV_EXIT_ESCALATED | PV_EXIT_DEADLINE);
+        cr_assert_eq(e.flags, PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED | PV_EXIT_F_DEADLINE);
         cr_assert_geq(e.runtime_us, 60000);
 
         /* A child that ends before its deadline is not stopped. */
@@ -265,7 +265,7 @@ static void stop_kills_grandchild(unsigned flag)
 
 Test(child, stop_group_kills_grandchild)
 {
-        stop_kills_grandchild(PV_SPAWN_NEW_PGRP);
+        stop_kills_grandchild(PV_SPAWN_F_NEW_PGRP);
 }
 
 /* Ownership: a loop-owned child (ret == NULL) is freed after its exit
@@ -294,7 +294,7 @@ static void spawn_in_callback(pv_child *c, const struct pv_exit *e, void *ud)
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
                 o.on_exit = spawn_in_callback;
                 o.userdata = ud;
-                cr_assert_eq(pv_spawn(ch->l, &o, NULL), 0);
+                cr_assert_eq(pv_spawn(ch->l, &o, NULL, NULL), 0);
         }
 }
 
@@ -307,7 +307,7 @@ Test(child, ownership)
 
         o.on_exit = release_in_callback;
         o.userdata = &n;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(n, 1);
 
@@ -315,7 +315,7 @@ Test(child, ownership)
         struct chain chain = { 0, l };
         o.on_exit = spawn_in_callback;
         o.userdata = &chain;
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(chain.n, 5);
 
@@ -325,9 +325,9 @@ Test(child, ownership)
         o = tu_helper_opts(TU_ARGV("sleep", "10"), NULL);
         o.on_exit = release_in_callback;
         o.userdata = &n;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         pv_child_release(c);
-        cr_assert_eq(pv_loop_alive(l), 1);
+        cr_assert_eq(pv_loop_count_unreaped(l), 1);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(n, 0);
         cr_assert(tu_no_children());
@@ -357,7 +357,7 @@ Test(child, no_reentry_from_callbacks)
         struct reentry re = { .l = l };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
 
-        cr_assert_eq(pv_spawn(l, &o, &re.other), 0);
+        cr_assert_eq(pv_spawn(l, &o, &re.other, NULL), 0);
         o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         o.on_exit = reenter;
         o.userdata = &re;
@@ -380,7 +380,7 @@ Test(child, exited_but_unreaped)
         struct pv_exit e;
         pv_child *c;
 
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_pidfd(c);
         cr_assert_eq(poll(&p, 1, 30000), 1);    /* dead, not reaped */
         cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
@@ -406,11 +406,11 @@ static void stop_from_output(pv_child *c, int fd, const char *data, size_t len,
         (void)fd;
         (void)data;
         (void)len;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED))
                 return;
         ls->calls++;
         ls->stop_r = pv_child_stop(c);
-        ls->exited_seen = pv_child_exited(c);
+        ls->exited_seen = pv_child_is_reaped(c);
 }
 
 /* Output read after the child died (in the exit drain, or before it in the
@@ -427,7 +427,7 @@ Test(child, stop_from_output_after_death)
         o.stdio[1].mode = PV_STDIO_PIPE;
         o.on_output = stop_from_output;
         o.userdata = &ls;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_pidfd(c);
         cr_assert_eq(poll(&p, 1, 30000), 1);    /* dead before we read a byte */
         cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
@@ -480,12 +480,12 @@ Test(child, zombie_held_by_tracer, .timeout = 60)
                 waitpid(tracer, &st, 0);
                 cr_skip_test("cannot ptrace here (status %#x)", st);
         }
-        while (!pv_child_exited(c)) {
+        while (!pv_child_is_reaped(c)) {
                 cr_assert_geq(pv_loop_dispatch(l, 5000), 0);
                 dispatches++;
                 cr_assert_lt(dispatches, 1000, "the loop spins on a held zombie");
         }
-        cr_assert_eq(pv_child_exit(c, &e), 0);
+        cr_assert_eq(pv_child_get_exit(c, &e), 0);
         cr_assert_eq(e.kind, PV_EXIT_EXITED);
         cr_assert_eq(e.code, 5);
         cr_log_info("held zombie: %d dispatches", dispatches);
@@ -496,7 +496,7 @@ Test(child, zombie_held_by_tracer, .timeout = 60)
 }
 
 /* The stop's first rung, closing stdin, may be what ends the child: that
- * is still a stop (PV_EXIT_STOPPED), and no escalation. */
+ * is still a stop (PV_EXIT_F_STOPPED), and no escalation. */
 Test(child, stop_by_stdin_eof)
 {
         pv_loop *l = new_loop();
@@ -511,7 +511,7 @@ Test(child, stop_by_stdin_eof)
         e = tu_stop_wait(c);
         cr_assert_eq(e.kind, PV_EXIT_EXITED);
         cr_assert_eq(e.code, 0);
-        cr_assert_eq(e.flags, PV_EXIT_STOPPED);
+        cr_assert_eq(e.flags, PV_EXIT_F_STOPPED);
         pv_child_release(c);
         pv_loop_free(l);
 }
@@ -557,14 +557,14 @@ Test(child, cgroup_tree_stop, .timeout = 60)
         pv_child *c;
         int gc = 0, cg = make_cgroup(path, sizeof(path));
 
-        o.flags |= PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 50;
         c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGKILL);
-        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        cr_assert(e.flags & PV_EXIT_F_ESCALATED);
         /* The grandchild went with it: wait (bounded) for the cgroup to
          * say it is empty. */
         snprintf(events, sizeof(events), "%s/cgroup.events", path);
@@ -595,32 +595,32 @@ Test(child, cgroup_every_rung, .timeout = 60)
         int cg = make_cgroup(path, sizeof(path));
         const char *leaf = strrchr(path, '/');
 
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
                 struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
                 struct tu_out out = { 0 };
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("cgroup"), &out);
                 struct pv_exit e;
                 pv_loop *l;
 
-                lo.spawn_mech = m;
+                lo.mech = m;
                 if (tu_kernel_lacks_mech(m))
                         continue;       /* not on this kernel: test-spawn says */
                 cr_assert_eq(pv_loop_new(&l, &lo), 0);
-                o.flags |= PV_SPAWN_CGROUP;
+                o.flags |= PV_SPAWN_F_CGROUP;
                 o.cgroup_fd = cg;
-                cr_assert_eq(tu_run_opts(l, &o, &e), 0, "%s", pv_spawn_mech_name(m));
+                cr_assert_eq(tu_run_opts(l, &o, &e), 0, "%s", pv_mech_name(m));
                 cr_assert_eq(e.kind, PV_EXIT_EXITED);
                 cr_assert_eq(e.code, 0);
                 cr_assert(strstr(out.data, leaf), "%s: the child was in '%s', not in %s",
-                          pv_spawn_mech_name(m), out.data, leaf);
+                          pv_mech_name(m), out.data, leaf);
                 pv_loop_free(l);
         }
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         pv_loop *l;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        o.flags |= PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = -1;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), -EINVAL);
         cr_assert(tu_no_children());
         pv_loop_free(l);
         close(cg);
@@ -641,18 +641,18 @@ Test(child, cgroup_respawn_after_kill, .timeout = 60)
         pv_child *c;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        o.flags |= PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 20;
         c = tu_spawn_ready(l, &o, &out);
         e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGKILL);
-        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        cr_assert(e.flags & PV_EXIT_F_ESCALATED);
         pv_child_release(c);
 
         struct tu_out out2 = { 0 };
         o = tu_helper_opts(TU_ARGV("cgroup", "exit", "7"), &out2);
-        o.flags |= PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.kind, PV_EXIT_EXITED, "killed by %d at birth?", e.signal);
@@ -672,7 +672,7 @@ static void release_owned(pv_child *c, int fd, const char *d, size_t n, unsigned
         struct owned *o = ud;
 
         (void)fd, (void)d, (void)n;
-        if (f & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (f & (PV_OUT_F_EOF | PV_OUT_F_CLOSED))
                 return;
         o->lines++;
         pv_child_release(c);    /* a loop-owned child: does nothing */
@@ -697,7 +697,7 @@ Test(child, release_of_loop_owned_is_noop)
         o.on_output = release_owned;
         o.on_exit = count_owned_exit;
         o.userdata = &ow;
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(ow.lines, 3);
         cr_assert_eq(ow.exits, 1);
@@ -706,7 +706,7 @@ Test(child, release_of_loop_owned_is_noop)
 
 Test(child, stop_session_kills_grandchild)
 {
-        stop_kills_grandchild(PV_SPAWN_NEW_SESSION);
+        stop_kills_grandchild(PV_SPAWN_F_NEW_SESSION);
 }
 
 struct pdeath {
@@ -719,13 +719,13 @@ static void *spawn_and_die(void *p)
         struct pdeath *d = p;
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pause"), NULL);
 
-        /* tu_helper_opts asks for PV_SPAWN_PDEATHSIG; pdeathsig 0 means
+        /* tu_helper_opts asks for PV_SPAWN_F_PDEATHSIG; pdeathsig 0 means
          * SIGKILL. */
-        cr_assert_eq(pv_spawn(d->l, &o, &d->c), 0);
+        cr_assert_eq(pv_spawn(d->l, &o, &d->c, NULL), 0);
         return NULL;
 }
 
-/* PV_SPAWN_PDEATHSIG is delivered when the spawning thread ends, and its
+/* PV_SPAWN_F_PDEATHSIG is delivered when the spawning thread ends, and its
  * default is SIGKILL. */
 Test(child, pdeathsig_delivered)
 {
@@ -817,16 +817,16 @@ static int no_cgroup_kill(void *arg)
         cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         TU_SB_CHECK(cg >= 0);
         TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
-        o.flags |= PV_SPAWN_CGROUP;
+        o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 20;
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(sscanf(out.data, "grandchild=%d", &gc) == 1);
         TU_SB_CHECK(pv_child_stop(c) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGKILL);
-        TU_SB_CHECK(e.flags & PV_EXIT_ESCALATED);
+        TU_SB_CHECK(e.flags & PV_EXIT_F_ESCALATED);
         TU_SB_CHECK(tu_wait_gone(gc));
         pv_child_release(c);
         pv_loop_free(l);

@@ -415,7 +415,7 @@ fi
 # --help, --version and --features.
 check "help exits 0" 0 "$(status "$pv" --help)"
 check "help names every option" 10 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|preserve-fds|stderr-prefix|report|features|quiet|help|version)' | sort -u | wc -l)"
-check "version" "pidvisor 0.1.0" "$(run "$pv" --version)"
+check "version" "pidvisor 0.2.0" "$(run "$pv" --version)"
 check "features" 0 "$(status "$pv" --features)"
 check "features: one line for each rung and fact" "3 1 1 1 1 1 1" \
         "$(for k in '  [a-z0-9]*: ' 'spawn: ' 'backend: ' 'signals: ' 'group signals: ' 'stolen status: ' 'kill tree: '; do

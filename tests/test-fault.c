@@ -34,7 +34,7 @@ static struct fcase cases[] = {
         ERRS("fcntl", 0, false),
         ERRS("clone", 0, false),
         ERRS("epoll_ctl", 0, false),
-        ERRS("pidfd_open", PV_SPAWN_VFORK, false),
+        ERRS("pidfd_open", PV_MECH_VFORK, false),
         ERRS("signal", 0, true),
         ERRS("timer", 0, true),
 };
@@ -53,7 +53,7 @@ ParameterizedTest(struct fcase *fc, fault, every_site, .timeout = 60)
         pv_loop *l;
         int walked = 0;
 
-        lo.spawn_mech = fc->mech;
+        lo.mech = fc->mech;
         cr_assert_eq(pv_loop_new(&l, &lo), 0);
         for (int nth = 1; injected && nth < 50; nth++) {
                 struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
@@ -68,11 +68,11 @@ ParameterizedTest(struct fcase *fc, fault, every_site, .timeout = 60)
                 /* Each nth is a new value, so counting starts afresh. */
                 snprintf(spec, sizeof(spec), "%s,%d,%d", fc->site, nth, fc->err);
                 setenv("PV_FAULT", spec, 1);
-                r = pv_spawn(l, &o, &c);
+                r = pv_spawn(l, &o, &c, NULL);
                 if (!fc->stop_path && r < 0) {
                         cr_assert_eq(r, -fc->err, "%s: got %s", spec, strerror(-r));
                         cr_assert_neq(fc->err, EINTR, "%s: EINTR was not retried", spec);
-                        cr_assert_eq(pv_loop_alive(l), 0);
+                        cr_assert_eq(pv_loop_count_unreaped(l), 0);
                         walked++;
                 } else {
                         cr_assert_eq(r, 0, "%s: spawn: %s", spec, strerror(-r));
@@ -126,7 +126,7 @@ Test(fault, failed_grace_timer_escalates_at_once)
         cr_assert_eq(pv_child_wait(c, 10000, &e), 0, "not escalated: it ignores SIGTERM");
         cr_assert_eq(e.kind, PV_EXIT_KILLED);
         cr_assert_eq(e.signal, SIGKILL);
-        cr_assert(e.flags & PV_EXIT_ESCALATED);
+        cr_assert(e.flags & PV_EXIT_F_ESCALATED);
         pv_child_release(c);
         pv_loop_free(l);
 }
@@ -147,7 +147,7 @@ static int unwatchable_unkillable(void *arg)
         o.stdio[0].mode = PV_STDIO_PIPE;
         snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOSPC);
         setenv("PV_FAULT", spec, 1);
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == -ENOSPC);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == -ENOSPC);
         unsetenv("PV_FAULT");
         pv_loop_free(l);
         return 0;

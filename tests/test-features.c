@@ -36,36 +36,48 @@ static bool raw_close_range_cloexec(void)
 Test(features, agree_with_kernel_and_loops)
 {
         struct pv_features f = PV_FEATURES_INIT;
-        static const uint64_t bit[_PV_SPAWN_MAX] = {
-                [PV_SPAWN_CLONE3] = PV_FEATURE_SPAWN_CLONE3,
-                [PV_SPAWN_CLONE] = PV_FEATURE_SPAWN_CLONE,
-                [PV_SPAWN_VFORK] = PV_FEATURE_SPAWN_VFORK,
+        static const uint64_t bit[_PV_MECH_MAX] = {
+                [PV_MECH_CLONE3] = PV_FEATURE_MECH_CLONE3,
+                [PV_MECH_CLONE] = PV_FEATURE_MECH_CLONE,
+                [PV_MECH_VFORK] = PV_FEATURE_MECH_VFORK,
         };
         pv_loop *l;
 
         cr_assert_eq(pv_features(&f), 0);
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
                 struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
                 const char *why = tu_kernel_lacks_mech(m);
                 int r;
 
                 cr_assert_eq(!why, !!(f.have & bit[m]), "%s: the kernel says %s",
-                             pv_spawn_mech_name(m), why ? why : "yes");
-                lo.spawn_mech = m;
+                             pv_mech_name(m), why ? why : "yes");
+                lo.mech = m;
                 r = pv_loop_new(&l, &lo);
                 cr_assert_eq(r == 0, !!(f.have & bit[m]), "%s: loop %d, feature %d",
-                             pv_spawn_mech_name(m), r, !!(f.have & bit[m]));
+                             pv_mech_name(m), r, !!(f.have & bit[m]));
                 if (r == 0)
                         pv_loop_free(l);
         }
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(f.spawn_mech, pv_loop_spawn_mech(l));
-        cr_assert_eq(f.spawn_err, 0);
+        cr_assert_eq(f.mech, pv_loop_mech(l));
+        cr_assert_eq(f.mech_err, 0);
         pv_loop_free(l);
         cr_assert_eq(!!(f.have & PV_FEATURE_PIDFD_SIGNAL), raw_pidfd_signal());
         cr_assert_eq(!!(f.have & PV_FEATURE_CLOSE_RANGE), raw_close_range_cloexec());
         for (size_t i = 0; i < sizeof(f.reserved) / sizeof(f.reserved[0]); i++)
                 cr_assert_eq(f.reserved[i], 0);
+}
+
+/* The library in use says the version the header says (same build), and
+ * the encoding orders versions as numbers do. */
+Test(features, version)
+{
+        cr_assert_eq(pv_version(), PV_VERSION);
+        cr_assert_eq(PV_VERSION >> 16, PV_VERSION_MAJOR);
+        cr_assert_eq((PV_VERSION >> 8) & 255, PV_VERSION_MINOR);
+        cr_assert_eq(PV_VERSION & 255, PV_VERSION_PATCH);
+        cr_assert_gt(PV_VERSION_AT(0, 10, 0), PV_VERSION_AT(0, 9, 255));
+        cr_assert_gt(PV_VERSION_AT(1, 0, 0), PV_VERSION_AT(0, 255, 255));
 }
 
 Test(features, bad_arguments)
@@ -100,10 +112,10 @@ static int too_old(void *arg)
         (void)arg;
         TU_SB_CHECK(pv_loop_new(&l, NULL) == -ENOSYS);
         TU_SB_CHECK(pv_features(&f) == 0);
-        TU_SB_CHECK(f.spawn_mech == 0);
-        TU_SB_CHECK(f.spawn_err == -ENOSYS);
-        TU_SB_CHECK(!(f.have & (PV_FEATURE_SPAWN_CLONE3 | PV_FEATURE_SPAWN_CLONE |
-                                PV_FEATURE_SPAWN_VFORK)));
+        TU_SB_CHECK(f.mech == 0);
+        TU_SB_CHECK(f.mech_err == -ENOSYS);
+        TU_SB_CHECK(!(f.have & (PV_FEATURE_MECH_CLONE3 | PV_FEATURE_MECH_CLONE |
+                                PV_FEATURE_MECH_VFORK)));
         return 0;
 }
 
@@ -128,24 +140,24 @@ static int docker_old(void *arg)
 
         (void)arg;
         TU_SB_CHECK(pv_features(&f) == 0);
-        TU_SB_CHECK(!(f.have & PV_FEATURE_SPAWN_CLONE3));
-        TU_SB_CHECK(f.have & PV_FEATURE_SPAWN_CLONE);
+        TU_SB_CHECK(!(f.have & PV_FEATURE_MECH_CLONE3));
+        TU_SB_CHECK(f.have & PV_FEATURE_MECH_CLONE);
         TU_SB_CHECK(!(f.have & PV_FEATURE_PIDFD_SIGNAL));
         TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
-        TU_SB_CHECK(pv_loop_spawn_mech(l) == PV_SPAWN_CLONE);
+        TU_SB_CHECK(pv_loop_mech(l) == PV_MECH_CLONE);
         o.grace_ms = 20;
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(pv_child_stop(c) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_KILLED && e.signal == SIGKILL);
-        TU_SB_CHECK((e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED)) ==
-                    (PV_EXIT_STOPPED | PV_EXIT_ESCALATED));
+        TU_SB_CHECK((e.flags & (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED)) ==
+                    (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED));
         pv_child_release(c);
         /* A plain signal goes through too. */
         o = tu_helper_opts(TU_ARGV("ready", "pause"), &out);
         memset(&out, 0, sizeof(out));
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(tu_sb_wait_ready(l, &out));
         TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
@@ -175,14 +187,14 @@ static int no_signals(void *arg)
         (void)arg;
         TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(pv_child_signal(c, SIGUSR1) == -EPERM);
         /* SIGTERM refused: an error, but stdin is closed all the same, and
          * this child ends at its EOF on its own. */
         TU_SB_CHECK(pv_child_stop(c) == -EPERM);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 3);
-        TU_SB_CHECK(!(e.flags & (PV_EXIT_STOPPED | PV_EXIT_ESCALATED)));
+        TU_SB_CHECK(!(e.flags & (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED)));
         pv_child_release(c);
 
         /* The deadline's SIGTERM and SIGKILL both fail; the child ends on
@@ -190,17 +202,17 @@ static int no_signals(void *arg)
         o = tu_helper_opts(TU_ARGV("sleep", "300", "exit", "4"), NULL);
         o.deadline_ms = 10;
         o.grace_ms = 10;
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 4);
-        TU_SB_CHECK(e.flags == PV_EXIT_DEADLINE);
+        TU_SB_CHECK(e.flags == PV_EXIT_F_DEADLINE);
         pv_child_release(c);
 
         o = tu_helper_opts(TU_ARGV("pause"), NULL);
         o.deadline_ms = 10;
-        TU_SB_CHECK(pv_spawn(l, &o, &c) == 0);
+        TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(pv_child_wait(c, 100, &e) == -ETIMEDOUT);
-        TU_SB_CHECK(pv_child_exited(c) == 0);
+        TU_SB_CHECK(pv_child_is_reaped(c) == 0);
         pv_child_release(c);
         pv_loop_free(l);        /* returns: the child dies with us (pdeathsig) */
         return 0;
@@ -219,10 +231,10 @@ static int forced_refused(void *arg)
         pv_loop *l;
 
         (void)arg;
-        lo.spawn_mech = PV_SPAWN_CLONE3;
+        lo.mech = PV_MECH_CLONE3;
         TU_SB_CHECK(pv_loop_new(&l, &lo) == -EOPNOTSUPP);
         TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
-        TU_SB_CHECK(pv_loop_spawn_mech(l) == PV_SPAWN_CLONE);
+        TU_SB_CHECK(pv_loop_mech(l) == PV_MECH_CLONE);
         pv_loop_free(l);
         return 0;
 }

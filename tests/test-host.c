@@ -57,11 +57,11 @@ static void expect_exit(const struct pv_exit *e, int kind, int value, bool recov
  * the kernel (tu_kernel_lacks_mech) before the reaper runs or SIGCHLD is
  * ignored: a library whose probe a foreign reaper fooled fails instead of
  * skipping. */
-static bool lacks[_PV_SPAWN_MAX];
+static bool lacks[_PV_MECH_MAX];
 
 static void ask_kernel(void)
 {
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++)
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++)
                 lacks[m] = tu_kernel_lacks_mech(m) != NULL;
 }
 
@@ -71,11 +71,11 @@ static pv_loop *loop_on(int m)
         pv_loop *l;
         int r;
 
-        lo.spawn_mech = m;
+        lo.mech = m;
         r = pv_loop_new(&l, &lo);
         if (r == 0)
                 return l;
-        cr_assert(lacks[m], "%s refused (%s) while the kernel has it", pv_spawn_mech_name(m),
+        cr_assert(lacks[m], "%s refused (%s) while the kernel has it", pv_mech_name(m),
                   strerror(-r));
         return NULL;
 }
@@ -89,7 +89,7 @@ Test(host, sigchld_ignored, .timeout = 60)
 
         ask_kernel();
         signal(SIGCHLD, SIG_IGN);
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
                 pv_loop *l = loop_on(m);
                 if (!l)
                         continue;
@@ -97,11 +97,11 @@ Test(host, sigchld_ignored, .timeout = 60)
                         char code[8];
                         snprintf(code, sizeof(code), "%d", 40 + i);
                         cr_assert_eq(tu_run(l, TU_ARGV("exit", code), &e), 0, "%s: run %d",
-                                     pv_spawn_mech_name(m), i);
+                                     pv_mech_name(m), i);
                         expect_exit(&e, PV_EXIT_EXITED, 40 + i, info_exit);
                         cr_assert_gt(e.pid, 0);
                         if (e.kind != PV_EXIT_LOST)
-                                cr_assert(e.flags & PV_EXIT_RECOVERED);
+                                cr_assert(e.flags & PV_EXIT_F_RECOVERED);
                         /* The reaper took the rusage with the status: not
                          * known, so all zero, never made up. */
                         struct rusage zero = { 0 };
@@ -112,7 +112,7 @@ Test(host, sigchld_ignored, .timeout = 60)
                 /* Exec errors still come back, and the stop ladder still works. */
                 const char *missing[] = { "/nonexistent/x", NULL };
                 struct pv_spawn_opts o = tu_helper_opts(missing, NULL);
-                cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+                cr_assert_eq(pv_spawn(l, &o, NULL, NULL), -ENOENT);
                 struct tu_out out = { 0 };
                 pv_child *c;
                 o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
@@ -120,7 +120,7 @@ Test(host, sigchld_ignored, .timeout = 60)
                 c = tu_spawn_ready(l, &o, &out);
                 e = tu_stop_wait(c);
                 expect_exit(&e, PV_EXIT_KILLED, SIGKILL, info_exit);
-                cr_assert(e.flags & PV_EXIT_ESCALATED);
+                cr_assert(e.flags & PV_EXIT_F_ESCALATED);
                 pv_child_release(c);
                 pv_loop_free(l);
         }
@@ -156,7 +156,7 @@ Test(host, foreign_reaper, .timeout = 60)
         ask_kernel();
         cr_assert_eq(pv_features(&f), 0);
         cr_assert_eq(pthread_create(&t, NULL, reaper, NULL), 0);
-        for (int m = PV_SPAWN_CLONE3; m < _PV_SPAWN_MAX; m++) {
+        for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
                 pv_loop *l = loop_on(m);
                 if (!l)
                         continue;
@@ -165,10 +165,10 @@ Test(host, foreign_reaper, .timeout = 60)
                         char code[8];
                         snprintf(code, sizeof(code), "%d", i);
                         cr_assert_eq(tu_run(l, TU_ARGV("exit", code), &e), 0,
-                                     "%s: hang or error at %d", pv_spawn_mech_name(m), i);
+                                     "%s: hang or error at %d", pv_mech_name(m), i);
                         expect_exit(&e, PV_EXIT_EXITED, i, info_exit);
                         exact += e.kind == PV_EXIT_EXITED;
-                        recovered += !!(e.flags & PV_EXIT_RECOVERED);
+                        recovered += !!(e.flags & PV_EXIT_F_RECOVERED);
                         lost += e.kind == PV_EXIT_LOST;
                 }
                 pv_loop_free(l);
@@ -203,7 +203,7 @@ Test(host, all_signals_blocked)
         cr_assert(strstr(out.data, "blk=0 "), "child mask: %s", out.data);
         e = tu_stop_wait(c);
         cr_assert_eq(e.signal, SIGTERM);
-        cr_assert_not(e.flags & PV_EXIT_ESCALATED);
+        cr_assert_not(e.flags & PV_EXIT_F_ESCALATED);
         pv_child_release(c);
         pv_loop_free(l);
 }
@@ -222,7 +222,7 @@ Test(host, dispositions_reset)
         signal(SIGTERM, on_term);
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate"), &out);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
         cr_assert(strstr(out.data, "ign=0\n"), "child state: %s", out.data);
         pv_child_release(c);

@@ -15,7 +15,7 @@ struct sink {
         size_t len, cap;
         size_t max_piece;
         int lines, pieces, no_newline;
-        bool in_line;            /* the last piece was PV_OUT_PARTIAL */
+        bool in_line;            /* the last piece was PV_OUT_F_PARTIAL */
         bool allow_short;        /* a flush may hand out a short PARTIAL */
 };
 
@@ -38,13 +38,13 @@ static void emit(void *ctx, const char *d, size_t n, unsigned flags)
         cr_assert_null(memchr(d, '\n', n), "a newline inside a line");
         put(s, d, n);
         s->pieces++;
-        if (flags & PV_OUT_PARTIAL) {
+        if (flags & PV_OUT_F_PARTIAL) {
                 cr_assert(n == s->max_piece || s->allow_short, "a partial piece is max long");
                 s->in_line = true;
                 return;
         }
         s->in_line = false;
-        if (flags & PV_OUT_NO_NEWLINE) {
+        if (flags & PV_OUT_F_NO_NEWLINE) {
                 s->no_newline++;
                 return;
         }

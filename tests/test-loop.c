@@ -27,9 +27,9 @@ Test(loop, new_and_free)
         o.size = 4;
         cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
         o = (struct pv_loop_opts)PV_LOOP_OPTS_INIT;
-        o.spawn_mech = 17;
+        o.mech = 17;
         cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
-        o.spawn_mech = 0;
+        o.mech = 0;
         o.backend = -2;
         cr_assert_eq(pv_loop_new(&l, &o), -EINVAL);
         cr_assert_eq(l, (pv_loop *)0x1, "ret written on failure");
@@ -40,9 +40,8 @@ Test(loop, new_and_free)
         cr_assert_eq(pv_loop_new(&l, &big.o), 0);
         cr_assert_geq(pv_loop_fd(l), 3);
         cr_assert_eq(pv_loop_backend(l), PV_BACKEND_EPOLL);
-        cr_assert_gt(pv_loop_spawn_mech(l), PV_SPAWN_AUTO);
-        cr_assert_eq(pv_loop_alive(l), 0);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_NONE);
+        cr_assert_gt(pv_loop_mech(l), PV_MECH_AUTO);
+        cr_assert_eq(pv_loop_count_unreaped(l), 0);
         cr_assert_eq(pv_loop_dispatch(l, 0), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         pv_loop_free(l);
@@ -66,12 +65,12 @@ Test(loop, free_with_live_children)
         for (int i = 0; i < 4; i++) {
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "pause"), NULL);
                 tu_pipe_all(&o);
-                o.flags |= i == 3 ? PV_SPAWN_NEW_PGRP : 0;   /* pdeathsig kept */
-                cr_assert_eq(pv_spawn(l, &o, &c[i]), 0);
+                o.flags |= i == 3 ? PV_SPAWN_F_NEW_PGRP : 0;   /* pdeathsig kept */
+                cr_assert_eq(pv_spawn(l, &o, &c[i], NULL), 0);
         }
         cr_assert_eq(pv_child_stop(c[1]), 0);
         pv_child_release(c[2]);
-        cr_assert_eq(pv_loop_alive(l), 4);
+        cr_assert_eq(pv_loop_count_unreaped(l), 4);
         pv_loop_free(l);
         cr_assert(tu_no_children(), "zombie left by pv_loop_free");
         cr_assert_eq(tu_count_fds(), fds);
@@ -91,7 +90,7 @@ Test(loop, nested_in_outer_epoll)
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, pv_loop_fd(l), &ev), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         while (out.exits == 0) {
                 int n = epoll_wait(ep, &ev, 1, 10000);
                 cr_assert_eq(n, 1, "outer epoll saw no readiness");
@@ -120,13 +119,13 @@ Test(loop, nested_timer_readiness)
         o.deadline_ms = 20;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, pv_loop_fd(l), &ev), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
-        while (!pv_child_exited(c)) {
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
+        while (!pv_child_is_reaped(c)) {
                 cr_assert_eq(epoll_wait(ep, &ev, 1, 10000), 1);
                 cr_assert_geq(pv_loop_dispatch(l, 0), 0);
         }
-        cr_assert_eq(pv_child_exit(c, &e), 0);
-        cr_assert(e.flags & PV_EXIT_DEADLINE);
+        cr_assert_eq(pv_child_get_exit(c, &e), 0);
+        cr_assert(e.flags & PV_EXIT_F_DEADLINE);
         pv_child_release(c);
         close(ep);
         pv_loop_free(l);
@@ -156,7 +155,7 @@ Test(loop, seed_cycles, .timeout = 120)
                 pv_child *c;
 
                 tu_pipe_all(&o);
-                cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
+                cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0, "cycle %d", i);
                 cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
                 cr_assert_eq(e.kind, PV_EXIT_EXITED);
                 cr_assert_eq(e.code, 0);
@@ -169,12 +168,12 @@ Test(loop, seed_cycles, .timeout = 120)
 
                 tu_pipe_all(&o);
                 o.grace_ms = 5000;
-                cr_assert_eq(pv_spawn(l, &o, &c), 0, "cycle %d", i);
+                cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0, "cycle %d", i);
                 e = tu_stop_wait(c);
-                cr_assert_not(e.flags & PV_EXIT_ESCALATED, "cat needed SIGKILL");
+                cr_assert_not(e.flags & PV_EXIT_F_ESCALATED, "cat needed SIGKILL");
                 pv_child_release(c);
         }
-        cr_assert_eq(pv_loop_alive(l), 0);
+        cr_assert_eq(pv_loop_count_unreaped(l), 0);
         cr_assert_eq(tu_count_fds(), loop_fds, "fds grew with the loop alive");
         cr_assert_lt(mallinfo2().uordblks, heap + 64 * 1024,
                      "heap grew from %zu to %zu bytes over 1190 released children", heap,
@@ -198,9 +197,9 @@ Test(loop, many_at_once, .timeout = 120)
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sleep", "10", "exit", "4"), NULL);
                 o.on_exit = tu_on_exit;
                 o.userdata = &out;
-                cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+                cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         }
-        cr_assert_eq(pv_loop_alive(l), 200);
+        cr_assert_eq(pv_loop_count_unreaped(l), 200);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 200);
         e = out.last;
@@ -229,7 +228,7 @@ static void *spawner(void *p)
                 pv_child *c;
 
                 o.stdio[1].mode = PV_STDIO_PIPE;
-                if (pv_spawn(l, &o, &c) < 0)
+                if (pv_spawn(l, &o, &c, NULL) < 0)
                         break;
                 if (pv_child_wait(c, 10000, &e) == 0 && e.kind == PV_EXIT_EXITED &&
                     e.code == 5)
@@ -270,12 +269,12 @@ Test(loop, after_fork)
         int st;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
                 int ok = pv_loop_dispatch(l, 0) == -ECHILD &&
-                         pv_spawn(l, &o, NULL) == -ECHILD &&
+                         pv_spawn(l, &o, NULL, NULL) == -ECHILD &&
                          pv_child_stop(c) == -ECHILD &&
                          pv_child_signal(c, SIGKILL) == -ECHILD &&
                          pv_child_close_stdin(c) == -ECHILD &&
@@ -297,7 +296,7 @@ Test(loop, after_fork)
  * session), and runs no callback: no output, no end of stream, no exit. */
 Test(loop, free_kills_groups_without_callbacks)
 {
-        const unsigned flags[] = { PV_SPAWN_NEW_PGRP, PV_SPAWN_NEW_SESSION };
+        const unsigned flags[] = { PV_SPAWN_F_NEW_PGRP, PV_SPAWN_F_NEW_SESSION };
 
         for (int i = 0; i < 2; i++) {
                 struct tu_out out = { 0 };
@@ -335,7 +334,7 @@ Test(loop, dispatch_return_value)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_loop_dispatch(l, 0), 0);
         cr_assert_eq(pv_loop_dispatch(l, 10), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         while (out.exits == 0) {
                 int r = pv_loop_dispatch(l, 10000);
                 cr_assert_gt(r, 0, "woke with nothing handled, or timed out");

@@ -25,11 +25,11 @@ static pv_loop *loop_on(int mech)
 {
         pv_loop *l = tu_loop_on(mech);
 
-        cr_assert_eq(pv_loop_spawn_mech(l), mech ? mech : pv_loop_spawn_mech(l));
+        cr_assert_eq(pv_loop_mech(l), mech ? mech : pv_loop_mech(l));
         return l;
 }
 
-static int mechs[] = { PV_SPAWN_CLONE3, PV_SPAWN_CLONE, PV_SPAWN_VFORK };
+static int mechs[] = { PV_MECH_CLONE3, PV_MECH_CLONE, PV_MECH_VFORK };
 
 ParameterizedTestParameters(spawn, exit_codes)
 {
@@ -49,7 +49,7 @@ ParameterizedTest(int *mech, spawn, exit_codes)
                 cr_assert_eq(tu_run(l, TU_ARGV("exit", n), &e), 0);
                 cr_assert_eq(e.kind, PV_EXIT_EXITED);
                 cr_assert_eq(e.code, codes[i], "%s: exit %d gave %d",
-                             pv_spawn_mech_name(*mech), codes[i], e.code);
+                             pv_mech_name(*mech), codes[i], e.code);
                 cr_assert_eq(e.flags, 0);
                 cr_assert_gt(e.pid, 0);
         }
@@ -66,6 +66,7 @@ ParameterizedTestParameters(spawn, exec_errors)
  * and leave no child, zombie or fd. */
 ParameterizedTest(int *mech, spawn, exec_errors)
 {
+        int stage = -1;
         char dir[] = "/tmp/pv-test-XXXXXX";
         char noexec[64], badfmt[64];
         pv_loop *l = loop_on(*mech);
@@ -99,12 +100,12 @@ ParameterizedTest(int *mech, spawn, exec_errors)
 
                 o.stdio[1].mode = PV_STDIO_PIPE; /* fds to leak, if we did */
                 o.stdio[0].mode = PV_STDIO_NULL;
-                r = pv_spawn(l, &o, &c);
+                r = pv_spawn(l, &o, &c, &stage);
                 cr_assert_eq(r, cases[i].err, "%s: got %d (%s), want %d", cases[i].path,
                              r, strerror(-r), cases[i].err);
                 cr_assert_eq(c, (pv_child *)0x1, "ret written on failure");
-                cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_EXEC);
-                cr_assert_eq(pv_loop_alive(l), 0);
+                cr_assert_eq(stage, PV_STAGE_EXEC);
+                cr_assert_eq(pv_loop_count_unreaped(l), 0);
                 cr_assert_eq(tu_count_fds(), base, "fd leaked");
                 cr_assert(tu_no_children(), "zombie left");
         }
@@ -116,6 +117,7 @@ ParameterizedTest(int *mech, spawn, exec_errors)
 
 Test(spawn, e2big)
 {
+        int stage = -1;
         pv_loop *l = loop_on(0);
         size_t n = 4 * 1024 * 1024;
         char *big = malloc(n);
@@ -124,8 +126,8 @@ Test(spawn, e2big)
 
         memset(big, 'a', n - 1);
         big[n - 1] = '\0';
-        cr_assert_eq(pv_spawn(l, &o, NULL), -E2BIG);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_EXEC);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -E2BIG);
+        cr_assert_eq(stage, PV_STAGE_EXEC);
         cr_assert(tu_no_children());
         free(big);
         pv_loop_free(l);
@@ -133,16 +135,17 @@ Test(spawn, e2big)
 
 Test(spawn, chdir_failure)
 {
+        int stage = -1;
         pv_loop *l = loop_on(0);
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         int base = tu_count_fds();
 
         o.cwd = "/nonexistent-dir/for-pidvisor";
-        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -ENOENT);
+        cr_assert_eq(stage, PV_STAGE_CHDIR);
         o.cwd = "/etc/passwd";
-        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOTDIR);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -ENOTDIR);
+        cr_assert_eq(stage, PV_STAGE_CHDIR);
         cr_assert_eq(tu_count_fds(), base);
         cr_assert(tu_no_children());
         pv_loop_free(l);
@@ -173,13 +176,14 @@ Test(spawn, cwd_env_and_path_search)
         /* ... and not found when envp's PATH lacks it. */
         const char *env2[] = { "PATH=/nonexistent", NULL };
         o.envp = env2;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), -ENOENT);
         pv_loop_free(l);
 }
 
 /* A host fd without O_CLOEXEC does not reach the child; a kept one does. */
 Test(spawn, fds_closed_unless_kept)
 {
+        int stage = -1;
         pv_loop *l = loop_on(0);
         struct tu_out out = { 0 };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("list-fds"), &out);
@@ -204,8 +208,8 @@ Test(spawn, fds_closed_unless_kept)
 
         int bad = 1000;
         o.keep_fds = &bad;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -EBADF);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_SETUP);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -EBADF);
+        cr_assert_eq(stage, PV_STAGE_SETUP);
         close(leaky);
         close(kept);
         pv_loop_free(l);
@@ -266,13 +270,13 @@ static int closed_stdio_scenario(int mech)
         alarm(20);
         for (int fd = 0; fd < 3; fd++)
                 close(fd);
-        lo.spawn_mech = mech;
+        lo.mech = mech;
         if (pv_loop_new(&l, &lo) < 0)
                 return 77;
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_INHERIT;    /* closed: must stay closed */
         o.stdio[2].mode = PV_STDIO_PIPE;
-        if (pv_spawn(l, &o, &c) < 0)
+        if (pv_spawn(l, &o, &c, NULL) < 0)
                 return 2;
         if (pv_child_write(c, "abc", 3) < 0 || pv_child_close_stdin(c) < 0)
                 return 3;
@@ -297,10 +301,10 @@ Test(spawn, host_with_stdio_closed, .timeout = 60)
                 if (pid == 0)
                         _exit(closed_stdio_scenario(mechs[i]));
                 cr_assert_eq(waitpid(pid, &st, 0), pid);
-                cr_assert(WIFEXITED(st), "%s: killed by %d", pv_spawn_mech_name(mechs[i]),
+                cr_assert(WIFEXITED(st), "%s: killed by %d", pv_mech_name(mechs[i]),
                           WTERMSIG(st));
                 cr_assert(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 77,
-                          "%s: step %d failed", pv_spawn_mech_name(mechs[i]), WEXITSTATUS(st));
+                          "%s: step %d failed", pv_mech_name(mechs[i]), WEXITSTATUS(st));
         }
 }
 
@@ -311,7 +315,7 @@ Test(spawn, session_pgrp_pdeathsig)
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("pgid", "pdeathsig"), &out);
         int pid, pgid, sid, sig;
 
-        o.flags = PV_SPAWN_NEW_PGRP | PV_SPAWN_PDEATHSIG;
+        o.flags = PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_PDEATHSIG;
         o.pdeathsig = SIGTERM;
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
@@ -320,7 +324,7 @@ Test(spawn, session_pgrp_pdeathsig)
         cr_assert_eq(sig, SIGTERM);
 
         memset(&out, 0, sizeof(out));
-        o.flags = PV_SPAWN_NEW_SESSION;
+        o.flags = PV_SPAWN_F_NEW_SESSION;
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(sscanf(out.data, "pid=%d pgid=%d sid=%d\n%d", &pid, &pgid, &sid, &sig), 4);
         cr_assert_eq(pgid, pid);
@@ -333,6 +337,7 @@ Test(spawn, session_pgrp_pdeathsig)
  * a crash, and leave nothing behind. */
 Test(spawn, bad_arguments)
 {
+        int stage = -1;
         pv_loop *l = loop_on(0);
         const char *empty[] = { NULL };
         const char *emptystr[] = { "", NULL };
@@ -341,56 +346,56 @@ Test(spawn, bad_arguments)
         pv_child *c;
         int base = tu_count_fds();
 
-        cr_assert_eq(pv_spawn(NULL, &o, &c), -EINVAL);
-        cr_assert_eq(pv_spawn(l, NULL, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(NULL, &o, &c, NULL), -EINVAL);
+        cr_assert_eq(pv_spawn(l, NULL, &c, NULL), -EINVAL);
         bad = o; bad.argv = NULL;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.argv = empty;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.argv = emptystr;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.stdio[1].mode = 42;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.stdio[2].mode = -1;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.stdio[0].mode = PV_STDIO_FD; bad.stdio[0].fd = -3;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.flags = 1u << 20;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
-        bad = o; bad.flags = PV_SPAWN_PDEATHSIG; bad.pdeathsig = 99;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
+        bad = o; bad.flags = PV_SPAWN_F_PDEATHSIG; bad.pdeathsig = 99;
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.n_keep_fds = 1;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         int low = 1;
         bad = o; bad.keep_fds = &low; bad.n_keep_fds = 1;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.size = 8;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         /* The bounds: a deadline whose nanoseconds would overflow, too
          * many keep fds, an output mode out of range in any slot. */
         bad = o; bad.deadline_ms = UINT64_MAX / 2000000 + 1;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         bad = o; bad.deadline_ms = UINT64_MAX / 2000000;
-        cr_assert_eq(pv_spawn(l, &bad, NULL), 0, "the largest deadline is fine");
+        cr_assert_eq(pv_spawn(l, &bad, NULL, NULL), 0, "the largest deadline is fine");
         int many[1] = { 3 };
         bad = o; bad.keep_fds = many; bad.n_keep_fds = 65537;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL);
         for (int slot = 0; slot < 3; slot++) {
                 bad = o; bad.stdio[slot].output = _PV_OUTPUT_MAX;
-                cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL, "slot %d", slot);
+                cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL, "slot %d", slot);
                 bad = o; bad.stdio[slot].output = -1;
-                cr_assert_eq(pv_spawn(l, &bad, &c), -EINVAL, "slot %d", slot);
+                cr_assert_eq(pv_spawn(l, &bad, &c, NULL), -EINVAL, "slot %d", slot);
         }
         bad = o; bad.stdio[1].mode = PV_STDIO_FD; bad.stdio[1].fd = 987;
-        cr_assert_eq(pv_spawn(l, &bad, &c), -EBADF);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_SETUP);
+        cr_assert_eq(pv_spawn(l, &bad, &c, &stage), -EBADF);
+        cr_assert_eq(stage, PV_STAGE_SETUP);
 
         /* A larger struct from a newer caller: fine if the tail is zero. */
         struct { struct pv_spawn_opts o; char tail[16]; } big = { .o = o };
         big.o.size = sizeof(big);
-        cr_assert_eq(pv_spawn(l, &big.o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &big.o, NULL, NULL), 0);
         big.tail[3] = 1;
-        cr_assert_eq(pv_spawn(l, &big.o, NULL), -E2BIG);
+        cr_assert_eq(pv_spawn(l, &big.o, NULL, NULL), -E2BIG);
 
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(tu_count_fds(), base);
@@ -400,10 +405,10 @@ Test(spawn, bad_arguments)
 
 Test(spawn, names)
 {
-        cr_assert_str_eq(pv_spawn_mech_name(PV_SPAWN_CLONE3), "clone3");
-        cr_assert_str_eq(pv_spawn_mech_name(PV_SPAWN_VFORK), "vfork");
-        cr_assert_null(pv_spawn_mech_name(_PV_SPAWN_MAX));
-        cr_assert_null(pv_spawn_mech_name(-1));
+        cr_assert_str_eq(pv_mech_name(PV_MECH_CLONE3), "clone3");
+        cr_assert_str_eq(pv_mech_name(PV_MECH_VFORK), "vfork");
+        cr_assert_null(pv_mech_name(_PV_MECH_MAX));
+        cr_assert_null(pv_mech_name(-1));
         cr_assert_str_eq(pv_spawn_stage_name(PV_STAGE_EXEC), "exec");
         cr_assert_null(pv_spawn_stage_name(_PV_STAGE_MAX));
         cr_assert_str_eq(pv_backend_name(PV_BACKEND_EPOLL), "epoll");
@@ -432,6 +437,7 @@ static void count_drain(pv_child *c, void *ud)
  * that works reports its own pid. */
 Test(spawn, no_callback_after_failure)
 {
+        int stage = -1;
         pv_loop *l = loop_on(0);
         const char *missing[] = { "/nonexistent/prog", NULL };
         struct pv_spawn_opts o = tu_helper_opts(missing, NULL);
@@ -442,21 +448,28 @@ Test(spawn, no_callback_after_failure)
         o.on_output = count_output;
         o.on_exit = count_exit;
         o.on_drain = count_drain;
-        cr_assert_eq(pv_spawn(l, &o, &c), -ENOENT);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), -ENOENT);
         o.argv = TU_ARGV("exit", "0");
         o.cwd = "/nonexistent/dir";
-        cr_assert_eq(pv_spawn(l, &o, NULL), -ENOENT);
-        cr_assert_eq(pv_loop_spawn_stage(l), PV_STAGE_CHDIR);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -ENOENT);
+        cr_assert_eq(stage, PV_STAGE_CHDIR);
         o.cwd = NULL;
         o.stdio[1].mode = PV_STDIO_FD;
         o.stdio[1].fd = 999;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -EBADF);
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -EBADF);
+        cr_assert_eq(stage, PV_STAGE_SETUP);
+        o.flags = 1u << 30;
+        stage = -1;
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -EINVAL);
+        cr_assert_eq(stage, PV_STAGE_SETUP, "argument errors are the setup stage");
+        o.flags = 0;
         for (int i = 0; i < 5; i++)
                 cr_assert_geq(pv_loop_dispatch(l, 10), 0);
         cr_assert_eq(cb_calls, 0, "a callback ran after a failed spawn");
 
         o.stdio[1].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, &stage), 0);
+        cr_assert_eq(stage, PV_STAGE_NONE, "success writes PV_STAGE_NONE");
         cr_assert_eq(pv_child_wait(c, 10000, &e), 0);
         cr_assert_eq(e.pid, pv_child_pid(c));
         cr_assert_gt(e.pid, 0);

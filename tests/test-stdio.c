@@ -28,7 +28,7 @@ Test(stdio, output_before_exit, .timeout = 60)
                 struct tu_out out = { 0 };
                 struct pv_spawn_opts o = tu_helper_opts(
                         TU_ARGV("print", "out-line", "eprint", "err-line", "exit", "0"), &out);
-                cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+                cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
                 cr_assert_eq(pv_loop_run(l), 0);
                 cr_assert_eq(out.exits, 1);
                 cr_assert_eq(out.at_exit, strlen("out-line\nerr-line\n"), "cycle %d: %zu bytes",
@@ -47,7 +47,7 @@ Test(stdio, large_output_drained, .timeout = 60)
         pv_loop *l;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.last.code, 0);
         cr_assert_eq(out.at_exit, 8388608);
@@ -77,7 +77,7 @@ Test(stdio, grandchild_holding_pipes, .timeout = 60)
         int gc = 0;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 1);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
@@ -95,7 +95,7 @@ Test(stdio, close_stdin)
 
         o.stdio[0].mode = PV_STDIO_PIPE;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_wait(c, 20, NULL), -ETIMEDOUT, "child did not wait for stdin");
         cr_assert_eq(pv_child_close_stdin(c), 0);
         cr_assert_eq(pv_child_close_stdin(c), 0);
@@ -123,7 +123,7 @@ Test(stdio, json_rpc_echo_through_cat, .timeout = 60)
 
         o.stdio[0].mode = PV_STDIO_PIPE;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         for (int i = 0; i < n; i++) {
                 char msg[96];
                 int len = snprintf(msg, sizeof(msg),
@@ -144,7 +144,7 @@ Test(stdio, json_rpc_echo_through_cat, .timeout = 60)
         cr_assert_eq(pv_child_close_stdin(c), 0);
         cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
         cr_assert_eq(out.last.code, 0);
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
         pv_child_release(c);
         pv_loop_free(l);
 }
@@ -161,7 +161,7 @@ static void check_seq(pv_child *c, int fd, const char *data, size_t len, unsigne
         char want[32];
 
         (void)c;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED))
                 return;
         snprintf(want, sizeof(want), "%s %d", fd == 1 ? "out" : "err", s->next[fd]++);
         if (flags || len != strlen(want) || memcmp(data, want, len) != 0)
@@ -201,7 +201,7 @@ static void count_lines(pv_child *c, int fd, const char *data, size_t len, unsig
         (void)c;
         (void)fd;
         (void)data;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED)) {
                 k->end = flags;
                 return;
         }
@@ -225,7 +225,7 @@ Test(stdio, hundred_mb_of_lines, .timeout = 120)
         cr_assert_eq(k.lines, 1310720);
         cr_assert_eq(k.bytes, 1310720u * 79);
         cr_assert_eq(k.bad, 0);
-        cr_assert_eq(k.end, PV_OUT_EOF);
+        cr_assert_eq(k.end, PV_OUT_F_EOF);
         pv_loop_free(l);
 }
 
@@ -256,10 +256,10 @@ static void count_giant(pv_child *c, int fd, const char *data, size_t len, unsig
         (void)c;
         (void)fd;
         (void)data;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED))
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED))
                 return;
         g->bytes += len;
-        if (flags == PV_OUT_PARTIAL)
+        if (flags == PV_OUT_F_PARTIAL)
                 g->partial++;
         else
                 g->other++;
@@ -287,7 +287,7 @@ Test(stdio, gigabyte_without_newline_bounded, .timeout = 300)
         cr_assert_eq(g.bytes, 1073741824u);
         cr_assert_eq(g.partial, 1073741824u / PV_MAX_LINE_DEFAULT - 1);
         cr_assert_eq(g.other, 1);
-        cr_assert_eq(g.last, PV_OUT_NO_NEWLINE);
+        cr_assert_eq(g.last, PV_OUT_F_NO_NEWLINE);
         pv_loop_free(l);
 }
 
@@ -309,8 +309,8 @@ Test(stdio, long_line_pieces_and_last_line)
         cr_assert_str_eq(out.data, want);
         /* 5 pieces of the long line, "tail", and nothing else. */
         cr_assert_eq(out.calls, 6);
-        cr_assert_eq(out.last_flags[1], PV_OUT_NO_NEWLINE);
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.last_flags[1], PV_OUT_F_NO_NEWLINE);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
         pv_loop_free(l);
 }
 
@@ -324,9 +324,9 @@ Test(stdio, chunks_mode)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_str_eq(out.data, "a\nb");
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
         o.stdio[1].output = 7;
-        cr_assert_eq(pv_spawn(l, &o, NULL), -EINVAL);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), -EINVAL);
         pv_loop_free(l);
 }
 
@@ -340,8 +340,8 @@ Test(stdio, child_closes_stdout)
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
-        cr_assert_eq(out.ends[2], PV_OUT_EOF);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
+        cr_assert_eq(out.ends[2], PV_OUT_F_EOF);
         cr_assert_str_eq(out.data, "still-here\n");
         cr_assert_eq(out.last.code, 2);
         pv_loop_free(l);
@@ -364,7 +364,7 @@ static pv_child *spawn_closed_stdin(pv_loop *l)
 
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_PIPE_RAW;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_stdio_fd(c, 1);
         cr_assert_eq(poll(&p, 1, 10000), 1, "no ready in 10 s");
         cr_assert_gt(read(p.fd, buf, sizeof(buf) - 1), 0);
@@ -442,7 +442,7 @@ Test(stdio, backpressure_and_drain, .timeout = 60)
         o.userdata = &d;
         memset(block, 'q', sizeof(block));
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_write(c, block, 0), 0, "a zero-length write");
         cr_assert_eq(pv_child_write(c, NULL, 0), 0);
         cr_assert_eq(pv_child_stdin_pending(c), 0);
@@ -506,7 +506,7 @@ Test(stdio, write_needs_a_pipe)
         pv_child *c;
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_write(c, "x", 1), -ENOTCONN);
         cr_assert_eq(pv_child_write(NULL, "x", 1), -EINVAL);
         cr_assert_eq(pv_child_write(c, NULL, 1), -EINVAL);
@@ -530,7 +530,7 @@ Test(stdio, raw_pipe)
         o.stdio[0].mode = PV_STDIO_PIPE_RAW;
         o.stdio[1].mode = PV_STDIO_PIPE_RAW;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         in = pv_child_stdio_fd(c, 0);
         outfd = pv_child_stdio_fd(c, 1);
         cr_assert_geq(in, 3);
@@ -559,11 +559,11 @@ Test(stdio, linger_after_exit, .timeout = 60)
 
         o.linger_ms = 50;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 1);
-        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
-        cr_assert_eq(out.ends[2], PV_OUT_CLOSED);
+        cr_assert_eq(out.ends[1], PV_OUT_F_CLOSED);
+        cr_assert_eq(out.ends[2], PV_OUT_F_CLOSED);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         cr_assert(tu_pid_alive(gc));
         kill(gc, SIGKILL);
@@ -604,7 +604,7 @@ Test(stdio, release_from_output_callback)
         o.on_output = release_on_first;
         o.userdata = &r;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &r.c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &r.c, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(r.lines, 1);
         cr_assert_eq(r.out.exits, 0, "exit callback after release");
@@ -645,7 +645,7 @@ Test(stdio, raw_stdin_survives_stop)
 
         o.stdio[0].mode = PV_STDIO_PIPE_RAW;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         fd = pv_child_stdio_fd(c, 0);
         cr_assert_geq(fd, 3);
         (void)tu_stop_wait(c);
@@ -667,7 +667,7 @@ static void spawn_with_deadline(pv_child *c, const struct pv_exit *e, void *ud)
         tu_on_exit(c, e, ud);
         o.deadline_ms = 10;
         o.grace_ms = 10;
-        cr_assert_eq(pv_spawn(test_loop, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(test_loop, &o, NULL, NULL), 0);
 }
 
 Test(stdio, spawn_from_exit_of_lingering_child, .timeout = 60)
@@ -689,8 +689,8 @@ Test(stdio, spawn_from_exit_of_lingering_child, .timeout = 60)
                 cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
                 cr_assert_eq(sscanf(out.data, "grandchild=%d", &gcs[i]), 1);
         }
-        cr_assert_eq(pv_loop_alive(l), 1);
-        while (pv_loop_alive(l) > 0)
+        cr_assert_eq(pv_loop_count_unreaped(l), 1);
+        while (pv_loop_count_unreaped(l) > 0)
                 cr_assert_geq(pv_loop_dispatch(l, 10000), 0);
         pv_loop_free(l);
         for (int i = 0; i < 16; i++)
@@ -737,12 +737,12 @@ Test(stdio, linger_keeps_order_of_unfinished_line, .timeout = 60)
 
         o.linger_ms = 30;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         cr_assert(strstr(out.data, "tail"));
         cr_assert_eq(out.at_exit, out.total, "output after the exit callback");
-        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+        cr_assert_eq(out.ends[1], PV_OUT_F_CLOSED);
         kill(gc, SIGKILL);
         pv_loop_free(l);
 }
@@ -764,12 +764,12 @@ Test(stdio, full_pipe_at_exit_is_eof)
         o.stdio[1].output = PV_OUTPUT_CHUNKS;
         o.deadline_ms = 100;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_pidfd(c);
         cr_assert_eq(poll(&p, 1, 30000), 1);   /* dead, pipe full, unread */
         cr_assert_eq(pv_child_wait(c, 30000, &e), 0);
         cr_assert_eq(out.total, 65536);
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
         cr_assert_eq(e.flags, 0, "a dead child was stopped");
         pv_child_release(c);
         pv_loop_free(l);
@@ -816,11 +816,11 @@ Test(stdio, release_closes_stdin, .timeout = 20)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_NULL;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_write(c, "queued\n", 7), 0);
         pv_child_release(c);
         cr_assert_eq(pv_loop_run(l), 0);
-        cr_assert_eq(pv_loop_alive(l), 0);
+        cr_assert_eq(pv_loop_count_unreaped(l), 0);
         pv_loop_free(l);
 }
 
@@ -833,7 +833,7 @@ Test(stdio, loop_owned_stdin_eof, .timeout = 20)
 
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 1);
         cr_assert_str_eq(out.data, "stdin=0\n");
@@ -860,7 +860,7 @@ Test(stdio, release_in_exit_ends_linger, .timeout = 20)
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
         o.linger_ms = 600000;
         o.on_exit = release_at_exit;
-        cr_assert_eq(pv_spawn(l, &o, &c), 0);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
         kill(gc, SIGKILL);
@@ -893,7 +893,7 @@ static void late_output(uint32_t linger_ms, struct tu_out *out)
         o.linger_ms = linger_ms;
         o.on_exit = exit_then_go;
         cr_assert_eq(pv_loop_new(&l, NULL), 0);
-        cr_assert_eq(pv_spawn(l, &o, NULL), 0);
+        cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         close(gp[0]);
         cr_assert_eq(pv_loop_run(l), 0);
         close(gp[1]);
@@ -911,12 +911,12 @@ Test(stdio, linger_delivers_later_output, .timeout = 60)
         late_output(60000, &out);
         cr_assert(strstr(out.data, "late\n"), "'%s'", out.data);
         cr_assert_lt(out.at_exit, out.total, "nothing came after the exit");
-        cr_assert_eq(out.ends[1], PV_OUT_EOF);
+        cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
 
         memset(&out, 0, sizeof(out));
         late_output(0, &out);
         cr_assert_null(strstr(out.data, "late"), "'%s'", out.data);
-        cr_assert_eq(out.ends[1], PV_OUT_CLOSED);
+        cr_assert_eq(out.ends[1], PV_OUT_F_CLOSED);
 }
 
 /* A write the queue cannot take is -ENOMEM before anything is written

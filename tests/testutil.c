@@ -98,7 +98,7 @@ const char *tu_kernel_lacks_mech(int mech)
         long pid;
 
         switch (mech) {
-        case PV_SPAWN_CLONE3:
+        case PV_MECH_CLONE3:
                 /* CLONE_PIDFD | CLONE_CLEAR_SIGHAND (5.5), as the rung asks */
                 ca.flags = 0x1000 | 0x100000000ULL;
                 ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
@@ -106,11 +106,11 @@ const char *tu_kernel_lacks_mech(int mech)
                 pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
                 r = raw_child(pid, pidfd);
                 return r ? (*r ? r : NULL) : "clone3 with CLONE_PIDFD|CLONE_CLEAR_SIGHAND refused";
-        case PV_SPAWN_CLONE:
+        case PV_MECH_CLONE:
                 pid = syscall(SYS_clone, 0x1000 /* CLONE_PIDFD */ | SIGCHLD, 0, &pidfd, 0, 0);
                 r = raw_child(pid, pidfd);
                 return r ? (*r ? r : NULL) : "clone with CLONE_PIDFD refused";
-        case PV_SPAWN_VFORK:
+        case PV_MECH_VFORK:
                 pid = fork();
                 if (pid > 0) {
                         pidfd = (int)syscall(434 /* pidfd_open */, pid, 0);
@@ -136,12 +136,12 @@ pv_loop *tu_loop_on(int mech)
         pv_loop *l = NULL;
         int r;
 
-        lo.spawn_mech = mech;
+        lo.mech = mech;
         r = pv_loop_new(&l, &lo);
         if (r < 0 && why)
-                cr_skip_test("spawn mechanism %s: %s", pv_spawn_mech_name(mech), why);
+                cr_skip_test("spawn mechanism %s: %s", pv_mech_name(mech), why);
         cr_assert_eq(r, 0, "pv_loop_new(%s): %s, while the kernel has what it needs",
-                     pv_spawn_mech_name(mech), strerror(-r));
+                     pv_mech_name(mech), strerror(-r));
         return l;
 }
 
@@ -172,7 +172,7 @@ void tu_collect(pv_child *c, int fd, const char *data, size_t len, unsigned flag
 
         (void)c;
         cr_assert(fd == 1 || fd == 2, "output on fd %d", fd);
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED)) {
                 cr_assert_eq(len, 0);
                 cr_assert_eq(o->ends[fd], 0, "fd %d ended twice", fd);
                 o->ends[fd] = flags;
@@ -182,7 +182,7 @@ void tu_collect(pv_child *c, int fd, const char *data, size_t len, unsigned flag
         o->calls++;
         o->last_flags[fd] = flags;
         append(o, data, len);
-        if (!o->chunks && !(flags & (PV_OUT_PARTIAL | PV_OUT_NO_NEWLINE)))
+        if (!o->chunks && !(flags & (PV_OUT_F_PARTIAL | PV_OUT_F_NO_NEWLINE)))
                 append(o, "\n", 1);
 }
 
@@ -205,7 +205,7 @@ struct pv_spawn_opts tu_helper_opts(const char **argv, struct tu_out *o)
         opts.argv = argv;
         /* A test that crashes must not leave helpers behind ("pause" would
          * wait for ever, holding whatever fds it inherited). */
-        opts.flags = PV_SPAWN_PDEATHSIG;
+        opts.flags = PV_SPAWN_F_PDEATHSIG;
         if (o) {
                 opts.stdio[1].mode = PV_STDIO_PIPE;
                 opts.stdio[2].mode = PV_STDIO_PIPE;
@@ -233,7 +233,7 @@ void tu_wait_output(pv_loop *l, struct tu_out *o, const char *needle)
 int tu_run_opts(pv_loop *l, const struct pv_spawn_opts *o, struct pv_exit *e)
 {
         pv_child *c;
-        int r = pv_spawn(l, o, &c);
+        int r = pv_spawn(l, o, &c, NULL);
 
         if (r < 0)
                 return r;
@@ -260,7 +260,7 @@ bool tu_sb_wait_ready(pv_loop *l, struct tu_out *o)
 pv_child *tu_spawn_ready(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out)
 {
         pv_child *c;
-        int r = pv_spawn(l, o, &c);
+        int r = pv_spawn(l, o, &c, NULL);
 
         cr_assert_eq(r, 0, "pv_spawn: %s", strerror(-r));
         tu_wait_output(l, out, "ready");

@@ -32,14 +32,14 @@ const char *tu_kernel_lacks_mech(int mech);
 pv_loop *tu_loop_on(int mech);
 
 /* Output collected by tu_collect (an on_output callback).  Lines get their
- * '\n' back (unless PV_OUT_PARTIAL or PV_OUT_NO_NEWLINE), so data reads as
+ * '\n' back (unless PV_OUT_F_PARTIAL or PV_OUT_F_NO_NEWLINE), so data reads as
  * the child wrote it, in either output mode (set chunks for chunk mode). */
 struct tu_out {
         char data[1 << 16];
         size_t len;              /* capped at sizeof(data) - 1; NUL-terminated */
         size_t total;            /* all bytes seen, newlines included */
         bool chunks;             /* the streams are PV_OUTPUT_CHUNKS */
-        unsigned ends[3];        /* PV_OUT_EOF/CLOSED seen per fd, or 0 */
+        unsigned ends[3];        /* PV_OUT_F_EOF/CLOSED seen per fd, or 0 */
         unsigned last_flags[3];  /* flags of the last data call per fd */
         int calls;               /* data calls */
         int exits;               /* exit callbacks seen (tu_on_exit) */

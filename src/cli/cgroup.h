@@ -8,7 +8,7 @@
 
 struct tree_cgroup {
         char path[4096];   /* the directory we made */
-        int fd;            /* O_DIRECTORY fd of it, for PV_SPAWN_CGROUP; -1: none */
+        int fd;            /* O_DIRECTORY fd of it, for PV_SPAWN_F_CGROUP; -1: none */
         const char *call;  /* after a failed cgroup_make: what failed */
 };
 

@@ -13,11 +13,11 @@ static const struct {
         uint64_t bit;
         const char *needs;
 } rungs[] = {
-        { PV_SPAWN_CLONE3, PV_FEATURE_SPAWN_CLONE3,
+        { PV_MECH_CLONE3, PV_FEATURE_MECH_CLONE3,
           "clone3() with CLONE_PIDFD and CLONE_CLEAR_SIGHAND, Linux 5.5" },
-        { PV_SPAWN_CLONE, PV_FEATURE_SPAWN_CLONE,
+        { PV_MECH_CLONE, PV_FEATURE_MECH_CLONE,
           "clone() with CLONE_PIDFD, Linux 5.2, and waitid(P_PIDFD), 5.4" },
-        { PV_SPAWN_VFORK, PV_FEATURE_SPAWN_VFORK,
+        { PV_MECH_VFORK, PV_FEATURE_MECH_VFORK,
           "pidfd_open(), Linux 5.3, and waitid(P_PIDFD), 5.4" },
 };
 
@@ -36,15 +36,15 @@ static void print_rungs(FILE *f, const struct pv_features *pf)
         fputs("spawn rungs:\n", f);
         for (size_t i = 0; i < sizeof(rungs) / sizeof(rungs[0]); i++) {
                 if (pf->have & rungs[i].bit)
-                        fprintf(f, "  %s: ok\n", pv_spawn_mech_name(rungs[i].mech));
+                        fprintf(f, "  %s: ok\n", pv_mech_name(rungs[i].mech));
                 else
                         fprintf(f, "  %s: no (needs %s; missing or refused here)\n",
-                                pv_spawn_mech_name(rungs[i].mech), rungs[i].needs);
+                                pv_mech_name(rungs[i].mech), rungs[i].needs);
         }
-        if (pf->spawn_mech)
-                fprintf(f, "spawn: %s\n", pv_spawn_mech_name(pf->spawn_mech));
+        if (pf->mech)
+                fprintf(f, "spawn: %s\n", pv_mech_name(pf->mech));
         else
-                fprintf(f, "spawn: none (%s)\n", features_no_spawn(pf->spawn_err));
+                fprintf(f, "spawn: none (%s)\n", features_no_spawn(pf->mech_err));
 }
 
 static void print_signals(FILE *f, const struct pv_features *pf)
@@ -98,7 +98,7 @@ int features_print(FILE *f)
                 return EXIT_FAILURE_OWN;
         }
         print_rungs(f, &pf);
-        if (!pf.spawn_mech) {
+        if (!pf.mech) {
                 fputs("kill tree: unavailable (nothing can be spawned)\n", f);
                 return 0;
         }

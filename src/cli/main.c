@@ -46,6 +46,7 @@ static struct opts opt;
 
 static struct {
         pv_loop *loop;
+        int stage;              /* enum pv_spawn_stage of a failed spawn */
         pv_child *child;
         bool exited;            /* the exit callback ran: exit is valid */
         struct pv_exit exit;
@@ -102,7 +103,7 @@ static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigne
 {
         (void)fd;
         (void)ud;
-        if (flags & (PV_OUT_EOF | PV_OUT_CLOSED)) {
+        if (flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED)) {
                 st.err_ended = true;
                 return;
         }
@@ -112,7 +113,7 @@ static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigne
                         add_prefix(c);
         }
         out_add(data, len);
-        st.err_line_start = !(flags & PV_OUT_PARTIAL);
+        st.err_line_start = !(flags & PV_OUT_F_PARTIAL);
         if (st.err_line_start)
                 out_line_end();         /* a partial last line still ends */
 }
@@ -325,7 +326,7 @@ static void wind_down(void)
                 return;
         if (efd >= 0 && epoll_ctl(st.ep, EPOLL_CTL_ADD, efd, &ev) == 0)
                 poll_ms = -1;   /* else: look every TREE_POLL_MS */
-        if (!tree_gone() && st.signals < 2 && !(st.exit.flags & PV_EXIT_ESCALATED)) {
+        if (!tree_gone() && st.signals < 2 && !(st.exit.flags & PV_EXIT_F_ESCALATED)) {
                 tree_signal(&st.tree, SIGTERM);
                 tree_signal(&st.tree, SIGCONT);
                 turn_until(tree_gone, now_ms() + (int64_t)opt.grace_ms, poll_ms, true);
@@ -401,7 +402,7 @@ static int setup(void)
                 return fail_setup(NULL, -r);
         if (r < 0)
                 return fail_setup("pv_loop_new", -r);
-        st.rep.spawn = pv_spawn_mech_name(pv_loop_spawn_mech(st.loop));
+        st.rep.spawn = pv_mech_name(pv_loop_mech(st.loop));
         st.rep.backend = pv_backend_name(pv_loop_backend(st.loop));
         ev.data.u32 = TAG_LOOP;
         if (epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev) < 0)
@@ -477,7 +478,7 @@ static int keep_fds(void)
  * that kept it from running is pidvisor's failure, 125. */
 static int spawn_status(int err)
 {
-        if (pv_loop_spawn_stage(st.loop) != PV_STAGE_EXEC)
+        if (st.stage != PV_STAGE_EXEC)
                 return EXIT_FAILURE_OWN;
         switch (err) {
         case -ENOENT:
@@ -544,13 +545,13 @@ static int spawn_program(void)
         o.keep_fds = st.keep_fds;
         o.n_keep_fds = st.n_keep;
         if (!opt.kill_tree) {
-                r = pv_spawn(st.loop, &o, &st.child);
+                r = pv_spawn(st.loop, &o, &st.child, &st.stage);
                 return spawned(r);
         }
         /* The tree may outlive the program by a grace period: its stderr
          * stays open (and printed) that long. */
         o.linger_ms = (uint32_t)opt.grace_ms;
-        r = tree_spawn(&st.tree, st.loop, &o, &st.child);
+        r = tree_spawn(&st.tree, st.loop, &o, &st.child, &st.stage);
         if (st.tree.fell_back)
                 say("--kill-tree: cgroup v2 not usable here (%s): using a process group",
                     st.tree.why);
@@ -562,7 +563,7 @@ static int spawn_program(void)
 
 static int exit_status(const struct pv_exit *e)
 {
-        if (e->flags & PV_EXIT_DEADLINE)
+        if (e->flags & PV_EXIT_F_DEADLINE)
                 return EXIT_TIMEOUT;
         if (e->kind == PV_EXIT_EXITED)
                 return e->code;
@@ -653,11 +654,11 @@ static int ended(void)
          * should something outside the tree hold the pipe). */
         turn_until(err_ended, INT64_MAX, -1, true);
         st.rep.exit = &st.exit;
-        st.rep.timed_out = st.exit.flags & PV_EXIT_DEADLINE;
+        st.rep.timed_out = st.exit.flags & PV_EXIT_F_DEADLINE;
         if (st.rep.timed_out)
                 say("'%s' timed out after %llums", opt.argv[0],
                     (unsigned long long)opt.timeout_ms);
-        if (st.exit.flags & PV_EXIT_ESCALATED)
+        if (st.exit.flags & PV_EXIT_F_ESCALATED)
                 say("'%s' did not stop within %llums: killed", opt.argv[0],
                     (unsigned long long)opt.grace_ms);
         return finish(exit_status(&st.exit));

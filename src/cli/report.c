@@ -83,13 +83,13 @@ int report_write(FILE *f, const struct report *r)
                 fprintf(f, "\"core_dumped\":%s,\"stopped\":%s,\"escalated\":%s,"
                            "\"timed_out\":%s,\"status_recovered\":%s,\"runtime_ms\":%.3f,",
                         e->core_dumped ? "true" : "false",
-                        e->flags & PV_EXIT_STOPPED ? "true" : "false",
-                        e->flags & PV_EXIT_ESCALATED ? "true" : "false",
+                        e->flags & PV_EXIT_F_STOPPED ? "true" : "false",
+                        e->flags & PV_EXIT_F_ESCALATED ? "true" : "false",
                         r->timed_out ? "true" : "false",
-                        e->flags & PV_EXIT_RECOVERED ? "true" : "false",
+                        e->flags & PV_EXIT_F_RECOVERED ? "true" : "false",
                         (double)e->runtime_us / 1000.0);
                 /* Another reaper took the status: the rusage went with it. */
-                if (e->kind == PV_EXIT_LOST || (e->flags & PV_EXIT_RECOVERED))
+                if (e->kind == PV_EXIT_LOST || (e->flags & PV_EXIT_F_RECOVERED))
                         fputs("\"user_cpu_ms\":null,\"sys_cpu_ms\":null,\"max_rss_kb\":null", f);
                 else
                         fprintf(f, "\"user_cpu_ms\":%.3f,\"sys_cpu_ms\":%.3f,\"max_rss_kb\":%ld",

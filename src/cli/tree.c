@@ -73,7 +73,8 @@ static void cgroup_close(struct tree *t)
         t->kind = TREE_NONE;
 }
 
-int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child **ret)
+int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child **ret,
+               int *stage)
 {
         unsigned flags = o->flags;
         int r;
@@ -81,14 +82,13 @@ int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child 
         *t = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
         r = cgroup_open(t);
         if (r == 0) {
-                o->flags = flags | PV_SPAWN_CGROUP;
+                o->flags = flags | PV_SPAWN_F_CGROUP;
                 o->cgroup_fd = t->cg.fd;
-                r = pv_spawn(loop, o, ret);
-                int stage = pv_loop_spawn_stage(loop);
-                if (r >= 0 || (stage != PV_STAGE_CGROUP && stage != PV_STAGE_SETUP) ||
-                    !unusable(r, stage))
+                r = pv_spawn(loop, o, ret, stage);
+                if (r >= 0 || (*stage != PV_STAGE_CGROUP && *stage != PV_STAGE_SETUP) ||
+                    !unusable(r, *stage))
                         return r;
-                set_why(t, stage == PV_STAGE_CGROUP ? "moving it into the cgroup"
+                set_why(t, *stage == PV_STAGE_CGROUP ? "moving it into the cgroup"
                                                     : "clone3 into the cgroup", r);
                 cgroup_close(t);
         } else if (!unusable(r, PV_STAGE_NONE)) {
@@ -97,9 +97,9 @@ int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child 
         }
         t->fell_back = true;
         t->kind = TREE_PGRP;
-        o->flags = flags | PV_SPAWN_NEW_PGRP;
+        o->flags = flags | PV_SPAWN_F_NEW_PGRP;
         o->cgroup_fd = 0;
-        r = pv_spawn(loop, o, ret);
+        r = pv_spawn(loop, o, ret, stage);
         if (r >= 0)
                 t->pgid = pv_child_pid(*ret);
         return r;
@@ -112,10 +112,10 @@ int tree_probe(struct tree *t, pv_loop *loop)
         static const char *const argv[] = { "/proc/self/fd/-1", NULL };
         struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
         pv_child *c = NULL;
-        int r;
+        int stage, r;
 
         o.argv = argv;
-        r = tree_spawn(t, loop, &o, &c);
+        r = tree_spawn(t, loop, &o, &c, &stage);
         if (r >= 0) {
                 /* Something ran after all: take it down with the tree. */
                 tree_signal(t, SIGKILL);
@@ -124,7 +124,7 @@ int tree_probe(struct tree *t, pv_loop *loop)
                 pv_child_release(c);
                 return 0;
         }
-        if (r == -ENOENT && pv_loop_spawn_stage(loop) == PV_STAGE_EXEC)
+        if (r == -ENOENT && stage == PV_STAGE_EXEC)
                 return 0;
         if (!t->why[0])
                 set_why(t, "spawning a probe", r);

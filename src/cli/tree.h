@@ -39,7 +39,8 @@ struct tree {
  * Returns 0, or pv_spawn()'s error, or an error of the tree's own setup
  * (-ENOMEM, -EMFILE, -EAGAIN, ...: never a fallback) with failed and why
  * set.  Call tree_done() either way. */
-int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child **ret);
+int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child **ret,
+               int *stage);
 
 /* What tree_spawn would do here, found the same way, with a program that
  * does not exist: 0 and t->kind (then tree_done), or the setup error. */
