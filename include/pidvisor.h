@@ -180,8 +180,13 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * child whose zombie a ptrace tracer holds is waited for until the tracer
  * lets go.  A child that could not be signalled at all (a sandbox refusing
  * both pidfd_send_signal() and kill()) is not waited for: it is left
- * running, and unreaped when it ends.  Accepts NULL.  Must not be called
- * from inside a callback of that loop (an assertion). */
+ * running, and unreaped when it ends.  Accepts NULL.
+ * From inside a callback of that loop, the free is deferred: no callback
+ * runs again, the rest of that callback's calls on the loop and its
+ * children return -ECANCELED (or do nothing), and the dispatch that ran
+ * the callback frees the loop and every child as it ends, then returns
+ * -ECANCELED (so do pv_loop_run() and pv_child_wait() around it): the loop
+ * and its children are gone when it returns. */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
 /* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
@@ -196,7 +201,8 @@ PV_EXPORT int pv_loop_fd(const pv_loop *loop);
  * once however many timers expired; 0 on timeout or when a signal
  * interrupted the wait).
  * Errors: -EINVAL NULL loop; -EBUSY called from inside a callback of this
- *         loop; -ECHILD the process forked since pv_loop_new(). */
+ *         loop; -ECHILD the process forked since pv_loop_new();
+ *         -ECANCELED a callback called pv_loop_free(): the loop is freed. */
 PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
 
 /* Dispatch until no child of the loop is alive and no exited child's output

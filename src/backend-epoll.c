@@ -66,6 +66,8 @@ static int epoll_wait_dispatch(pv_loop *l, int timeout_ms)
                  * memory stays valid until the batch ends (loop.c). */
                 if (s->fd < 0)
                         continue;
+                if (l->free_pending)
+                        break;          /* a callback freed the loop */
                 s->cb(s, evs[i].events);
                 handled++;
         }

@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The per-child state machine and what the other files need of a child. */
+/*
+ * The child object and what the files that make up its life need of it:
+ *   spawn.c   creates it (pv_spawn: options, pipes, watching);
+ *   clone.c   the ladder of clone mechanisms it is created with;
+ *   signal.c  signals it (pidfd, process group, cgroup);
+ *   ladder.c  the stop ladder: the state table and its actions;
+ *   exit.c    collecting its status and delivering the exit;
+ *   child.c   the public child calls and its lifetime (below).
+ */
 #ifndef PV_CHILD_H
 #define PV_CHILD_H
 
@@ -13,7 +21,8 @@
 
 enum pv__child_state {
         CHILD_RUNNING,     /* timer: the run deadline, if any */
-        CHILD_STOPPING,    /* SIGTERM sent; timer: the grace period */
+        CHILD_STOPPING,    /* SIGTERM sent; timer: the grace period (or
+                            * the retry of a SIGKILL that was refused) */
         CHILD_KILLED,      /* SIGKILL sent; waiting for the pidfd */
         CHILD_EXITING,     /* dead, but its status is not ours yet: a ptrace
                             * tracer holds the zombie, or another reaper
@@ -24,22 +33,35 @@ enum pv__child_state {
         _CHILD_STATE_MAX
 };
 
+/*
+ * Lifetime: one reference count, c->refs.  Who holds a reference when:
+ *   - the loop, from the spawn until the exit has been delivered (its
+ *     reference is the last thing deliver drops);
+ *   - a linger (exited, output streams still open), until it ends;
+ *   - the caller, from pv_spawn(ret != NULL) until pv_child_release();
+ *   - each pv_child_wait() in progress, for its duration.
+ * At zero the child is freed: at the end of the dispatch when that is
+ * running (it waits in the loop's graveyard, so that an event queued for it
+ * in the same batch stays harmless), else at once.  pv_loop_free() frees
+ * every child whatever its count: handles die with their loop.
+ */
 struct pv_child {
         pv_loop *loop;
         struct pv_list node;       /* loop->alive until reaped, then loop->dead,
                                     * then (freed during dispatch) graveyard */
-        unsigned refs;             /* 1 for the loop until the exit is
-                                    * delivered, 1 per pv_child_wait() in
-                                    * progress, 1 for the caller's handle */
-        bool caller_ref;           /* the caller holds a handle (pv_spawn ret) */
-        bool released;             /* the caller gave up its handle: no more
-                                    * callbacks */
-        int state;                 /* enum pv__child_state */
+        unsigned refs;             /* see "Lifetime" above; > 0 until freed */
+        bool caller_ref;           /* the caller's reference is held */
+        bool released;             /* the caller gave up its handle, or never
+                                    * had one: no callback runs again (a
+                                    * loop-owned child keeps its callbacks:
+                                    * released stays false there) */
+        int state;                 /* enum pv__child_state; ladder.c's alone */
         pid_t pid;
         unsigned spawn_flags;      /* enum pv_spawn_flags */
         unsigned exit_flags;       /* enum pv_exit_flags, as the ladder runs */
         unsigned tries;            /* looks taken in CHILD_EXITING */
         bool unkillable;           /* pv__child_kill_now could not signal it */
+        bool pidfd_watched;        /* the pidfd is in the loop */
         bool lingering;            /* exited, streams open: holds a reference */
         uint64_t grace_ns;
         uint64_t linger_ns;
@@ -62,21 +84,102 @@ static inline pv_child *pv__child_from_node(struct pv_list *n)
 
 static inline pv_loop *pv__child_loop(pv_child *c) { return c->loop; }
 
-/* Hand output to the caller's callback (unless released). */
+/* Dead as far as the loop knows: reaped, or its status pending. */
+static inline bool pv__child_gone(const pv_child *c)
+{
+        return c->state == CHILD_EXITING || c->state == CHILD_EXITED;
+}
+
+/* ---- child.c: lifetime ---- */
+
+/* A new child object of l, configured from o, with no process yet. */
+pv_child *pv__child_new(pv_loop *l, const struct pv_spawn_opts *o) PV_HIDDEN;
+void pv__child_ref(pv_child *c) PV_HIDDEN;
+void pv__child_unref(pv_child *c) PV_HIDDEN;
+/* For pv_loop_free and a failed spawn: SIGKILL now (the whole tree where
+ * there is one); sets c->unkillable when no signal could be sent. */
+void pv__child_kill_now(pv_child *c) PV_HIDDEN;
+/* Reap, blocking (call pv__child_kill_now first). */
+void pv__child_reap_blocking(pv_child *c) PV_HIDDEN;
+/* Tear down at once: reap if still alive (unless unkillable), close every
+ * fd, unlink and free. */
+void pv__child_free(pv_child *c) PV_HIDDEN;
+
+/* Whether the caller still hears from c: not once released, nor once a
+ * callback freed the loop. */
+bool pv__child_listens(const pv_child *c) PV_HIDDEN;
+/* Hand output to the caller's callback (unless it no longer listens). */
 void pv__child_output(pv_child *c, int fd, const char *data, size_t len,
                       unsigned flags) PV_HIDDEN;
-
 /* An output stream ended (stdio.c tells; a linger may be over). */
 void pv__child_stream_ended(pv_child *c) PV_HIDDEN;
-
 /* The stdin queue drained after reaching the high-water mark. */
 void pv__child_drained(pv_child *c) PV_HIDDEN;
 
-/* For pv_loop_free: SIGKILL now (the whole group where there is one). */
-void pv__child_kill_now(pv_child *c) PV_HIDDEN;
+/* ---- signal.c ---- */
 
-/* Tear down at once: reap (blocking; call pv__child_kill_now first) if
- * still alive, close every fd, unlink and free. */
-void pv__child_free(pv_child *c) PV_HIDDEN;
+/* Has the child exited, even if nobody reaped it yet (its pidfd is
+ * readable)?  pidfd_send_signal to a zombie succeeds, so this is what keeps
+ * a signal from acting on a child that is already dead. */
+bool pv__signal_exited(const pv_child *c) PV_HIDDEN;
+/* Signal the child, or with tree, every process of its tree (its cgroup,
+ * or its process group when it leads one).  -ESRCH once it has exited;
+ * -EPERM (or another -errno) when every way was refused. */
+int pv__signal_send(pv_child *c, int sig, bool tree) PV_HIDDEN;
+/* Signal a process we hold a pidfd of, before there is a child object:
+ * through the pidfd, or where that is refused, by pid while the pidfd shows
+ * it has not exited.  0, -ESRCH, or -errno. */
+int pv__signal_pidfd(int pidfd, pid_t pid, int sig) PV_HIDDEN;
+
+/* ---- ladder.c ---- */
+
+/* What happens to a child, as the loop and the caller see it. */
+enum pv__child_input {
+        CHILD_IN_STOP,     /* pv_child_stop() */
+        CHILD_IN_TIMER,    /* the child's timer fired */
+        CHILD_IN_PIDFD,    /* the pidfd turned readable */
+};
+/* What happened, normalised: the table's columns (see ladder.c). */
+enum pv__ladder_event {
+        LADDER_NONE = -1,
+        LADDER_STOP,       /* stop asked, the child unexited */
+        LADDER_STOP_DEAD,  /* stop asked, the child already dead (its pidfd
+                            * readable, its exit not yet handled) */
+        LADDER_TIMER,      /* the timer fired, the child unexited (or, in
+                            * EXITED, the linger's end) */
+        LADDER_REAPED,     /* status taken (or lost for good): c->exit */
+        LADDER_PENDING,    /* dead, its status not ours yet */
+        _LADDER_MAX
+};
+/* Run the table from event ev (and the follow-ups its actions raise).
+ * Returns what the first action returned.  tests/test-ladder.c drives
+ * this directly. */
+int pv__ladder_run(pv_child *c, int ev) PV_HIDDEN;
+/* Normalise one input (may collect the status), then run the table.  Returns what the first action returned:
+ * 0, or -errno (pv_child_stop reports it).  Inputs from the timer and the
+ * pidfd come only inside a dispatch (deliver runs callbacks). */
+int pv__ladder_input(pv_child *c, int input) PV_HIDDEN;
+/* The final exit flags, given what the ladder recorded and how the child
+ * ended: ESCALATED only when the SIGKILL is what ended it. */
+unsigned pv__ladder_exit_flags(unsigned flags, const struct pv_exit *e) PV_HIDDEN;
+
+/* ---- exit.c ---- */
+
+/* What collecting the status found. */
+enum pv__collect {
+        COLLECT_REAPED,    /* c->exit has the status (or says LOST) */
+        COLLECT_PENDING,   /* dead, but the status is not ours yet */
+};
+/* Try to take the status (waitid, then PIDFD_INFO_EXIT for a stolen one).
+ * Fills c->exit; returns enum pv__collect. */
+int pv__exit_collect(pv_child *c) PV_HIDDEN;
+/* Deliver the exit: close the pidfd, drain the output, run the exit
+ * callback, start a linger; drops the loop's reference (c may be in the
+ * graveyard after). */
+void pv__exit_deliver(pv_child *c) PV_HIDDEN;
+/* Take the pidfd out of the loop and look again later (backing off). */
+int pv__exit_look_again(pv_child *c) PV_HIDDEN;
+/* The linger is over (its timer, or a release): end the streams. */
+void pv__exit_linger_end(pv_child *c) PV_HIDDEN;
 
 #endif

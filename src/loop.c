@@ -19,21 +19,9 @@
 #define GUARD_SIZE 4096
 #define READ_BUF_SIZE (64 * 1024)
 
-static const char *const mech_names[_PV_MECH_MAX] = {
-        [PV_MECH_AUTO] = "auto",
-        [PV_MECH_CLONE3] = "clone3",
-        [PV_MECH_CLONE] = "clone",
-        [PV_MECH_VFORK] = "vfork",
-};
-
 static const struct pv__backend_ops *const backends[_PV_BACKEND_MAX] = {
         [PV_BACKEND_EPOLL] = &pv__backend_epoll,
 };
-
-PV_EXPORT const char *pv_mech_name(int mech)
-{
-        return mech >= 0 && mech < _PV_MECH_MAX ? mech_names[mech] : NULL;
-}
 
 PV_EXPORT const char *pv_backend_name(int backend)
 {
@@ -66,13 +54,18 @@ int pv__copy_opts(void *dst, size_t dst_size, size_t min_size, const void *src,
         return 0;
 }
 
+static bool is_owner(pv_loop *l)
+{
+        if (l->forked || l->owner_pid != getpid())
+                l->forked = true;
+        return !l->forked;
+}
+
 int pv__loop_check(pv_loop *l)
 {
-        if (l->forked || l->owner_pid != getpid()) {
-                l->forked = true;
-                return -ECHILD;
-        }
-        return 0;
+        if (unlikely(l->free_pending))
+                return -ECANCELED;
+        return is_owner(l) ? 0 : -ECHILD;
 }
 
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events)
@@ -183,16 +176,13 @@ static void bury(pv_loop *l)
         }
 }
 
-PV_EXPORT void pv_loop_free(pv_loop *l)
+static void destroy(pv_loop *l)
 {
-        if (!l)
-                return;
-        assert(!l->dispatching);
         /* Kill everything first, then reap: the children die in parallel.
          * Not in a process forked since the loop was made: those children
          * are the parent's, and ours to forget, not to kill.  (waitid on
          * their pidfds then fails at once with ECHILD.) */
-        if (pv__loop_check(l) == 0)
+        if (is_owner(l))
                 for (struct pv_list *n = l->alive.next; n != &l->alive; n = n->next)
                         pv__child_kill_now(pv__child_from_node(n));
         while (!pv_list_empty(&l->alive))
@@ -207,6 +197,19 @@ PV_EXPORT void pv_loop_free(pv_loop *l)
                 sys_munmap(l->child_stack_map, GUARD_SIZE + CHILD_STACK_SIZE);
         free(l->read_buf);
         free(l);
+}
+
+PV_EXPORT void pv_loop_free(pv_loop *l)
+{
+        if (!l)
+                return;
+        if (l->dispatching)
+                /* From a callback: the dispatch that runs it still holds
+                 * the loop and may hold children; it frees them when it
+                 * ends, and runs no callback meanwhile. */
+                l->free_pending = true;
+        else
+                destroy(l);
 }
 
 PV_EXPORT int pv_loop_fd(const pv_loop *l)
@@ -227,6 +230,10 @@ PV_EXPORT int pv_loop_dispatch(pv_loop *l, int timeout_ms)
         l->dispatching++;
         r = l->ops->wait(l, timeout_ms < 0 ? -1 : timeout_ms);
         l->dispatching--;
+        if (l->free_pending) {
+                destroy(l);
+                return -ECANCELED;
+        }
         bury(l);
         return r;
 }

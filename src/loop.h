@@ -38,6 +38,10 @@ struct pv_loop {
                                      * is shared with the parent there, so
                                      * close our fd copies but never DEL */
         unsigned dispatching;       /* > 0 while callbacks may run */
+        bool free_pending;          /* pv_loop_free() was called from a
+                                     * callback: no callback runs again, and
+                                     * the dispatch frees the loop when it
+                                     * ends */
 
         void *child_stack_map;      /* guard page + stack, as mapped */
         void *child_stack;          /* the spawn child's stack, reused */
@@ -46,8 +50,9 @@ struct pv_loop {
         size_t read_buf_size;
 };
 
-/* 0, or -ECHILD when the process forked since the loop was made (and then
- * l->forked is set). */
+/* 0; -ECHILD when the process forked since the loop was made (and then
+ * l->forked is set); -ECANCELED when a callback freed the loop (it is
+ * freed when the dispatch ends). */
 int pv__loop_check(pv_loop *l) PV_HIDDEN;
 
 /* Register/unregister a source with the backend. */

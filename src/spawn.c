@@ -1,355 +1,268 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Creating a child: the fallback ladder, parent side.
- *
- * Every rung is a vfork-style clone (CLONE_VM): the child runs on our
- * memory, on a stack we hand it, while this thread waits until the child
- * has exec'd or exited.  No page tables are copied, so the cost does not
- * grow with the parent's size, unlike fork (libuv, GLib).
- *
- *   clone3(CLONE_PIDFD | CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND)
- *       Linux 5.5+.  Container seccomp profiles (Docker's before 20.10)
- *       answer EPERM or ENOSYS; 5.3/5.4 answer EINVAL to CLEAR_SIGHAND.
- *   clone(CLONE_PIDFD | CLONE_VM | CLONE_VFORK)
- *       Linux 5.2+.  Delete when 5.5 is our floor and seccomp profiles
- *       everywhere allow clone3.
- *   clone(CLONE_VM) + pidfd_open(), the child waiting on a pipe meanwhile
- *       Linux 5.3+ (kernels and sandboxes where CLONE_PIDFD is refused).
- *       The wait pins the pid against a foreign reaper (clone_pinned).
- *       Delete with the clone rung.
- *
- * With a cgroup, clone3 places the child with CLONE_INTO_CGROUP; on the
- * other rungs (and where the kernel killed such a child at birth) the child
- * moves itself in first, through cgroup.procs.
+ * pv_spawn: checking the options, preparing the pipes, creating the child
+ * object, running the clone ladder (clone.c) and starting to watch the
+ * child.
  */
 #include <pidvisor.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "child.h"
 #include "fault.h"
+#include "loop.h"
 #include "spawn.h"
 #include "syscall.h"
 
-/* Create the child running fn(arg) on stack, with every signal blocked
- * around the clone so that no handler of ours runs in the child on our
- * memory (the child resets the handlers, then opens its mask).  Returns the
- * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD.  With
- * cgroup_fd >= 0 (clone3 only) the child is born in that cgroup.  The vfork
- * rung's kernel clears *left when the child leaves our memory. */
-static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
-                      size_t stack_size, int cgroup_fd, int *pidfd, volatile int *left)
-{
-        const struct pv__clone_entry e = { fn, arg };
-        /* The stack grows down: clone() takes its top, clone3() its base
-         * and size.  Keep the top 16-byte aligned for the x86-64 ABI. */
-        char *top = (char *)(((uintptr_t)stack + stack_size) & ~(uintptr_t)15);
-        uint64_t all = ~(uint64_t)0, old;
-        long pid;
-        int r;
+_Static_assert(sizeof(struct pv_spawn_opts) == PV__SPAWN_OPTS_SIZE_VER0,
+               "a new field: keep VER0 as it was, and this assert as >=");
+_Static_assert(sizeof(struct pv_loop_opts) == PV__LOOP_OPTS_SIZE_VER0,
+               "a new field: keep VER0 as it was, and this assert as >=");
 
-        /* rt_sigprocmask only fails on bad arguments. */
-        r = sys_sigprocmask(SIG_SETMASK, &all, &old);
-        assert(r == 0);
-        switch (mech) {
-        case PV_MECH_CLONE3: {
-                struct clone_args ca = {
-                        .flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK |
-                                 CLONE_CLEAR_SIGHAND,
-                        .pidfd = (uint64_t)(uintptr_t)pidfd,
-                        .exit_signal = SIGCHLD,
-                        .stack = (uint64_t)(uintptr_t)stack,
-                        .stack_size = (uint64_t)(top - (char *)stack),
-                };
-                if (cgroup_fd >= 0) {
-                        ca.flags |= CLONE_INTO_CGROUP;
-                        ca.cgroup = (uint64_t)cgroup_fd;
-                }
-                pid = pv__clone_run(__NR_clone3, (long)&ca, sizeof(ca), 0, 0, &e);
-                break;
-        }
-        case PV_MECH_CLONE:
-                /* glibc's clone() wrapper refuses CLONE_PIDFD with
-                 * CLONE_PARENT_SETTID because the pidfd lands in the
-                 * parent_tid slot; the raw call is fine. */
-                pid = pv__clone_run(__NR_clone,
-                                    CLONE_PIDFD | CLONE_VM | CLONE_VFORK | SIGCHLD,
-                                    (long)top, (long)pidfd, 0, &e);
-                break;
-        case PV_MECH_VFORK:
-                /* No CLONE_VFORK: the child waits for us (clone_pinned);
-                 * CLONE_CHILD_CLEARTID tells us when it has left. */
-                pid = pv__clone_run(__NR_clone, CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD,
-                                    (long)top, 0, (long)left, &e);
-                break;
-        default:
-                pid = -EINVAL;
-                break;
-        }
-        r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
-        assert(r == 0);
-        (void)r;
-        return (int)pid;
+static int cmp_int(const void *a, const void *b)
+{
+        int x = *(const int *)a, y = *(const int *)b;
+        return (x > y) - (x < y);
 }
 
-/* SIGKILL a child that ran but that we cannot keep (its exec'd program is
- * already going): through its pidfd, or where a sandbox refuses that, by
- * pid while the pidfd shows it has not exited.  Whether it is dead or
- * going: false when no signal could be sent (then it is not waited for). */
-static bool kill_unexpected(pid_t pid, int pidfd)
+/* Sorted, deduplicated copy of the keep list (the child walks it in order
+ * between close_range calls).  All must be >= 3: 0-2 are set by stdio. */
+static int copy_keep(const struct pv_spawn_opts *o, int **ret, size_t *ret_n)
 {
-        struct pollfd p = { .fd = pidfd, .events = POLLIN };
-        int r = sys_pidfd_send_signal(pidfd, SIGKILL, 0);
+        int *k;
+        size_t n = 0;
 
-        if (r < 0 && r != -ESRCH && sys_poll(&p, 1, 0) == 0)
-                r = sys_kill(pid, SIGKILL);
-        return r == 0 || r == -ESRCH;
+        *ret = NULL;
+        *ret_n = 0;
+        if (o->n_keep_fds == 0)
+                return 0;
+        if (!o->keep_fds || o->n_keep_fds > 65536)
+                return -EINVAL;
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+                if (o->keep_fds[i] < 3)
+                        return -EINVAL;
+        k = malloc(o->n_keep_fds * sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        memcpy(k, o->keep_fds, o->n_keep_fds * sizeof(*k));
+        qsort(k, o->n_keep_fds, sizeof(*k), cmp_int);
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+                if (n == 0 || k[n - 1] != k[i])
+                        k[n++] = k[i];
+        *ret = k;
+        *ret_n = n;
+        return 0;
 }
 
-/*
- * The vfork rung has no CLONE_PIDFD, so the pid must be pinned before the
- * child can be reaped: with SIGCHLD ignored or a foreign waitpid(-1), a
- * child that exits at once would be gone, its pid free for reuse, before a
- * pidfd_open() after the clone.  So the child is made without CLONE_VFORK
- * and waits (pv__child_pinned) until we hold its pidfd, then goes on; we
- * never signal it by pid.  Then we wait until it has left our memory, as
- * vfork would: the kernel clears pin->left at its exec or exit
- * (CLONE_CHILD_CLEARTID) and wakes us.  Futexes in the memory we share, not
- * pipes: a fork elsewhere in the host could copy a pipe end and hold us up.
- * Every signal stays blocked meanwhile, so that no handler of the host's
- * runs here (one that jumped out of pv_spawn would free what the child
- * reads).  Returns the pid with *ret_pidfd set, or -errno with nothing
- * left running (a child that could not be given a pidfd exits unexec'd and
- * is reaped).
- */
-static int clone_pinned(struct pv__pin *pin, int (*fn)(void *), void *arg, void *stack,
-                        size_t stack_size, int *ret_pidfd)
+/* The PATH to search for argv[0]: envp's when the caller gave one (the
+ * child will live with it), else ours; glibc's default when unset. */
+static const char *search_path(const struct pv_spawn_opts *o)
 {
-        uint64_t all = ~(uint64_t)0, old;
-        int pidfd = -1, pid, r;
-        siginfo_t si;
+        const char *p = NULL;
 
-        *pin = (struct pv__pin){ .go = 0, .left = 1, .fn = fn, .arg = arg };
-        r = sys_sigprocmask(SIG_SETMASK, &all, &old);
-        assert(r == 0);
-        PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE, clone_mech(PV_MECH_VFORK, pv__child_pinned,
-                                                          pin, stack, stack_size, -1,
-                                                          &pidfd, &pin->left)));
-        if (pid > 0) {
-                /* It waits for us, alive: it cannot have been reaped, and
-                 * its pid is still its own. */
-                PV_RETRY(pidfd, PV_FAULT(PV_FAULT_PIDFD_OPEN,
-                                         pv__fd_high(sys_pidfd_open(pid, 0))));
-                __atomic_store_n(&pin->go, pidfd >= 0 ? 1 : 2, __ATOMIC_RELEASE);
-                (void)sys_futex_wake(&pin->go, 1);
-                while (__atomic_load_n(&pin->left, __ATOMIC_ACQUIRE) != 0)
-                        (void)sys_futex_wait(&pin->left, 1);
-        }
-        r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
-        assert(r == 0);
-        if (pid < 0)
-                return pid;
-        if (pidfd < 0) {
-                PV_RETRY(r, sys_waitid(P_PID, pid, &si, WEXITED | __WALL, NULL));
-                return pidfd;
-        }
-        *ret_pidfd = pidfd;
-        return pid;
-}
-
-/* Reap a child that failed before exec.  It has exited or is about to (the
- * vfork wake-up comes when it releases our memory, a moment before it
- * becomes a zombie), so a blocking wait is short.  ECHILD means a host
- * reaper (or SIGCHLD = SIG_IGN) took it: nothing is left either way. */
-static void reap_failed(int pidfd, pid_t pid)
-{
-        siginfo_t si;
-        int r;
-
-        do {
-                if (pidfd >= 0)
-                        r = sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL);
-                else
-                        r = sys_waitid(P_PID, pid, &si, WEXITED | __WALL, NULL);
-        } while (r == -EINTR);
-}
-
-/* Read the error pipe until the child has left our memory: a message (it
- * failed, and exits next) or EOF (it exec'd, or died).  Closes it. */
-static void read_errors(struct pv__child_args *a, int err_rd)
-{
-        int msg[2];
-        ssize_t n;
-
-        PV_RETRY(n, sys_read(err_rd, msg, sizeof(msg)));
-        if (n == (ssize_t)sizeof(msg)) {
-                a->stage = msg[0];
-                a->err = msg[1];
-        }
-        sys_close(err_rd);
-}
-
-/* One clone with mechanism mech (see pv__spawn_run).  Returns the pid
- * (its pidfd in *ret_pidfd, the child gone from our memory), or -errno
- * with a->stage set; a child that failed before exec is reaped. */
-static int spawn_once(int mech, struct pv__child_args *a, void *stack, size_t stack_size,
-                      int cgroup_fd, int *ret_pidfd)
-{
-        struct pv__pin pin;
-        int pidfd = -1, errp[2] = { -1, -1 };
-        int r, pid;
-
-        a->started = 0;
-        a->err = 0;
-        a->stage = PV_STAGE_NONE;
-        a->err_fd = -1;
-        if (a->err_pipe && mech == PV_MECH_VFORK) {
-                /* Its handshake needs our memory shared; the probe found it
-                 * is not (a tool turned CLONE_VM into a fork). */
-                a->stage = PV_STAGE_SETUP;
-                return a->err = -EOPNOTSUPP;
-        }
-        if (a->err_pipe) {
-                PV_RETRY(r, PV_FAULT(PV_FAULT_PIPE2, pv__pipe_high(errp)));
-                if (r < 0) {
-                        a->stage = PV_STAGE_SETUP;
-                        return a->err = r;
-                }
-                a->err_fd = errp[1];
-        }
-        if (mech == PV_MECH_VFORK)
-                pid = clone_pinned(&pin, pv__child_main, a, stack, stack_size, &pidfd);
-        else
-                PV_RETRY(pid, PV_FAULT(PV_FAULT_CLONE,
-                                       clone_mech(mech, pv__child_main, a, stack, stack_size,
-                                                  cgroup_fd, &pidfd, NULL)));
-        if (errp[1] >= 0)
-                sys_close(errp[1]);
-        if (pid < 0) {
-                if (errp[0] >= 0)
-                        sys_close(errp[0]);
-                a->stage = PV_STAGE_SETUP;
-                return a->err = pid;
-        }
-        if (errp[0] >= 0)
-                read_errors(a, errp[0]);
-        if (a->err == 0 && pidfd >= 0 && pidfd < 3) {
-                /* A clone's pidfd on 0-2 (the host runs with them closed):
-                 * move it up (see pv__fd_high), or give up the child. */
-                r = sys_fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-                if (r < 0) {
-                        a->stage = PV_STAGE_SETUP;
-                        a->err = r;
-                        if (!kill_unexpected(pid, pidfd)) {
-                                sys_close(pidfd);       /* left running */
-                                return a->err;
+        if (strchr(o->argv[0], '/'))
+                return NULL;
+        if (o->envp) {
+                for (const char *const *e = o->envp; *e; e++)
+                        if (strncmp(*e, "PATH=", 5) == 0) {
+                                p = *e + 5;
+                                break;
                         }
-                } else {
-                        sys_close(pidfd);
-                        pidfd = r;
-                }
+        } else {
+                p = getenv("PATH");
         }
-        if (a->err < 0) {
-                reap_failed(pidfd, pid);
-                if (pidfd >= 0)
-                        sys_close(pidfd);
-                return a->err;
-        }
-        *ret_pidfd = pidfd;
-        return pid;
+        return p ? p : "/bin:/usr/bin";
 }
 
-int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
-                  size_t stack_size, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd)
+static int check_opts(const struct pv_spawn_opts *o)
 {
-        int pidfd = -1, pid;
-        siginfo_t si;
+        const unsigned known = PV_SPAWN_F_NEW_SESSION | PV_SPAWN_F_NEW_PGRP |
+                               PV_SPAWN_F_PDEATHSIG | PV_SPAWN_F_CGROUP;
+
+        return_if_invalid(o->argv && o->argv[0] && o->argv[0][0], -EINVAL);
+        return_if_invalid(!(o->flags & ~known), -EINVAL);
+        return_if_invalid(o->pdeathsig >= 0 && o->pdeathsig <= PV__NSIG, -EINVAL);
+        return_if_invalid(o->deadline_ms <= UINT64_MAX / 2000000u, -EINVAL);
+        return_if_invalid(!(o->flags & PV_SPAWN_F_CGROUP) || o->cgroup_fd >= 0, -EINVAL);
+        return pv__stdio_check(o->stdio);
+}
+
+/* The caller's fds must be open now: the pipes and /dev/null we open next
+ * could otherwise take a stale number, and the child would get our fd. */
+static int check_fds(const struct pv_spawn_opts *o, const int *keep, size_t n_keep)
+{
+        for (int i = 0; i < 3; i++)
+                if (o->stdio[i].mode == PV_STDIO_FD &&
+                    sys_fcntl(o->stdio[i].fd, F_GETFD, 0) < 0)
+                        return -EBADF;
+        for (size_t i = 0; i < n_keep; i++)
+                if (sys_fcntl(keep[i], F_GETFD, 0) < 0)
+                        return -EBADF;
+        return 0;
+}
+
+/* Start watching a spawned child.  On failure the caller kills it. */
+static int child_start(pv_loop *l, pv_child *c, const struct pv_spawn_opts *o)
+{
         int r;
 
-        /* Only clone3 places the child in its cgroup; on the other rungs
-         * the child moves itself. */
-        a->cgroup_fd = mech == PV_MECH_CLONE3 ? -1 : cgroup_fd;
-        pid = spawn_once(mech, a, stack, stack_size, a->cgroup_fd < 0 ? cgroup_fd : -1,
-                         &pidfd);
-        if (pid > 0 && cgroup_fd >= 0 && a->cgroup_fd < 0 && !a->err_pipe && !a->started) {
-                /* Born into its cgroup and dead before its first line:
-                 * once cgroup.kill has been written, Linux (6.18 seen
-                 * here) SIGKILLs every later CLONE_INTO_CGROUP child of
-                 * that cgroup at birth, while a process that moves in
-                 * through cgroup.procs lives.  Reap it and go in that
-                 * way.  (A cgroup.kill written by someone else while we
-                 * spawn looks the same; the child then lives, as it would
-                 * had the spawn come a moment later.  Delete when no
-                 * kernel we run on kills at birth after a finished
-                 * cgroup.kill.) */
-                PV_RETRY(r, sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL));
-                sys_close(pidfd);
-                pidfd = -1;
-                a->cgroup_fd = cgroup_fd;
-                pid = spawn_once(mech, a, stack, stack_size, -1, &pidfd);
-        }
-        if (pid < 0)
-                return pid;
-        *ret_pid = pid;
-        *ret_pidfd = pidfd;
+        r = pv__loop_add(l, &c->pidfd, PV_EV_IN);
+        if (r < 0)
+                return r;
+        c->pidfd_watched = true;
+        r = pv__stdio_start(l, &c->io);
+        if (r < 0)
+                return r;
+        if (o->deadline_ms)
+                return pv__timer_arm(l, &c->timer, pv__now_ns() + o->deadline_ms * 1000000u);
         return 0;
 }
 
-static int probe_child(void *p)
+/* What the child needs, all prepared before the clone (it may not
+ * allocate). */
+static void fill_args(struct pv__child_args *a, const pv_loop *l, const pv_child *c,
+                      const struct pv_spawn_opts *o, const int *keep)
 {
-        *(volatile int *)p = 1;
-        return 0;
+        extern char **environ;
+
+        a->argv = o->argv;
+        a->envp = o->envp ? o->envp : (const char *const *)environ;
+        a->path = search_path(o);
+        a->cwd = o->cwd;
+        memcpy(a->stdio, c->io.child_fd, sizeof(a->stdio));
+        a->flags = o->flags;
+        a->pdeathsig = o->flags & PV_SPAWN_F_PDEATHSIG ? (o->pdeathsig ? o->pdeathsig : SIGKILL)
+                                                      : 0;
+        a->parent_pid = l->owner_pid; /* checked by the caller */
+        a->keep = keep;
+        a->close_range = l->feat.close_range_cloexec;
+        a->err_pipe = !l->feat.shared_mem;
 }
 
-int pv__spawn_probe(int mech, struct pv__probe *ret)
+/* It runs, and we cannot watch it: kill it, close its pipes (a child that
+ * may not be signalled at all may still end at their EOF), and reap it
+ * unless it is unkillable (then it is left, as pv_loop_free leaves it). */
+static void abandon(pv_loop *l, pv_child *c)
 {
-        char stack[4096] __attribute__((aligned(16)));
-        struct pv__pidfd_info info = { .mask = PV__PIDFD_INFO_EXIT };
-        struct pv__pin pin;
-        volatile int marker = 0;
-        siginfo_t si;
-        int pidfd = -1, pid, r;
+        pv__child_kill_now(c);
+        pv__stdio_spawned(&c->io);
+        pv__stdio_close(l, &c->io);
+        if (!c->unkillable)
+                pv__child_reap_blocking(c);
+        pv__timer_disarm(l, &c->timer);
+        pv__loop_close(l, &c->pidfd);
+}
 
-        if (mech == PV_MECH_VFORK) {
-                pid = clone_pinned(&pin, probe_child, (void *)&marker, stack, sizeof(stack),
-                                   &pidfd);
-                if (pid < 0)
-                        return pid;     /* -ENOSYS before 5.3: no pidfd_open */
-        } else {
-                pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
-                                 &pidfd, NULL);
-                if (pid < 0)
-                        return pid;
-                if (pidfd < 0) {
-                        /* A kernel before 5.2 ignores CLONE_PIDFD and
-                         * leaves our -1 alone. */
-                        reap_failed(-1, pid);
-                        return -ENOSYS;
-                }
-                /* Off 0-2 too (pv__fd_high), short as its life is. */
-                pidfd = pv__fd_high(pidfd);
-                if (pidfd < 0) {
-                        reap_failed(-1, pid);
-                        return pidfd;
-                }
+/* The loop takes the running, watched child (its reference, see child.h),
+ * and the caller a handle when it asked for one. */
+static void adopt(pv_loop *l, pv_child *c, pv_child **ret)
+{
+        if (!ret)
+                /* No handle, nobody to write: the child reads EOF. */
+                (void)pv__stdio_close_stdin(l, &c->io);
+        pv_list_add(&l->alive, &c->node);
+        l->n_alive++;
+        l->n_children++;
+        c->refs = 1;                    /* the loop's */
+        if (ret) {
+                pv__child_ref(c);       /* the caller's */
+                c->caller_ref = true;
+                *ret = c;
         }
-        /* Refused (seccomp, an LSM) or absent, against our own child: only
-         * ESRCH, a child already reaped by a foreign reaper, says the call
-         * itself works. */
-        r = sys_pidfd_send_signal(pidfd, 0, 0);
-        ret->pidfd_signal = r == 0 || r == -ESRCH;
-        PV_RETRY(r, sys_waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL, NULL));
-        if (r == -EINVAL) {
-                /* No waitid(P_PIDFD) before Linux 5.4: we could not reap. */
-                reap_failed(-1, pid);
-                sys_close(pidfd);
-                return -ENOSYS;
+}
+
+static int spawn_checked(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret,
+                         int *stage);
+
+PV_EXPORT int pv_spawn(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret,
+                       int *stage)
+{
+        int st = PV_STAGE_SETUP;
+        int r = spawn_checked(l, opts, ret, &st);
+
+        if (stage)
+                *stage = r < 0 ? st : PV_STAGE_NONE;
+        return r;
+}
+
+static int spawn_checked(pv_loop *l, const struct pv_spawn_opts *opts, pv_child **ret, int *stage)
+{
+        struct pv_spawn_opts o;
+        struct pv__child_args a = { .err_fd = -1 };
+        int *keep = NULL;
+        pv_child *c = NULL;
+        int r;
+
+        return_if_invalid(l, -EINVAL);
+        return_if_invalid(opts, -EINVAL);
+        r = pv__copy_opts(&o, sizeof(o), PV__SPAWN_OPTS_SIZE_VER0, opts, opts->size);
+        if (r < 0)
+                return r;
+        r = check_opts(&o);
+        if (r < 0)
+                return r;
+        r = pv__loop_check(l);
+        if (r < 0)
+                return r;
+        r = copy_keep(&o, &keep, &a.n_keep);
+        if (r < 0)
+                return r;
+        r = check_fds(&o, keep, a.n_keep);
+        if (r < 0)
+                goto out;
+
+        r = -ENOMEM;
+        c = pv__child_new(l, &o);
+        if (!c)
+                goto out;
+        /* Every child object arms at most one timer (deadline, grace,
+         * look-again or linger), whatever state it is in, also while a
+         * callback of an exiting child runs. */
+        r = pv__timers_reserve(l, l->n_children + 1);
+        if (r < 0)
+                goto out;
+        r = pv__stdio_prepare(l, &c->io, o.stdio, o.stdin_high_water, c);
+        if (r < 0)
+                goto out;
+
+        fill_args(&a, l, c, &o, keep);
+
+        c->started_ns = pv__now_ns();
+        if (o.flags & PV_SPAWN_F_CGROUP) {
+                PV_RETRY(r, sys_fcntl(o.cgroup_fd, F_DUPFD_CLOEXEC, 3));
+                if (r < 0)
+                        goto out_stdio;
+                c->cgroup_fd = r;
         }
-        /* PIDFD_INFO_EXIT (6.15) only shows once a child is reaped, so this
-         * child is the probe for it too. */
-        ret->info_exit = sys_ioctl(pidfd, PV__PIDFD_GET_INFO, &info) == 0 &&
-                         (info.mask & PV__PIDFD_INFO_EXIT);
-        sys_close(pidfd);
-        ret->shared = marker == 1;
-        return 0;
+        r = pv__spawn_run(l->mech, &a, l->child_stack, l->child_stack_size, c->cgroup_fd,
+                          &c->pid, &c->pidfd.fd);
+        *stage = a.stage;
+        pv__stdio_spawned(&c->io);
+        if (r < 0)
+                goto out_stdio;
+
+        r = child_start(l, c, &o);
+        if (r < 0) {
+                *stage = PV_STAGE_SETUP;
+                abandon(l, c);
+                goto out_stdio;
+        }
+
+        adopt(l, c, ret);
+        c = NULL;
+        r = 0;
+        goto out;
+
+out_stdio:
+        pv__stdio_spawned(&c->io);
+        pv__stdio_close(l, &c->io);
+        if (c->cgroup_fd >= 0)
+                sys_close(c->cgroup_fd);
+out:
+        free(keep);
+        free(c);
+        return r;
 }
 
 static const char *const stage_names[_PV_STAGE_MAX] = {

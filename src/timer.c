@@ -132,7 +132,7 @@ int pv__timers_run(pv_loop *l)
         uint64_t now = pv__now_ns();
         int n = 0;
 
-        while (l->n_heap > 0 && l->heap[0]->when_ns <= now) {
+        while (l->n_heap > 0 && l->heap[0]->when_ns <= now && !l->free_pending) {
                 struct pv__timer *t = l->heap[0];
 
                 heap_remove(l, t);

@@ -2,6 +2,7 @@
 /* src/loop.c: creation, dispatch, nesting, teardown, threads, and the
  * seed's leak cycles. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
@@ -346,4 +347,79 @@ Test(loop, dispatch_return_value)
         cr_assert_eq(pv_loop_dispatch(l, 0), 0);
         cr_assert_eq(pv_loop_dispatch(NULL, 0), -EINVAL);
         pv_loop_free(l);
+}
+
+/* pv_loop_free() from inside a callback: deferred to the end of the
+ * dispatch, so the rest of the batch and the callback's own tail touch no
+ * freed memory (ASan in CI); no callback runs after it; the dispatch
+ * returns -ECANCELED, as do pv_loop_run() and pv_child_wait() around it;
+ * every other child is killed and reaped, every fd closed. */
+static pv_loop *free_loop;
+static int free_calls_after, free_in_cb_ret;
+static bool freed;
+
+static void free_on_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        (void)e;
+        (void)ud;
+        if (freed) {
+                free_calls_after++;
+                return;
+        }
+        pv_loop_free(free_loop);
+        freed = true;
+        /* The loop is still there for the rest of this callback, closed. */
+        free_in_cb_ret = pv_child_stop(c);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        cr_assert_eq(pv_spawn(free_loop, &o, NULL, NULL), -ECANCELED);
+}
+
+static void free_on_output(pv_child *c, int fd, const char *d, size_t n, unsigned f, void *u)
+{
+        (void)c; (void)fd; (void)d; (void)n; (void)f; (void)u;
+        if (freed)
+                free_calls_after++;
+}
+
+ParameterizedTestParameters(loop, free_from_callback)
+{
+        static int how[] = { 0, 1, 2 };        /* dispatch, run, child_wait */
+        return cr_make_param_array(int, how, 3);
+}
+
+ParameterizedTest(int *how, loop, free_from_callback)
+{
+        int fds = tu_count_fds();
+        pv_child *waited = NULL;
+        int r;
+
+        freed = false;
+        free_calls_after = 0;
+        free_in_cb_ret = 0;
+        cr_assert_eq(pv_loop_new(&free_loop, NULL), 0);
+        for (int i = 0; i < 6; i++) {
+                /* One exits at once; the others hold on, printing. */
+                struct pv_spawn_opts o = tu_helper_opts(
+                        i == 0 ? TU_ARGV("exit", "0") : TU_ARGV("ignore-term", "pause"), NULL);
+                tu_pipe_all(&o);
+                o.on_exit = free_on_exit;
+                o.on_output = free_on_output;
+                cr_assert_eq(pv_spawn(free_loop, &o, i == 0 && *how == 2 ? &waited : NULL, NULL),
+                             0);
+        }
+        if (*how == 0) {
+                do
+                        r = pv_loop_dispatch(free_loop, 10000);
+                while (r >= 0 && !freed);
+        } else if (*how == 1) {
+                r = pv_loop_run(free_loop);
+        } else {
+                r = pv_child_wait(waited, 10000, NULL);
+        }
+        cr_assert_eq(r, -ECANCELED, "got %d", r);
+        cr_assert(freed);
+        cr_assert_eq(free_in_cb_ret, -ECANCELED);
+        cr_assert_eq(free_calls_after, 0, "a callback ran after pv_loop_free");
+        cr_assert(tu_no_children(), "a child of the freed loop was left");
+        cr_assert_eq(tu_count_fds(), fds);
 }

@@ -9,23 +9,11 @@
 
 #include "../src/loop.h"
 #include "../src/timer.h"
+#include "fake-clock.h"
 
 /* Every test is bounded: a hang fails it instead of the whole run. */
 TestSuite(timer, .timeout = 30);
 
-static uint64_t fake_now;
-uint64_t pv__now_ns(void) { return fake_now; }
-int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t ev)
-{
-        (void)l; (void)s; (void)ev;
-        return 0;
-}
-void pv__loop_close(pv_loop *l, struct pv__source *s)
-{
-        (void)l;
-        close(s->fd);
-        s->fd = -1;
-}
 
 #define N 2000
 static struct pv__timer timers[N];

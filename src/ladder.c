@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stop ladder: a child's states and what moves it between them.
+ *
+ * The table is the truth, as s6-supervise writes its state machine: each
+ * cell of table[state][event] names its action and its next state, every
+ * cell is filled (nop where nothing happens), and no action calls another.
+ * What happened is normalised before any action runs: a readable pidfd is
+ * an exit, whatever asked (a stop, a timer), and an exit is collected
+ * (waitid) then, so the table sees either "reaped" or "dead, status
+ * pending".  An action that needs the ladder to go on at once (a grace
+ * timer that cannot be armed is a grace of zero) raises a follow-up event
+ * instead of calling the next action.
+ *
+ * The next state is entered before the action runs, so the callbacks an
+ * action runs (deliver's) see it; an action that fails puts the state back
+ * and its error goes to whoever asked (pv_child_stop()).
+ *
+ * tests/test-ladder.c runs every cell alone, with a stub signaller and a
+ * fake clock.
+ */
+#include <pidvisor.h>
+#include <signal.h>
+
+#include "child.h"
+#include "loop.h"
+
+/* A SIGKILL that could not be sent (every way of signalling refused) is
+ * tried again this often, never recorded as sent. */
+#define KILL_RETRY_NS (1000u * 1000000u)
+
+
+typedef int (*ladder_action)(pv_child *c, int *then);
+
+struct cell {
+        ladder_action action;
+        int next;          /* enum pv__child_state */
+};
+
+static int act_nop(pv_child *c, int *then);
+static int act_end_input(pv_child *c, int *then);
+static int act_term(pv_child *c, int *then);
+static int act_deadline(pv_child *c, int *then);
+static int act_kill(pv_child *c, int *then);
+static int act_deliver(pv_child *c, int *then);
+static int act_look_again(pv_child *c, int *then);
+static int act_linger_end(pv_child *c, int *then);
+
+#define CELL(a, n) { act_##a, CHILD_##n }
+
+static const struct cell table[_CHILD_STATE_MAX][_LADDER_MAX] = {
+        [CHILD_RUNNING] = {
+                [LADDER_STOP]      = CELL(term,       STOPPING),
+                [LADDER_STOP_DEAD] = CELL(end_input,  RUNNING),
+                [LADDER_TIMER]     = CELL(deadline,   STOPPING),  /* the run deadline */
+                [LADDER_REAPED]    = CELL(deliver,    EXITED),
+                [LADDER_PENDING]   = CELL(look_again, EXITING),
+        },
+        [CHILD_STOPPING] = {
+                [LADDER_STOP]      = CELL(nop,        STOPPING),  /* idempotent */
+                [LADDER_STOP_DEAD] = CELL(nop,        STOPPING),
+                [LADDER_TIMER]     = CELL(kill,       KILLED),    /* grace is over */
+                [LADDER_REAPED]    = CELL(deliver,    EXITED),
+                [LADDER_PENDING]   = CELL(look_again, EXITING),
+        },
+        [CHILD_KILLED] = {
+                [LADDER_STOP]      = CELL(nop,        KILLED),
+                [LADDER_STOP_DEAD] = CELL(nop,        KILLED),
+                [LADDER_TIMER]     = CELL(nop,        KILLED),    /* no timer here */
+                [LADDER_REAPED]    = CELL(deliver,    EXITED),
+                [LADDER_PENDING]   = CELL(look_again, EXITING),
+        },
+        [CHILD_EXITING] = {
+                /* A stop of a dead child only ends its input.  Its timer
+                 * is a look, normalised to REAPED or PENDING. */
+                [LADDER_STOP]      = CELL(end_input,  EXITING),
+                [LADDER_STOP_DEAD] = CELL(end_input,  EXITING),
+                [LADDER_TIMER]     = CELL(nop,        EXITING),
+                [LADDER_REAPED]    = CELL(deliver,    EXITED),
+                [LADDER_PENDING]   = CELL(look_again, EXITING),
+        },
+        [CHILD_EXITED] = {
+                [LADDER_STOP]      = CELL(nop,        EXITED),
+                [LADDER_STOP_DEAD] = CELL(nop,        EXITED),
+                [LADDER_TIMER]     = CELL(linger_end, EXITED),
+                [LADDER_REAPED]    = CELL(nop,        EXITED),    /* pidfd closed */
+                [LADDER_PENDING]   = CELL(nop,        EXITED),
+        },
+};
+
+/* ---- actions ---------------------------------------------------------- */
+
+static int act_nop(pv_child *c, int *then)
+{
+        (void)c;
+        (void)then;
+        return 0;
+}
+
+/* The first rung, and all that is left to do for a dead child. */
+static int act_end_input(pv_child *c, int *then)
+{
+        (void)then;
+        pv__stdio_stop_input(c->loop, &c->io);
+        return 0;
+}
+
+/* SIGTERM (then SIGCONT: a stopped child cannot act on SIGTERM until
+ * continued) to the tree, and the grace timer.  -errno when the SIGTERM
+ * could not be sent. */
+static int term(pv_child *c, int *then)
+{
+        int r;
+
+        /* From here the stop is what ends the child, even if closing its
+         * stdin is enough and it is gone before the SIGTERM. */
+        c->exit_flags |= PV_EXIT_F_STOPPED;
+        pv__stdio_stop_input(c->loop, &c->io);
+        r = pv__signal_send(c, SIGTERM, true);
+        if (r < 0 && r != -ESRCH) {     /* ESRCH: it just went */
+                c->exit_flags &= ~(unsigned)PV_EXIT_F_STOPPED;
+                return r;
+        }
+        if (r == 0)
+                (void)pv__signal_send(c, SIGCONT, true);
+        if (pv__timer_arm(c->loop, &c->timer, pv__now_ns() + c->grace_ns) < 0)
+                /* No grace timer, no escalation later: a child that
+                 * ignores SIGTERM would live on.  A grace of zero. */
+                *then = LADDER_TIMER;
+        return 0;
+}
+
+static int act_term(pv_child *c, int *then)
+{
+        return term(c, then);
+}
+
+static int act_deadline(pv_child *c, int *then)
+{
+        c->exit_flags |= PV_EXIT_F_DEADLINE;
+        if (term(c, then) < 0)
+                /* Nobody to report to from a timer: escalate at once. */
+                *then = LADDER_TIMER;
+        return 0;
+}
+
+static int act_kill(pv_child *c, int *then)
+{
+        int r = pv__signal_send(c, SIGKILL, true);
+
+        (void)then;
+        if (r == -ESRCH)
+                /* Exited during the grace, its pidfd event queued behind
+                 * this timer: it needed no SIGKILL.  The pidfd will tell. */
+                return 0;
+        if (r < 0) {
+                /* Not sent, so not recorded as sent: try again later, from
+                 * STOPPING (the state goes back on an error). */
+                (void)pv__timer_arm(c->loop, &c->timer, pv__now_ns() + KILL_RETRY_NS);
+                return r;
+        }
+        c->exit_flags |= PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED;
+        return 0;
+}
+
+static int act_deliver(pv_child *c, int *then)
+{
+        (void)then;
+        pv__exit_deliver(c);
+        return 0;
+}
+
+static int act_look_again(pv_child *c, int *then)
+{
+        (void)then;
+        return pv__exit_look_again(c);
+}
+
+static int act_linger_end(pv_child *c, int *then)
+{
+        (void)then;
+        pv__exit_linger_end(c);
+        return 0;
+}
+
+/* ---- the engine ------------------------------------------------------- */
+
+/* What happened, as the table sees it.  Only here is the pidfd looked at
+ * and the status collected. */
+static int normalise(pv_child *c, int input)
+{
+        bool alive = c->state == CHILD_RUNNING || c->state == CHILD_STOPPING ||
+                     c->state == CHILD_KILLED;
+
+        switch (input) {
+        case CHILD_IN_STOP:
+                /* A stop may come from outside a dispatch: a dead child is
+                 * collected by its pidfd event, not here. */
+                return alive && pv__signal_exited(c) ? LADDER_STOP_DEAD : LADDER_STOP;
+        case CHILD_IN_TIMER:
+                if (c->state == CHILD_EXITING || (alive && pv__signal_exited(c)))
+                        break;
+                return LADDER_TIMER;
+        case CHILD_IN_PIDFD:
+                if (!alive)
+                        return LADDER_NONE;         /* a stale event */
+                break;
+        default:
+                return LADDER_NONE;
+        }
+        return pv__exit_collect(c) == COLLECT_REAPED ? LADDER_REAPED : LADDER_PENDING;
+}
+
+int pv__ladder_run(pv_child *c, int ev)
+{
+        int first = 0;
+        bool ran = false;
+
+        assert(ev == LADDER_NONE || (ev >= 0 && ev < _LADDER_MAX));
+        /* deliver may drop the last reference: inside a dispatch (the only
+         * place REAPED comes from) that only moves c to the graveyard, so
+         * c stays readable here; deliver raises no follow-up. */
+        while (ev != LADDER_NONE) {
+                const struct cell *k = &table[c->state][ev];
+                int was = c->state, r;
+
+                ev = LADDER_NONE;
+                c->state = k->next;
+                r = k->action(c, &ev);
+                if (r < 0)
+                        c->state = was;
+                if (!ran)
+                        first = r;
+                ran = true;
+        }
+        return first;
+}
+
+int pv__ladder_input(pv_child *c, int input)
+{
+        return pv__ladder_run(c, normalise(c, input));
+}
+
+unsigned pv__ladder_exit_flags(unsigned flags, const struct pv_exit *e)
+{
+        /* ESCALATED says the SIGKILL ended it.  One sent while the child
+         * was already ending (of SIGTERM, or by exiting) when the grace
+         * ran out did not: the status shows what did.  A lost status
+         * cannot say otherwise: the flag stays. */
+        if (e->kind != PV_EXIT_LOST && !(e->kind == PV_EXIT_KILLED && e->signal == SIGKILL))
+                flags &= ~(unsigned)PV_EXIT_F_ESCALATED;
+        return flags;
+}

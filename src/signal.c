@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signalling a child: through its pidfd (never a recycled pid), its process
+ * group, or its cgroup.  The one place that sends a signal.
+ */
+#include <pidvisor.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "child.h"
+#include "fault.h"
+#include "loop.h"
+#include "syscall.h"
+
+static bool pidfd_exited(int pidfd)
+{
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return sys_poll(&p, 1, 0) != 0;
+}
+
+bool pv__signal_exited(const pv_child *c)
+{
+        return pidfd_exited(c->pidfd.fd);
+}
+
+static int by_pidfd(const pv_loop *l, int pidfd, pid_t pid, int sig)
+{
+        int r = -EPERM;
+
+        if (likely(l->feat.pidfd_signal))
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_pidfd_send_signal(pidfd, sig, 0)));
+        if (r == -EPERM || r == -ENOSYS)
+                /* Refused: a sandbox (Docker's profile before 20.10 says
+                 * EPERM), or a tool that lacks the call (valgrind 3.19).
+                 * By pid then, safe while the pidfd shows the child
+                 * unexited (checked by the caller): its pid is still its
+                 * own.  Delete when no sandbox or tool we meet refuses it. */
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(pid, sig)));
+        return r;
+}
+
+int pv__signal_pidfd(int pidfd, pid_t pid, int sig)
+{
+        int r = sys_pidfd_send_signal(pidfd, sig, 0);
+
+        if (r < 0 && r != -ESRCH && !pidfd_exited(pidfd))
+                r = sys_kill(pid, sig);
+        return r;
+}
+
+/* Signal every process of the child's own cgroup: SIGKILL through
+ * cgroup.kill where the kernel has it (5.14), else each pid listed in
+ * cgroup.procs (a pid that exits meanwhile and is reused outside the
+ * cgroup at once could be hit: the window cgroup.kill closes).  Returns
+ * whether the child itself was among those signalled (it may have left the
+ * cgroup), so that it does not get the signal twice. */
+static bool cgroup_signal(pv_child *c, int sig)
+{
+        char buf[4096];
+        bool self = false;
+        ssize_t n;
+        int fd;
+
+        if (sig == SIGKILL) {
+                PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.kill",
+                                                    O_WRONLY | O_CLOEXEC, 0)));
+                if (fd >= 0) {
+                        n = sys_write(fd, "1", 1);
+                        sys_close(fd);
+                        if (n == 1)
+                                return false;   /* cheap to repeat: SIGKILL */
+                }
+        }
+        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.procs",
+                                            O_RDONLY | O_CLOEXEC, 0)));
+        if (fd < 0)
+                return false;
+        /* Whole lines only: a pid cut at the buffer's end is read again. */
+        long carry = 0;
+        while ((n = sys_read(fd, buf, sizeof(buf))) > 0) {
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] >= '0' && buf[i] <= '9') {
+                                carry = carry * 10 + (buf[i] - '0');
+                        } else {
+                                if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
+                                        self |= carry == c->pid;
+                                carry = 0;
+                        }
+                }
+        }
+        if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
+                self |= carry == c->pid;
+        sys_close(fd);
+        return self;
+}
+
+/* Until the loop reaps the child, its pid (and so its pgid) cannot be
+ * reused, which makes kill(-pid) safe, unless a host reaper took the child
+ * between our check and the kill (a window we cannot close before
+ * PIDFD_SIGNAL_PROCESS_GROUP). */
+static int group_signal(pv_child *c, int sig)
+{
+        int r;
+
+        if (c->loop->feat.pidfd_signal_pgrp)
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
+                                     sys_pidfd_send_signal(c->pidfd.fd, sig,
+                                                           PIDFD_SIGNAL_PROCESS_GROUP)));
+        else    /* before Linux 6.9; delete when that is our floor */
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(-c->pid, sig)));
+        return r;
+}
+
+int pv__signal_send(pv_child *c, int sig, bool tree)
+{
+        int r;
+
+        if (pv__signal_exited(c))
+                return -ESRCH;
+        if (tree && c->cgroup_fd >= 0) {
+                if (cgroup_signal(c, sig))
+                        return 0;
+                /* Not reached through the cgroup: signal it directly. */
+        } else if (tree && (c->spawn_flags & (PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_NEW_SESSION))) {
+                r = group_signal(c, sig);
+                if (r != -ESRCH)
+                        return r;
+                /* The child left its group (setsid, setpgid): signal it. */
+        }
+        return by_pidfd(c->loop, c->pidfd.fd, c->pid, sig);
+}
+
+PV_EXPORT int pv_child_signal(pv_child *c, int sig)
+{
+        return_if_invalid(c, -EINVAL);
+        return_if_invalid(sig >= 0 && sig <= PV__NSIG, -EINVAL);
+        int r = pv__loop_check(c->loop);
+        if (r < 0)
+                return r;
+        if (pv__child_gone(c))
+                return -ESRCH;
+        return pv__signal_send(c, sig, false);
+}

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/* src/ladder.c: the stop ladder's table, alone.  No process and no wall
+ * time: ladder.c is compiled into this test with a stub signaller, stubs
+ * for the exit and stdio sides, and the real timer heap (src/timer.c) on a
+ * fake clock.  Every (state, event) cell is run once against an
+ * expectation written here, independently of the table. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/child.h"
+#include "../src/loop.h"
+#include "../src/timer.h"
+#include "fake-clock.h"
+
+TestSuite(ladder, .timeout = 30);
+
+/* ---- the fake world --------------------------------------------------- */
+
+
+#define MAX_SENT 8
+static struct {
+        int sig[MAX_SENT];      /* signals sent, in order */
+        bool tree[MAX_SENT];
+        int n_sent;
+        int refuse[65];         /* per signal: the -errno to answer, or 0 */
+        bool exited;            /* the pidfd reads as exited */
+        int collect;            /* what pv__exit_collect answers */
+        int n_collect, n_stop_input, n_deliver, n_look, n_linger_end;
+} w;
+
+bool pv__signal_exited(const pv_child *c)
+{
+        (void)c;
+        return w.exited;
+}
+
+int pv__signal_send(pv_child *c, int sig, bool tree)
+{
+        (void)c;
+        if (w.refuse[sig])
+                return w.refuse[sig];
+        cr_assert_lt(w.n_sent, MAX_SENT);
+        w.tree[w.n_sent] = tree;
+        w.sig[w.n_sent++] = sig;
+        return 0;
+}
+
+void pv__stdio_stop_input(pv_loop *l, struct pv__stdio *io)
+{
+        (void)l; (void)io;
+        w.n_stop_input++;
+}
+
+int pv__exit_collect(pv_child *c)
+{
+        (void)c;
+        w.n_collect++;
+        return w.collect;
+}
+
+void pv__exit_deliver(pv_child *c)
+{
+        cr_assert_eq(c->state, CHILD_EXITED, "deliver runs in EXITED (its callbacks see it)");
+        w.n_deliver++;
+}
+
+int pv__exit_look_again(pv_child *c)
+{
+        cr_assert_eq(c->state, CHILD_EXITING);
+        w.n_look++;
+        return 0;
+}
+
+void pv__exit_linger_end(pv_child *c)
+{
+        (void)c;
+        w.n_linger_end++;
+}
+
+#define GRACE_NS (5000ull * 1000000u)
+#define T0 (1000ull * 1000000000u)
+
+static pv_loop loop;
+static pv_child child;
+
+static void on_timer(struct pv__timer *t)
+{
+        (void)pv__ladder_input(container_of(t, pv_child, timer), CHILD_IN_TIMER);
+}
+
+static void setup(void)
+{
+        memset(&w, 0, sizeof(w));
+        memset(&loop, 0, sizeof(loop));
+        memset(&child, 0, sizeof(child));
+        loop.timer_fd = -1;
+        cr_assert_eq(pv__timers_init(&loop), 0);
+        cr_assert_eq(pv__timers_reserve(&loop, 4), 0);
+        child.loop = &loop;
+        child.grace_ns = GRACE_NS;
+        child.pidfd.fd = -1;
+        child.cgroup_fd = -1;
+        pv__timer_init(&child.timer, on_timer);
+        fake_now = T0;
+}
+
+static void teardown(void)
+{
+        pv__timers_done(&loop);
+}
+
+static bool armed_at(uint64_t when)
+{
+        return child.timer.idx != PV_TIMER_IDLE && child.timer.when_ns == when;
+}
+
+/* ---- every cell ------------------------------------------------------- */
+
+enum { A_NOP, A_END_INPUT, A_TERM, A_DEADLINE, A_KILL, A_DELIVER, A_LOOK, A_LINGER_END };
+
+struct expect {
+        int action;
+        int next;
+};
+
+static const struct expect expected[_CHILD_STATE_MAX][_LADDER_MAX] = {
+        [CHILD_RUNNING] = {
+                [LADDER_STOP] = { A_TERM, CHILD_STOPPING },
+                [LADDER_STOP_DEAD] = { A_END_INPUT, CHILD_RUNNING },
+                [LADDER_TIMER] = { A_DEADLINE, CHILD_STOPPING },
+                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
+                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
+        },
+        [CHILD_STOPPING] = {
+                [LADDER_STOP] = { A_NOP, CHILD_STOPPING },
+                [LADDER_STOP_DEAD] = { A_NOP, CHILD_STOPPING },
+                [LADDER_TIMER] = { A_KILL, CHILD_KILLED },
+                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
+                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
+        },
+        [CHILD_KILLED] = {
+                [LADDER_STOP] = { A_NOP, CHILD_KILLED },
+                [LADDER_STOP_DEAD] = { A_NOP, CHILD_KILLED },
+                [LADDER_TIMER] = { A_NOP, CHILD_KILLED },
+                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
+                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
+        },
+        [CHILD_EXITING] = {
+                [LADDER_STOP] = { A_END_INPUT, CHILD_EXITING },
+                [LADDER_STOP_DEAD] = { A_END_INPUT, CHILD_EXITING },
+                [LADDER_TIMER] = { A_NOP, CHILD_EXITING },
+                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
+                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
+        },
+        [CHILD_EXITED] = {
+                [LADDER_STOP] = { A_NOP, CHILD_EXITED },
+                [LADDER_STOP_DEAD] = { A_NOP, CHILD_EXITED },
+                [LADDER_TIMER] = { A_LINGER_END, CHILD_EXITED },
+                [LADDER_REAPED] = { A_NOP, CHILD_EXITED },
+                [LADDER_PENDING] = { A_NOP, CHILD_EXITED },
+        },
+};
+
+/* What each action leaves behind, seen from outside. */
+static void check_action(int state, int ev, int action)
+{
+        const unsigned stop = PV_EXIT_F_STOPPED, esc = PV_EXIT_F_ESCALATED;
+        int sent = w.n_sent;
+
+        cr_assert_eq(w.n_deliver, action == A_DELIVER, "cell %d/%d: deliver", state, ev);
+        cr_assert_eq(w.n_look, action == A_LOOK, "cell %d/%d: look again", state, ev);
+        cr_assert_eq(w.n_linger_end, action == A_LINGER_END, "cell %d/%d: linger", state, ev);
+        cr_assert_eq(w.n_stop_input,
+                     action == A_END_INPUT || action == A_TERM || action == A_DEADLINE,
+                     "cell %d/%d: input ended", state, ev);
+        cr_assert_eq(w.n_collect, 0, "the table itself never collects");
+        switch (action) {
+        case A_TERM:
+        case A_DEADLINE:
+                cr_assert_eq(sent, 2, "cell %d/%d: SIGTERM + SIGCONT", state, ev);
+                cr_assert(w.sig[0] == SIGTERM && w.sig[1] == SIGCONT && w.tree[0] && w.tree[1]);
+                cr_assert_eq(child.exit_flags,
+                             stop | (action == A_DEADLINE ? PV_EXIT_F_DEADLINE : 0u));
+                cr_assert(armed_at(T0 + GRACE_NS), "grace timer at now + grace");
+                break;
+        case A_KILL:
+                cr_assert_eq(sent, 1);
+                cr_assert(w.sig[0] == SIGKILL && w.tree[0], "SIGKILL to the tree");
+                cr_assert_eq(child.exit_flags, stop | esc);
+                break;
+        default:
+                cr_assert_eq(sent, 0, "cell %d/%d: no signal", state, ev);
+                cr_assert_eq(child.exit_flags, 0u, "cell %d/%d: no flag", state, ev);
+                cr_assert(child.timer.idx == PV_TIMER_IDLE, "cell %d/%d: no timer", state, ev);
+                break;
+        }
+}
+
+Test(ladder, every_cell)
+{
+        int cells = 0;
+
+        for (int s = 0; s < _CHILD_STATE_MAX; s++) {
+                for (int ev = 0; ev < _LADDER_MAX; ev++) {
+                        const struct expect *x = &expected[s][ev];
+
+                        setup();
+                        child.state = s;
+                        cr_assert_eq(pv__ladder_run(&child, ev), 0, "cell %d/%d", s, ev);
+                        cr_assert_eq(child.state, x->next, "cell %d/%d: state %d, want %d", s,
+                                     ev, child.state, x->next);
+                        check_action(s, ev, x->action);
+                        teardown();
+                        cells++;
+                }
+        }
+        cr_assert_eq(cells, 25);
+}
+
+/* ---- failures, follow-ups and the clock ------------------------------- */
+
+/* A SIGTERM that cannot be sent: pv_child_stop gets the error, and nothing
+ * changed but the input (which a stop always ends). */
+Test(ladder, stop_refused, .init = setup, .fini = teardown)
+{
+        w.refuse[SIGTERM] = -EPERM;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_STOP), -EPERM);
+        cr_assert_eq(child.state, CHILD_RUNNING);
+        cr_assert_eq(child.exit_flags, 0u);
+        cr_assert_eq(w.n_sent, 0);
+        cr_assert(child.timer.idx == PV_TIMER_IDLE);
+        cr_assert_eq(w.n_stop_input, 1);
+}
+
+/* A deadline whose SIGTERM is refused escalates at once (nobody to report
+ * to); where SIGKILL is refused too, it stays STOPPING and tries again
+ * every second, never recording a SIGKILL it did not send. */
+Test(ladder, deadline_escalates_and_retries, .init = setup, .fini = teardown)
+{
+        w.refuse[SIGTERM] = -EPERM;
+        w.refuse[SIGKILL] = -EPERM;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_TIMER), 0);
+        cr_assert_eq(child.state, CHILD_STOPPING);
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_DEADLINE);
+        cr_assert(armed_at(T0 + 1000000000ull), "SIGKILL retried in a second");
+        cr_assert_eq(w.n_sent, 0);
+
+        /* A second later, still refused: again. */
+        fake_now = T0 + 1000000000ull;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_STOPPING);
+        cr_assert(armed_at(fake_now + 1000000000ull));
+        /* Then allowed. */
+        w.refuse[SIGKILL] = 0;
+        fake_now += 1000000000ull;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_KILLED);
+        cr_assert_eq(w.n_sent, 1);
+        cr_assert_eq(w.sig[0], SIGKILL);
+        cr_assert_eq(child.exit_flags,
+                     PV_EXIT_F_DEADLINE | PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED);
+}
+
+/* No grace timer (the timerfd broke): a grace of zero, as a follow-up
+ * event through the table, not an action calling an action. */
+Test(ladder, no_grace_timer_escalates_now, .init = setup, .fini = teardown)
+{
+        int fd = loop.timer_fd;
+
+        loop.timer_fd = -1;     /* settime fails: EBADF */
+        cr_assert_eq(pv__ladder_run(&child, LADDER_STOP), 0);
+        loop.timer_fd = fd;
+        cr_assert_eq(child.state, CHILD_KILLED);
+        cr_assert_eq(w.n_sent, 3);
+        cr_assert(w.sig[0] == SIGTERM && w.sig[1] == SIGCONT && w.sig[2] == SIGKILL);
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED);
+}
+
+/* The grace is honoured on the clock: no SIGKILL a nanosecond early. */
+Test(ladder, grace_on_the_clock, .init = setup, .fini = teardown)
+{
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_STOP), 0);
+        cr_assert_eq(child.state, CHILD_STOPPING);
+        fake_now = T0 + GRACE_NS - 1;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_STOPPING);
+        cr_assert_eq(w.n_sent, 2);
+        fake_now = T0 + GRACE_NS;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_KILLED);
+        cr_assert_eq(w.sig[2], SIGKILL);
+        /* A second stop changes nothing. */
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_STOP), 0);
+        cr_assert_eq(w.n_sent, 3);
+}
+
+/* The grace ran out while the child was already dead, its pidfd event
+ * queued behind the timer: normalised to an exit, collected, delivered;
+ * no SIGKILL, no ESCALATED. */
+Test(ladder, timer_after_death_is_an_exit, .init = setup, .fini = teardown)
+{
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_STOP), 0);
+        w.exited = true;
+        w.collect = COLLECT_REAPED;
+        fake_now = T0 + GRACE_NS;
+        pv__timers_run(&loop);
+        cr_assert_eq(w.n_collect, 1);
+        cr_assert_eq(w.n_deliver, 1);
+        cr_assert_eq(child.state, CHILD_EXITED);
+        cr_assert_eq(w.n_sent, 2, "no SIGKILL to a dead child");
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_STOPPED);
+}
+
+/* A stop of a child that is dead but not yet collected ends its input and
+ * sends nothing: not a stop (no STOPPED), and not a collect (a stop may
+ * come from outside a dispatch, where no callback may run). */
+Test(ladder, stop_after_death, .init = setup, .fini = teardown)
+{
+        w.exited = true;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_STOP), 0);
+        cr_assert_eq(child.state, CHILD_RUNNING);
+        cr_assert_eq(w.n_sent, 0);
+        cr_assert_eq(w.n_collect, 0);
+        cr_assert_eq(w.n_stop_input, 1);
+        cr_assert_eq(child.exit_flags, 0u);
+}
+
+/* The pidfd: collected on entry; a status not yet ours looks again; the
+ * look's timer collects again; a stale event after the exit does nothing. */
+Test(ladder, pidfd_and_looks, .init = setup, .fini = teardown)
+{
+        w.collect = COLLECT_PENDING;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(child.state, CHILD_EXITING);
+        cr_assert_eq(w.n_look, 1);
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TIMER), 0);
+        cr_assert_eq(w.n_collect, 2);
+        cr_assert_eq(w.n_look, 2);
+        w.collect = COLLECT_REAPED;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TIMER), 0);
+        cr_assert_eq(child.state, CHILD_EXITED);
+        cr_assert_eq(w.n_deliver, 1);
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(w.n_collect, 3, "a stale pidfd event collects nothing");
+        cr_assert_eq(w.n_deliver, 1);
+        /* EXITED's timer is the linger's end. */
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TIMER), 0);
+        cr_assert_eq(w.n_linger_end, 1);
+}
+
+/* SIGKILL found the child already gone (ESRCH): KILLED, nothing recorded;
+ * the pidfd will tell. */
+Test(ladder, kill_finds_it_gone, .init = setup, .fini = teardown)
+{
+        child.state = CHILD_STOPPING;
+        w.refuse[SIGKILL] = -ESRCH;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_TIMER), 0);
+        cr_assert_eq(child.state, CHILD_KILLED);
+        cr_assert_eq(child.exit_flags & PV_EXIT_F_ESCALATED, 0u);
+}
+
+/* ESCALATED means the SIGKILL ended it: not when the child was already
+ * dying of SIGTERM (or exiting) when the grace ran out. */
+Test(ladder, escalated_only_when_sigkill_ended_it)
+{
+        const unsigned sent = PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED;
+        struct pv_exit by_term = { .kind = PV_EXIT_KILLED, .signal = SIGTERM };
+        struct pv_exit by_kill = { .kind = PV_EXIT_KILLED, .signal = SIGKILL };
+        struct pv_exit exited = { .kind = PV_EXIT_EXITED, .code = 0 };
+        struct pv_exit lost = { .kind = PV_EXIT_LOST };
+
+        cr_assert_eq(pv__ladder_exit_flags(sent, &by_term), PV_EXIT_F_STOPPED);
+        cr_assert_eq(pv__ladder_exit_flags(sent, &exited), PV_EXIT_F_STOPPED);
+        cr_assert_eq(pv__ladder_exit_flags(sent, &by_kill), sent);
+        cr_assert_eq(pv__ladder_exit_flags(sent, &lost), sent, "a lost status cannot say");
+        cr_assert_eq(pv__ladder_exit_flags(PV_EXIT_F_STOPPED, &by_kill), PV_EXIT_F_STOPPED,
+                     "a SIGKILL from someone else is not an escalation");
+}
+
+/* The child went between the look at its pidfd and the SIGTERM (ESRCH):
+ * still a stop (its EOF may be what ended it), no SIGCONT to a dead child,
+ * and the grace timer armed all the same. */
+Test(ladder, term_finds_it_gone, .init = setup, .fini = teardown)
+{
+        w.refuse[SIGTERM] = -ESRCH;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_STOP), 0);
+        cr_assert_eq(child.state, CHILD_STOPPING);
+        cr_assert_eq(w.n_sent, 0, "no SIGCONT after ESRCH");
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_STOPPED);
+        cr_assert(armed_at(T0 + GRACE_NS));
+}
