@@ -318,6 +318,20 @@ enum pv_spawn_flags {
                                          * own cgroup */
         PV_SPAWN_F_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
                                          * thread dies (pdeath_signal) */
+        PV_SPAWN_F_TREE      = 1u << 4, /* the child and its descendants are
+                                         * one: with PV_SPAWN_F_CGROUP (its
+                                         * own cgroup), or PV_SPAWN_F_NEW_PGRP
+                                         * or _NEW_SESSION (its process
+                                         * group: a descendant that leaves
+                                         * the group escapes).  The exit is
+                                         * delivered once the whole tree is
+                                         * gone: descendants left when the
+                                         * child ends get the ladder's rest
+                                         * (SIGTERM and SIGCONT unless the
+                                         * ladder sent them already, the
+                                         * grace, SIGKILL) and the exit
+                                         * flags say so.  The output pipes
+                                         * stay read meanwhile */
 };
 
 /* How a child ended. */
@@ -341,6 +355,10 @@ enum pv_exit_flags {
         PV_EXIT_F_RECOVERED = 1u << 3, /* another reaper took the status; it was
                                       * recovered with PIDFD_GET_INFO, and
                                       * rusage is not available (all zero) */
+        PV_EXIT_F_TREE_LEFT = 1u << 4, /* PV_SPAWN_F_TREE: processes of the
+                                      * tree outlived the child; the exit
+                                      * waited until they were gone */
+        PV_EXIT_F_TREE_KILLED = 1u << 5, /* ... and the tree got SIGKILL */
 };
 
 struct pv_exit {

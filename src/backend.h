@@ -17,6 +17,7 @@ typedef struct pv_loop pv_loop;
 #define PV_EV_OUT EPOLLOUT
 #define PV_EV_ERR EPOLLERR
 #define PV_EV_HUP EPOLLHUP
+#define PV_EV_PRI EPOLLPRI
 
 /* One watched fd.  Embedded in its owner (the loop's timer, a child's pidfd
  * or pipe end); the backend hands it back on readiness. */

@@ -39,6 +39,7 @@ pv_child *pv__child_new(pv_loop *l, const struct pv_spawn_opts *o)
         c->state = CHILD_RUNNING;
         c->pidfd.fd = -1;
         c->pidfd.cb = pidfd_ready;
+        c->tree_src.fd = -1;
         c->cgroup_fd = -1;
         c->spawn_flags = o->flags;
         c->grace_ns = (uint64_t)(o->grace_ms ? o->grace_ms : DEFAULT_GRACE_MS) * 1000000u;
@@ -74,6 +75,10 @@ void pv__child_kill_now(pv_child *c)
 {
         int r;
 
+        if (c->state == CHILD_TREE || c->state == CHILD_TREE_KILLED) {
+                (void)pv__signal_tree(c, SIGKILL);      /* not waited for */
+                return;
+        }
         if (pv__child_gone(c))
                 return;
         r = pv__signal_send(c, SIGKILL, true);
@@ -109,6 +114,7 @@ void pv__child_free(pv_child *c)
         pv__timer_disarm(l, &c->timer);
         pv__stdio_close(l, &c->io);
         pv__loop_close(l, &c->pidfd);
+        pv__tree_close(c);
         pv_list_del(&c->node);
         l->n_children--;
         free(c);

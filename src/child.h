@@ -28,8 +28,15 @@ enum pv__child_state {
                             * tracer holds the zombie, or another reaper
                             * took it and the kernel has not published it;
                             * pidfd out of the loop; timer: look again */
-        CHILD_EXITED,      /* reaped; exit is final; output streams may
-                            * linger; timer: the linger's end */
+        CHILD_TREE,        /* PV_SPAWN_F_TREE: reaped, status kept, and
+                            * its tree still populated: SIGTERM sent to the
+                            * tree; timer: the grace's end (and the polls
+                            * of a process group) */
+        CHILD_TREE_KILLED, /* SIGKILL sent to the tree; waiting for it to
+                            * empty; timer: the polls of a process group */
+        CHILD_EXITED,      /* reaped (its tree empty); exit is final;
+                            * output streams may linger; timer: the
+                            * linger's end */
         _CHILD_STATE_MAX
 };
 
@@ -63,6 +70,14 @@ struct pv_child {
         bool unkillable;           /* pv__child_kill_now could not signal it */
         bool pidfd_watched;        /* the pidfd is in the loop */
         bool lingering;            /* exited, streams open: holds a reference */
+        bool tree_watched;         /* tree_src is in the loop */
+        struct pv__source tree_src; /* cgroup.events of a PV_SPAWN_F_TREE
+                                    * child in its cgroup, once it is in a
+                                    * TREE state (EPOLLPRI); fd -1 else */
+        uint64_t tree_poll_ns;     /* the last poll interval (process group,
+                                    * or a cgroup whose events fd is not in
+                                    * the loop); 0 before the first */
+        uint64_t tree_grace_end_ns; /* in CHILD_TREE: when SIGKILL is due */
         uint64_t grace_ns;
         uint64_t linger_ns;
         uint64_t started_ns;
@@ -87,7 +102,7 @@ static inline pv_loop *pv__child_loop(pv_child *c) { return c->loop; }
 /* Dead as far as the loop knows: reaped, or its status pending. */
 static inline bool pv__child_gone(const pv_child *c)
 {
-        return c->state == CHILD_EXITING || c->state == CHILD_EXITED;
+        return c->state >= CHILD_EXITING;
 }
 
 /* ---- child.c: lifetime ---- */
@@ -126,6 +141,10 @@ bool pv__signal_exited(const pv_child *c) PV_HIDDEN;
  * or its process group when it leads one).  -ESRCH once it has exited;
  * -EPERM (or another -errno) when every way was refused. */
 int pv__signal_send(pv_child *c, int sig, bool tree) PV_HIDDEN;
+/* Signal c's tree (PV_SPAWN_F_TREE) after the child itself was reaped:
+ * every process of its cgroup, or kill(-pgid).  0, -ESRCH (none left), or
+ * -errno. */
+int pv__signal_tree(pv_child *c, int sig) PV_HIDDEN;
 /* Signal a process we hold a pidfd of, before there is a child object:
  * through the pidfd, or where that is refused, by pid while the pidfd shows
  * it has not exited.  0, -ESRCH, or -errno. */
@@ -138,6 +157,7 @@ enum pv__child_input {
         CHILD_IN_STOP,     /* pv_child_stop() */
         CHILD_IN_TIMER,    /* the child's timer fired */
         CHILD_IN_PIDFD,    /* the pidfd turned readable */
+        CHILD_IN_TREE,     /* the tree's cgroup.events turned EPOLLPRI */
 };
 /* What happened, normalised: the table's columns (see ladder.c). */
 enum pv__ladder_event {
@@ -147,8 +167,12 @@ enum pv__ladder_event {
                             * readable, its exit not yet handled) */
         LADDER_TIMER,      /* the timer fired, the child unexited (or, in
                             * EXITED, the linger's end) */
-        LADDER_REAPED,     /* status taken (or lost for good): c->exit */
+        LADDER_REAPED,     /* status taken (or lost for good): c->exit;
+                            * its tree, if it has one, is empty */
+        LADDER_REAPED_TREE, /* status taken, and its tree still populated */
         LADDER_PENDING,    /* dead, its status not ours yet */
+        LADDER_TREE_EMPTY, /* the tree has emptied */
+        LADDER_TREE_POLL,  /* time to look at the tree again */
         _LADDER_MAX
 };
 /* Run the table from event ev (and the follow-ups its actions raise).
@@ -162,6 +186,21 @@ int pv__ladder_input(pv_child *c, int input) PV_HIDDEN;
 /* The final exit flags, given what the ladder recorded and how the child
  * ended: ESCALATED only when the SIGKILL is what ended it. */
 unsigned pv__ladder_exit_flags(unsigned flags, const struct pv_exit *e) PV_HIDDEN;
+
+/* ---- tree.c ---- */
+
+/* Whether c's tree (its cgroup, or its process group) still has a
+ * process: 1, 0, or -errno.  Opens (and keeps) cgroup.events the first
+ * time it finds the cgroup populated. */
+int pv__tree_populated(pv_child *c) PV_HIDDEN;
+/* Watch the tree for emptying: cgroup.events in the loop where it can be. */
+void pv__tree_watch(pv_child *c) PV_HIDDEN;
+/* Whether the tree must be polled (a process group, or no events fd). */
+bool pv__tree_polled(const pv_child *c) PV_HIDDEN;
+/* When to poll next (backing off); advances the interval. */
+uint64_t pv__tree_next_poll(pv_child *c) PV_HIDDEN;
+/* Stop watching; close cgroup.events. */
+void pv__tree_close(pv_child *c) PV_HIDDEN;
 
 /* ---- exit.c ---- */
 
@@ -177,6 +216,8 @@ int pv__exit_collect(pv_child *c) PV_HIDDEN;
  * callback, start a linger; drops the loop's reference (c may be in the
  * graveyard after). */
 void pv__exit_deliver(pv_child *c) PV_HIDDEN;
+/* The child is reaped but its exit waits for its tree: close the pidfd. */
+void pv__exit_park(pv_child *c) PV_HIDDEN;
 /* Take the pidfd out of the loop and look again later (backing off). */
 int pv__exit_look_again(pv_child *c) PV_HIDDEN;
 /* The linger is over (its timer, or a release): end the streams. */

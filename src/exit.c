@@ -88,6 +88,12 @@ int pv__exit_collect(pv_child *c)
         return COLLECT_REAPED;
 }
 
+void pv__exit_park(pv_child *c)
+{
+        c->pidfd_watched = false;
+        pv__loop_close(c->loop, &c->pidfd);
+}
+
 int pv__exit_look_again(pv_child *c)
 {
         unsigned shift = c->tries < 10 ? c->tries : 10;
@@ -139,8 +145,8 @@ void pv__exit_deliver(pv_child *c)
         c->exit.flags = pv__ladder_exit_flags(c->exit_flags, &c->exit);
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
-        c->pidfd_watched = false;
-        pv__loop_close(l, &c->pidfd);
+        pv__exit_park(c);
+        pv__tree_close(c);
         if (c->cgroup_fd >= 0)
                 sys_close(c->cgroup_fd);    /* no more signals to send */
         c->cgroup_fd = -1;

@@ -45,46 +45,87 @@ static int act_kill(pv_child *c, int *then);
 static int act_deliver(pv_child *c, int *then);
 static int act_look_again(pv_child *c, int *then);
 static int act_linger_end(pv_child *c, int *then);
+static int act_tree_term(pv_child *c, int *then);
+static int act_tree_graced(pv_child *c, int *then);
+static int act_tree_killed(pv_child *c, int *then);
+static int act_tree_kill(pv_child *c, int *then);
+static int act_tree_poll(pv_child *c, int *then);
 
 #define CELL(a, n) { act_##a, CHILD_##n }
 
 static const struct cell table[_CHILD_STATE_MAX][_LADDER_MAX] = {
         [CHILD_RUNNING] = {
-                [LADDER_STOP]      = CELL(term,       STOPPING),
-                [LADDER_STOP_DEAD] = CELL(end_input,  RUNNING),
-                [LADDER_TIMER]     = CELL(deadline,   STOPPING),  /* the run deadline */
-                [LADDER_REAPED]    = CELL(deliver,    EXITED),
-                [LADDER_PENDING]   = CELL(look_again, EXITING),
+                [LADDER_STOP]        = CELL(term,        STOPPING),
+                [LADDER_STOP_DEAD]   = CELL(end_input,   RUNNING),
+                [LADDER_TIMER]       = CELL(deadline,    STOPPING), /* the run deadline */
+                [LADDER_REAPED]      = CELL(deliver,     EXITED),
+                [LADDER_REAPED_TREE] = CELL(tree_term,   TREE),
+                [LADDER_PENDING]     = CELL(look_again,  EXITING),
+                [LADDER_TREE_EMPTY]  = CELL(nop,         RUNNING),
+                [LADDER_TREE_POLL]   = CELL(nop,         RUNNING),
         },
         [CHILD_STOPPING] = {
-                [LADDER_STOP]      = CELL(nop,        STOPPING),  /* idempotent */
-                [LADDER_STOP_DEAD] = CELL(nop,        STOPPING),
-                [LADDER_TIMER]     = CELL(kill,       KILLED),    /* grace is over */
-                [LADDER_REAPED]    = CELL(deliver,    EXITED),
-                [LADDER_PENDING]   = CELL(look_again, EXITING),
+                [LADDER_STOP]        = CELL(nop,         STOPPING), /* idempotent */
+                [LADDER_STOP_DEAD]   = CELL(nop,         STOPPING),
+                [LADDER_TIMER]       = CELL(kill,        KILLED),   /* grace is over */
+                [LADDER_REAPED]      = CELL(deliver,     EXITED),
+                [LADDER_REAPED_TREE] = CELL(tree_graced, TREE),     /* same grace */
+                [LADDER_PENDING]     = CELL(look_again,  EXITING),
+                [LADDER_TREE_EMPTY]  = CELL(nop,         STOPPING),
+                [LADDER_TREE_POLL]   = CELL(nop,         STOPPING),
         },
         [CHILD_KILLED] = {
-                [LADDER_STOP]      = CELL(nop,        KILLED),
-                [LADDER_STOP_DEAD] = CELL(nop,        KILLED),
-                [LADDER_TIMER]     = CELL(nop,        KILLED),    /* no timer here */
-                [LADDER_REAPED]    = CELL(deliver,    EXITED),
-                [LADDER_PENDING]   = CELL(look_again, EXITING),
+                [LADDER_STOP]        = CELL(nop,         KILLED),
+                [LADDER_STOP_DEAD]   = CELL(nop,         KILLED),
+                [LADDER_TIMER]       = CELL(nop,         KILLED),   /* no timer here */
+                [LADDER_REAPED]      = CELL(deliver,     EXITED),
+                [LADDER_REAPED_TREE] = CELL(tree_killed, TREE_KILLED),
+                [LADDER_PENDING]     = CELL(look_again,  EXITING),
+                [LADDER_TREE_EMPTY]  = CELL(nop,         KILLED),
+                [LADDER_TREE_POLL]   = CELL(nop,         KILLED),
         },
         [CHILD_EXITING] = {
                 /* A stop of a dead child only ends its input.  Its timer
                  * is a look, normalised to REAPED or PENDING. */
-                [LADDER_STOP]      = CELL(end_input,  EXITING),
-                [LADDER_STOP_DEAD] = CELL(end_input,  EXITING),
-                [LADDER_TIMER]     = CELL(nop,        EXITING),
-                [LADDER_REAPED]    = CELL(deliver,    EXITED),
-                [LADDER_PENDING]   = CELL(look_again, EXITING),
+                [LADDER_STOP]        = CELL(end_input,   EXITING),
+                [LADDER_STOP_DEAD]   = CELL(end_input,   EXITING),
+                [LADDER_TIMER]       = CELL(nop,         EXITING),
+                [LADDER_REAPED]      = CELL(deliver,     EXITED),
+                [LADDER_REAPED_TREE] = CELL(tree_term,   TREE),
+                [LADDER_PENDING]     = CELL(look_again,  EXITING),
+                [LADDER_TREE_EMPTY]  = CELL(nop,         EXITING),
+                [LADDER_TREE_POLL]   = CELL(nop,         EXITING),
+        },
+        [CHILD_TREE] = {
+                /* SIGTERM went to the tree already. */
+                [LADDER_STOP]        = CELL(nop,         TREE),
+                [LADDER_STOP_DEAD]   = CELL(nop,         TREE),
+                [LADDER_TIMER]       = CELL(tree_kill,   TREE_KILLED), /* grace over */
+                [LADDER_REAPED]      = CELL(nop,         TREE),     /* reaped already */
+                [LADDER_REAPED_TREE] = CELL(nop,         TREE),
+                [LADDER_PENDING]     = CELL(nop,         TREE),
+                [LADDER_TREE_EMPTY]  = CELL(deliver,     EXITED),
+                [LADDER_TREE_POLL]   = CELL(tree_poll,   TREE),
+        },
+        [CHILD_TREE_KILLED] = {
+                [LADDER_STOP]        = CELL(nop,         TREE_KILLED),
+                [LADDER_STOP_DEAD]   = CELL(nop,         TREE_KILLED),
+                [LADDER_TIMER]       = CELL(nop,         TREE_KILLED),
+                [LADDER_REAPED]      = CELL(nop,         TREE_KILLED),
+                [LADDER_REAPED_TREE] = CELL(nop,         TREE_KILLED),
+                [LADDER_PENDING]     = CELL(nop,         TREE_KILLED),
+                [LADDER_TREE_EMPTY]  = CELL(deliver,     EXITED),
+                [LADDER_TREE_POLL]   = CELL(tree_poll,   TREE_KILLED),
         },
         [CHILD_EXITED] = {
-                [LADDER_STOP]      = CELL(nop,        EXITED),
-                [LADDER_STOP_DEAD] = CELL(nop,        EXITED),
-                [LADDER_TIMER]     = CELL(linger_end, EXITED),
-                [LADDER_REAPED]    = CELL(nop,        EXITED),    /* pidfd closed */
-                [LADDER_PENDING]   = CELL(nop,        EXITED),
+                [LADDER_STOP]        = CELL(nop,         EXITED),
+                [LADDER_STOP_DEAD]   = CELL(nop,         EXITED),
+                [LADDER_TIMER]       = CELL(linger_end,  EXITED),
+                [LADDER_REAPED]      = CELL(nop,         EXITED),   /* pidfd closed */
+                [LADDER_REAPED_TREE] = CELL(nop,         EXITED),
+                [LADDER_PENDING]     = CELL(nop,         EXITED),
+                [LADDER_TREE_EMPTY]  = CELL(nop,         EXITED),
+                [LADDER_TREE_POLL]   = CELL(nop,         EXITED),
         },
 };
 
@@ -183,14 +224,119 @@ static int act_linger_end(pv_child *c, int *then)
         return 0;
 }
 
+/* ---- the tree (PV_SPAWN_F_TREE) --------------------------------------- */
+
+/* The timer of a TREE state: the grace's end, or sooner the next poll of a
+ * tree that says nothing when it empties. */
+static int arm_tree_timer(pv_child *c, bool grace)
+{
+        uint64_t when = grace ? c->tree_grace_end_ns : UINT64_MAX;
+
+        if (pv__tree_polled(c)) {
+                uint64_t poll = pv__tree_next_poll(c);
+                if (poll < when)
+                        when = poll;
+        }
+        if (when == UINT64_MAX) {
+                pv__timer_disarm(c->loop, &c->timer);
+                return 0;
+        }
+        return pv__timer_arm(c->loop, &c->timer, when);
+}
+
+/* The child is reaped (its status kept for the exit), its tree lives on:
+ * watch the tree instead of the pidfd. */
+static void enter_tree(pv_child *c)
+{
+        pv__exit_park(c);
+        pv__tree_watch(c);
+        c->exit_flags |= PV_EXIT_F_TREE_LEFT;
+}
+
+/* The child ended by itself (or its status came late): the rest of the
+ * tree gets the ladder from the top. */
+static int act_tree_term(pv_child *c, int *then)
+{
+        enter_tree(c);
+        pv__stdio_stop_input(c->loop, &c->io);
+        if (pv__signal_tree(c, SIGTERM) == 0)
+                (void)pv__signal_tree(c, SIGCONT);
+        c->tree_grace_end_ns = pv__now_ns() + c->grace_ns;
+        if (arm_tree_timer(c, true) < 0)
+                *then = LADDER_TIMER;   /* no grace timer: a grace of zero */
+        return 0;
+}
+
+/* The child ended during the ladder's grace: the tree has the rest of it
+ * (the SIGTERM went to the whole tree). */
+static int act_tree_graced(pv_child *c, int *then)
+{
+        c->tree_grace_end_ns = c->timer.when_ns;
+        enter_tree(c);
+        if (arm_tree_timer(c, true) < 0)
+                *then = LADDER_TIMER;
+        return 0;
+}
+
+/* The ladder's SIGKILL went to the whole tree; it has not emptied yet. */
+static int act_tree_killed(pv_child *c, int *then)
+{
+        (void)then;
+        enter_tree(c);
+        c->exit_flags |= PV_EXIT_F_TREE_KILLED;
+        return arm_tree_timer(c, false);
+}
+
+static int act_tree_kill(pv_child *c, int *then)
+{
+        int r = pv__signal_tree(c, SIGKILL);
+
+        (void)then;
+        if (r < 0 && r != -ESRCH) {
+                (void)pv__timer_arm(c->loop, &c->timer, pv__now_ns() + KILL_RETRY_NS);
+                return r;
+        }
+        c->exit_flags |= PV_EXIT_F_TREE_KILLED;
+        return arm_tree_timer(c, false);
+}
+
+static int act_tree_poll(pv_child *c, int *then)
+{
+        (void)then;
+        return arm_tree_timer(c, c->state == CHILD_TREE);
+}
+
 /* ---- the engine ------------------------------------------------------- */
 
 /* What happened, as the table sees it.  Only here is the pidfd looked at
  * and the status collected. */
+static int collected(pv_child *c)
+{
+        if (pv__exit_collect(c) == COLLECT_PENDING)
+                return LADDER_PENDING;
+        if ((c->spawn_flags & PV_SPAWN_F_TREE) && pv__tree_populated(c) == 1)
+                return LADDER_REAPED_TREE;
+        return LADDER_REAPED;
+}
+
+/* The tree's news: emptied (an error reading it counts as empty: nothing
+ * is left to know it by), the grace over, or nothing yet. */
+static int tree_news(pv_child *c, bool timer)
+{
+        if (pv__tree_populated(c) != 1)
+                return LADDER_TREE_EMPTY;
+        if (!timer)
+                return LADDER_NONE;
+        if (c->state == CHILD_TREE && pv__now_ns() >= c->tree_grace_end_ns)
+                return LADDER_TIMER;
+        return LADDER_TREE_POLL;
+}
+
 static int normalise(pv_child *c, int input)
 {
         bool alive = c->state == CHILD_RUNNING || c->state == CHILD_STOPPING ||
                      c->state == CHILD_KILLED;
+        bool tree = c->state == CHILD_TREE || c->state == CHILD_TREE_KILLED;
 
         switch (input) {
         case CHILD_IN_STOP:
@@ -198,17 +344,18 @@ static int normalise(pv_child *c, int input)
                  * collected by its pidfd event, not here. */
                 return alive && pv__signal_exited(c) ? LADDER_STOP_DEAD : LADDER_STOP;
         case CHILD_IN_TIMER:
+                if (tree)
+                        return tree_news(c, true);
                 if (c->state == CHILD_EXITING || (alive && pv__signal_exited(c)))
-                        break;
+                        return collected(c);
                 return LADDER_TIMER;
         case CHILD_IN_PIDFD:
-                if (!alive)
-                        return LADDER_NONE;         /* a stale event */
-                break;
+                return alive ? collected(c) : LADDER_NONE;  /* else stale */
+        case CHILD_IN_TREE:
+                return tree ? tree_news(c, false) : LADDER_NONE;
         default:
                 return LADDER_NONE;
         }
-        return pv__exit_collect(c) == COLLECT_REAPED ? LADDER_REAPED : LADDER_PENDING;
 }
 
 int pv__ladder_run(pv_child *c, int ev)

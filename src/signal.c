@@ -131,6 +131,20 @@ int pv__signal_send(pv_child *c, int sig, bool tree)
         return by_pidfd(c->loop, c->pidfd.fd, c->pid, sig);
 }
 
+int pv__signal_tree(pv_child *c, int sig)
+{
+        int r;
+
+        if (c->cgroup_fd >= 0) {
+                (void)cgroup_signal(c, sig);
+                return 0;
+        }
+        /* The leader is reaped, but its pid stays allocated while its group
+         * has a member: kill(-pgid) reaches that group only. */
+        PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(-c->pid, sig)));
+        return r;
+}
+
 PV_EXPORT int pv_child_signal(pv_child *c, int sig)
 {
         return_if_invalid(c, -EINVAL);

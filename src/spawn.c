@@ -78,13 +78,15 @@ static const char *search_path(const struct pv_spawn_opts *o)
 static int check_opts(const struct pv_spawn_opts *o)
 {
         const unsigned known = PV_SPAWN_F_NEW_SESSION | PV_SPAWN_F_NEW_PGRP |
-                               PV_SPAWN_F_PDEATHSIG | PV_SPAWN_F_CGROUP;
+                               PV_SPAWN_F_PDEATHSIG | PV_SPAWN_F_CGROUP | PV_SPAWN_F_TREE;
+        const unsigned tree = PV_SPAWN_F_CGROUP | PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_NEW_SESSION;
 
         return_if_invalid(o->argv && o->argv[0] && o->argv[0][0], -EINVAL);
         return_if_invalid(!(o->flags & ~known), -EINVAL);
         return_if_invalid(o->pdeathsig >= 0 && o->pdeathsig <= PV__NSIG, -EINVAL);
         return_if_invalid(o->deadline_ms <= UINT64_MAX / 2000000u, -EINVAL);
         return_if_invalid(!(o->flags & PV_SPAWN_F_CGROUP) || o->cgroup_fd >= 0, -EINVAL);
+        return_if_invalid(!(o->flags & PV_SPAWN_F_TREE) || (o->flags & tree), -EINVAL);
         return pv__stdio_check(o->stdio);
 }
 

@@ -26,6 +26,9 @@ int main()
         return 0;
 }
 EOT
-"$cxx" -std=c++11 -Wall -Wextra -Werror -pedantic -I"${top_srcdir:-.}/include" \
+# A sanitizer build's library needs its runtime first in the program.
+san=
+readelf -d "$lib/libpidvisor.so" | grep -q 'libasan' && san="-fsanitize=address,undefined"
+"$cxx" -std=c++11 -Wall -Wextra -Werror -pedantic $san -I"${top_srcdir:-.}/include" \
         -o "$dir/t" "$dir/t.cc" -L"$lib" -lpidvisor
 LD_LIBRARY_PATH="$lib" "$dir/t"

@@ -516,33 +516,6 @@ Test(child, stop_by_stdin_eof)
         pv_loop_free(l);
 }
 
-/* A fresh cgroup v2 directory under ours, or a skip saying why not. */
-static int make_cgroup(char *path, size_t size)
-{
-        char line[4096], mnt[4096] = "", own[4096] = "";
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-
-        while (f && fgets(line, sizeof(line), f))
-                if (strstr(line, " - cgroup2 "))
-                        sscanf(line, "%*s %*s %*s %*s %4095s", mnt);
-        if (f)
-                fclose(f);
-        f = fopen("/proc/self/cgroup", "re");
-        while (f && fgets(line, sizeof(line), f))
-                if (!strncmp(line, "0::", 3))
-                        sscanf(line + 3, "%4095s", own);
-        if (f)
-                fclose(f);
-        if (!*mnt || !*own)
-                cr_skip_test("no cgroup v2 hierarchy here");
-        snprintf(path, size, "%s%s/pv-test.%d", mnt, strcmp(own, "/") ? own : "", (int)getpid());
-        if (mkdir(path, 0755) < 0)
-                cr_skip_test("cgroup v2 not writable here: %s", strerror(errno));
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        cr_assert_geq(fd, 0);
-        return fd;
-}
-
 /* Spawned into its own cgroup, the child and a grandchild that both
  * ignore SIGTERM are ended together by the ladder (cgroup.kill), and the
  * cgroup is empty afterwards. */
@@ -555,7 +528,7 @@ Test(child, cgroup_tree_stop, .timeout = 60)
         char path[4200], events[4300], buf[256] = "";
         struct pv_exit e;
         pv_child *c;
-        int gc = 0, cg = make_cgroup(path, sizeof(path));
+        int gc = 0, cg = tu_make_cgroup(path, sizeof(path), "child");
 
         o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
@@ -592,7 +565,7 @@ Test(child, cgroup_tree_stop, .timeout = 60)
 Test(child, cgroup_every_rung, .timeout = 60)
 {
         char path[4200];
-        int cg = make_cgroup(path, sizeof(path));
+        int cg = tu_make_cgroup(path, sizeof(path), "child");
         const char *leaf = strrchr(path, '/');
 
         for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++) {
@@ -633,7 +606,7 @@ Test(child, cgroup_every_rung, .timeout = 60)
 Test(child, cgroup_respawn_after_kill, .timeout = 60)
 {
         char path[4200];
-        int cg = make_cgroup(path, sizeof(path));
+        int cg = tu_make_cgroup(path, sizeof(path), "child");
         struct tu_out out = { 0 };
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ignore-term", "ready", "pause"), &out);
         struct pv_exit e;
@@ -837,7 +810,7 @@ static int no_cgroup_kill(void *arg)
 Test(child, cgroup_without_cgroup_kill, .timeout = 60)
 {
         char path[4200];
-        int cg = make_cgroup(path, sizeof(path));
+        int cg = tu_make_cgroup(path, sizeof(path), "child");
 
         close(cg);
         TU_SB_RUN("no-uring", no_cgroup_kill, path);

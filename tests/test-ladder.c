@@ -28,6 +28,11 @@ static struct {
         bool exited;            /* the pidfd reads as exited */
         int collect;            /* what pv__exit_collect answers */
         int n_collect, n_stop_input, n_deliver, n_look, n_linger_end;
+        int tree_sig[MAX_SENT]; /* signals sent to the tree after the reap */
+        int n_tree_sent;
+        int populated;          /* what pv__tree_populated answers */
+        bool polled;            /* the tree must be polled */
+        int n_park, n_watch, n_polls;
 } w;
 
 bool pv__signal_exited(const pv_child *c)
@@ -45,6 +50,48 @@ int pv__signal_send(pv_child *c, int sig, bool tree)
         w.tree[w.n_sent] = tree;
         w.sig[w.n_sent++] = sig;
         return 0;
+}
+
+int pv__signal_tree(pv_child *c, int sig)
+{
+        (void)c;
+        if (w.refuse[sig])
+                return w.refuse[sig];
+        cr_assert_lt(w.n_tree_sent, MAX_SENT);
+        w.tree_sig[w.n_tree_sent++] = sig;
+        return 0;
+}
+
+int pv__tree_populated(pv_child *c)
+{
+        (void)c;
+        return w.populated;
+}
+
+void pv__tree_watch(pv_child *c)
+{
+        (void)c;
+        w.n_watch++;
+}
+
+bool pv__tree_polled(const pv_child *c)
+{
+        (void)c;
+        return w.polled;
+}
+
+#define POLL_NS 10000000ull
+uint64_t pv__tree_next_poll(pv_child *c)
+{
+        (void)c;
+        w.n_polls++;
+        return fake_now + POLL_NS;
+}
+
+void pv__exit_park(pv_child *c)
+{
+        (void)c;
+        w.n_park++;
 }
 
 void pv__stdio_stop_input(pv_loop *l, struct pv__stdio *io)
@@ -118,69 +165,77 @@ static bool armed_at(uint64_t when)
 
 /* ---- every cell ------------------------------------------------------- */
 
-enum { A_NOP, A_END_INPUT, A_TERM, A_DEADLINE, A_KILL, A_DELIVER, A_LOOK, A_LINGER_END };
+enum {
+        A_NOP, A_END_INPUT, A_TERM, A_DEADLINE, A_KILL, A_DELIVER, A_LOOK, A_LINGER_END,
+        A_TREE_TERM, A_TREE_GRACED, A_TREE_KILLED, A_TREE_KILL, A_TREE_POLL
+};
 
 struct expect {
         int action;
         int next;
 };
 
+#define ROW(stop, dead, timer, reaped, tree, pending, empty, poll) {                         \
+        [LADDER_STOP] = stop, [LADDER_STOP_DEAD] = dead, [LADDER_TIMER] = timer,               \
+        [LADDER_REAPED] = reaped, [LADDER_REAPED_TREE] = tree, [LADDER_PENDING] = pending,     \
+        [LADDER_TREE_EMPTY] = empty, [LADDER_TREE_POLL] = poll }
+#define X(a, n) { A_##a, CHILD_##n }
+
 static const struct expect expected[_CHILD_STATE_MAX][_LADDER_MAX] = {
-        [CHILD_RUNNING] = {
-                [LADDER_STOP] = { A_TERM, CHILD_STOPPING },
-                [LADDER_STOP_DEAD] = { A_END_INPUT, CHILD_RUNNING },
-                [LADDER_TIMER] = { A_DEADLINE, CHILD_STOPPING },
-                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
-                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
-        },
-        [CHILD_STOPPING] = {
-                [LADDER_STOP] = { A_NOP, CHILD_STOPPING },
-                [LADDER_STOP_DEAD] = { A_NOP, CHILD_STOPPING },
-                [LADDER_TIMER] = { A_KILL, CHILD_KILLED },
-                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
-                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
-        },
-        [CHILD_KILLED] = {
-                [LADDER_STOP] = { A_NOP, CHILD_KILLED },
-                [LADDER_STOP_DEAD] = { A_NOP, CHILD_KILLED },
-                [LADDER_TIMER] = { A_NOP, CHILD_KILLED },
-                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
-                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
-        },
-        [CHILD_EXITING] = {
-                [LADDER_STOP] = { A_END_INPUT, CHILD_EXITING },
-                [LADDER_STOP_DEAD] = { A_END_INPUT, CHILD_EXITING },
-                [LADDER_TIMER] = { A_NOP, CHILD_EXITING },
-                [LADDER_REAPED] = { A_DELIVER, CHILD_EXITED },
-                [LADDER_PENDING] = { A_LOOK, CHILD_EXITING },
-        },
-        [CHILD_EXITED] = {
-                [LADDER_STOP] = { A_NOP, CHILD_EXITED },
-                [LADDER_STOP_DEAD] = { A_NOP, CHILD_EXITED },
-                [LADDER_TIMER] = { A_LINGER_END, CHILD_EXITED },
-                [LADDER_REAPED] = { A_NOP, CHILD_EXITED },
-                [LADDER_PENDING] = { A_NOP, CHILD_EXITED },
-        },
+        [CHILD_RUNNING] = ROW(X(TERM, STOPPING), X(END_INPUT, RUNNING), X(DEADLINE, STOPPING),
+                              X(DELIVER, EXITED), X(TREE_TERM, TREE), X(LOOK, EXITING),
+                              X(NOP, RUNNING), X(NOP, RUNNING)),
+        [CHILD_STOPPING] = ROW(X(NOP, STOPPING), X(NOP, STOPPING), X(KILL, KILLED),
+                               X(DELIVER, EXITED), X(TREE_GRACED, TREE), X(LOOK, EXITING),
+                               X(NOP, STOPPING), X(NOP, STOPPING)),
+        [CHILD_KILLED] = ROW(X(NOP, KILLED), X(NOP, KILLED), X(NOP, KILLED),
+                             X(DELIVER, EXITED), X(TREE_KILLED, TREE_KILLED), X(LOOK, EXITING),
+                             X(NOP, KILLED), X(NOP, KILLED)),
+        [CHILD_EXITING] = ROW(X(END_INPUT, EXITING), X(END_INPUT, EXITING), X(NOP, EXITING),
+                              X(DELIVER, EXITED), X(TREE_TERM, TREE), X(LOOK, EXITING),
+                              X(NOP, EXITING), X(NOP, EXITING)),
+        [CHILD_TREE] = ROW(X(NOP, TREE), X(NOP, TREE), X(TREE_KILL, TREE_KILLED),
+                           X(NOP, TREE), X(NOP, TREE), X(NOP, TREE),
+                           X(DELIVER, EXITED), X(TREE_POLL, TREE)),
+        [CHILD_TREE_KILLED] = ROW(X(NOP, TREE_KILLED), X(NOP, TREE_KILLED), X(NOP, TREE_KILLED),
+                                  X(NOP, TREE_KILLED), X(NOP, TREE_KILLED), X(NOP, TREE_KILLED),
+                                  X(DELIVER, EXITED), X(TREE_POLL, TREE_KILLED)),
+        [CHILD_EXITED] = ROW(X(NOP, EXITED), X(NOP, EXITED), X(LINGER_END, EXITED),
+                             X(NOP, EXITED), X(NOP, EXITED), X(NOP, EXITED),
+                             X(NOP, EXITED), X(NOP, EXITED)),
 };
+
+/* Where a cell test starts from: a grace timer that a STOPPING child had
+ * running, and a tree grace that a TREE child had. */
+#define GRACE_WAS (T0 + 123)
+#define TREE_GRACE_WAS (T0 + 777)
 
 /* What each action leaves behind, seen from outside. */
 static void check_action(int state, int ev, int action)
 {
         const unsigned stop = PV_EXIT_F_STOPPED, esc = PV_EXIT_F_ESCALATED;
-        int sent = w.n_sent;
+        const unsigned left = PV_EXIT_F_TREE_LEFT, tkill = PV_EXIT_F_TREE_KILLED;
+        bool entered = action == A_TREE_TERM || action == A_TREE_GRACED ||
+                       action == A_TREE_KILLED;
+        int sent = w.n_sent, tsent = w.n_tree_sent;
 
         cr_assert_eq(w.n_deliver, action == A_DELIVER, "cell %d/%d: deliver", state, ev);
         cr_assert_eq(w.n_look, action == A_LOOK, "cell %d/%d: look again", state, ev);
         cr_assert_eq(w.n_linger_end, action == A_LINGER_END, "cell %d/%d: linger", state, ev);
         cr_assert_eq(w.n_stop_input,
-                     action == A_END_INPUT || action == A_TERM || action == A_DEADLINE,
+                     action == A_END_INPUT || action == A_TERM || action == A_DEADLINE ||
+                     action == A_TREE_TERM,
                      "cell %d/%d: input ended", state, ev);
+        cr_assert_eq(w.n_park, entered, "cell %d/%d: pidfd parked", state, ev);
+        cr_assert_eq(w.n_watch, entered, "cell %d/%d: tree watched", state, ev);
         cr_assert_eq(w.n_collect, 0, "the table itself never collects");
+        cr_assert_eq(w.n_polls, 0, "a watched tree is not polled");
         switch (action) {
         case A_TERM:
         case A_DEADLINE:
                 cr_assert_eq(sent, 2, "cell %d/%d: SIGTERM + SIGCONT", state, ev);
                 cr_assert(w.sig[0] == SIGTERM && w.sig[1] == SIGCONT && w.tree[0] && w.tree[1]);
+                cr_assert_eq(tsent, 0);
                 cr_assert_eq(child.exit_flags,
                              stop | (action == A_DEADLINE ? PV_EXIT_F_DEADLINE : 0u));
                 cr_assert(armed_at(T0 + GRACE_NS), "grace timer at now + grace");
@@ -190,8 +245,37 @@ static void check_action(int state, int ev, int action)
                 cr_assert(w.sig[0] == SIGKILL && w.tree[0], "SIGKILL to the tree");
                 cr_assert_eq(child.exit_flags, stop | esc);
                 break;
+        case A_TREE_TERM:
+                cr_assert_eq(sent, 0, "the child is reaped: only its tree is signalled");
+                cr_assert(tsent == 2 && w.tree_sig[0] == SIGTERM && w.tree_sig[1] == SIGCONT);
+                cr_assert_eq(child.exit_flags, left);
+                cr_assert(armed_at(T0 + GRACE_NS), "a full grace for the tree");
+                break;
+        case A_TREE_GRACED:
+                cr_assert_eq(sent + tsent, 0, "SIGTERM went to the tree already");
+                cr_assert_eq(child.exit_flags, left);
+                cr_assert(armed_at(GRACE_WAS), "the rest of the child's grace");
+                break;
+        case A_TREE_KILLED:
+                cr_assert_eq(sent + tsent, 0, "SIGKILL went to the tree already");
+                cr_assert_eq(child.exit_flags, left | tkill);
+                cr_assert(child.timer.idx == PV_TIMER_IDLE, "nothing to time: wait");
+                break;
+        case A_TREE_KILL:
+                cr_assert(sent == 0 && tsent == 1 && w.tree_sig[0] == SIGKILL);
+                cr_assert_eq(child.exit_flags, tkill);
+                cr_assert(child.timer.idx == PV_TIMER_IDLE);
+                break;
+        case A_TREE_POLL:
+                cr_assert_eq(sent + tsent, 0);
+                cr_assert_eq(child.exit_flags, 0u);
+                if (state == CHILD_TREE)
+                        cr_assert(armed_at(TREE_GRACE_WAS), "the grace goes on");
+                else
+                        cr_assert(child.timer.idx == PV_TIMER_IDLE);
+                break;
         default:
-                cr_assert_eq(sent, 0, "cell %d/%d: no signal", state, ev);
+                cr_assert_eq(sent + tsent, 0, "cell %d/%d: no signal", state, ev);
                 cr_assert_eq(child.exit_flags, 0u, "cell %d/%d: no flag", state, ev);
                 cr_assert(child.timer.idx == PV_TIMER_IDLE, "cell %d/%d: no timer", state, ev);
                 break;
@@ -208,6 +292,8 @@ Test(ladder, every_cell)
 
                         setup();
                         child.state = s;
+                        child.timer.when_ns = GRACE_WAS;
+                        child.tree_grace_end_ns = TREE_GRACE_WAS;
                         cr_assert_eq(pv__ladder_run(&child, ev), 0, "cell %d/%d", s, ev);
                         cr_assert_eq(child.state, x->next, "cell %d/%d: state %d, want %d", s,
                                      ev, child.state, x->next);
@@ -216,7 +302,8 @@ Test(ladder, every_cell)
                         cells++;
                 }
         }
-        cr_assert_eq(cells, 25);
+        cr_assert_eq(cells, _CHILD_STATE_MAX * _LADDER_MAX);
+        cr_assert_eq(cells, 56);
 }
 
 /* ---- failures, follow-ups and the clock ------------------------------- */
@@ -390,4 +477,90 @@ Test(ladder, term_finds_it_gone, .init = setup, .fini = teardown)
         cr_assert_eq(w.n_sent, 0, "no SIGCONT after ESRCH");
         cr_assert_eq(child.exit_flags, PV_EXIT_F_STOPPED);
         cr_assert(armed_at(T0 + GRACE_NS));
+}
+
+/* PV_SPAWN_F_TREE, a process group (polled): the child ends by itself and
+ * leaves a descendant.  The tree gets SIGTERM + SIGCONT, is polled while
+ * the grace runs (never past its end), gets SIGKILL at its end, and the
+ * exit is delivered at the first poll that finds it empty. */
+Test(ladder, tree_polled_full_ladder, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_TREE;
+        w.polled = true;
+        w.populated = 1;
+        w.collect = COLLECT_REAPED;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(child.state, CHILD_TREE);
+        cr_assert_eq(w.n_deliver, 0, "no exit while the tree lives");
+        cr_assert(w.n_tree_sent == 2 && w.tree_sig[0] == SIGTERM);
+        cr_assert(armed_at(T0 + POLL_NS), "first poll");
+        while (fake_now < T0 + GRACE_NS) {
+                fake_now = child.timer.when_ns;
+                pv__timers_run(&loop);
+                if (child.state != CHILD_TREE)
+                        break;
+                cr_assert_leq(child.timer.when_ns, T0 + GRACE_NS,
+                              "a poll never runs past the grace");
+        }
+        cr_assert_eq(fake_now, T0 + GRACE_NS, "SIGKILL at the grace's end, not before");
+        cr_assert_eq(child.state, CHILD_TREE_KILLED);
+        cr_assert(w.n_tree_sent == 3 && w.tree_sig[2] == SIGKILL);
+        cr_assert(armed_at(T0 + GRACE_NS + POLL_NS), "polled on after the SIGKILL");
+        w.populated = 0;
+        fake_now = child.timer.when_ns;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_EXITED);
+        cr_assert_eq(w.n_deliver, 1);
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_TREE_LEFT | PV_EXIT_F_TREE_KILLED);
+}
+
+/* A cgroup tree (watched, not polled): its cgroup.events news decides;
+ * a change that leaves it populated does nothing. */
+Test(ladder, tree_watched_empties, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_CGROUP | PV_SPAWN_F_TREE;
+        w.populated = 1;
+        w.collect = COLLECT_REAPED;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(child.state, CHILD_TREE);
+        cr_assert(armed_at(T0 + GRACE_NS), "only the grace is timed");
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TREE), 0);
+        cr_assert_eq(child.state, CHILD_TREE);
+        w.populated = 0;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TREE), 0);
+        cr_assert_eq(child.state, CHILD_EXITED);
+        cr_assert_eq(w.n_deliver, 1);
+        cr_assert_eq(w.n_polls, 0);
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_TREE_LEFT);
+}
+
+/* Stopped, the child goes during the grace, its tree does not: the tree
+ * has what is left of the same grace, no second SIGTERM. */
+Test(ladder, tree_keeps_the_grace, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_NEW_SESSION | PV_SPAWN_F_TREE;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_STOP), 0);
+        fake_now = T0 + GRACE_NS / 2;
+        w.populated = 1;
+        w.collect = COLLECT_REAPED;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(child.state, CHILD_TREE);
+        cr_assert_eq(w.n_tree_sent, 0);
+        cr_assert(armed_at(T0 + GRACE_NS));
+        fake_now = T0 + GRACE_NS;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_TREE_KILLED);
+        cr_assert_eq(w.tree_sig[0], SIGKILL);
+        cr_assert_eq(child.exit_flags,
+                     PV_EXIT_F_STOPPED | PV_EXIT_F_TREE_LEFT | PV_EXIT_F_TREE_KILLED);
+}
+
+/* Without PV_SPAWN_F_TREE a populated group is not waited for. */
+Test(ladder, no_tree_flag_no_wait, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_NEW_PGRP;
+        w.populated = 1;
+        w.collect = COLLECT_REAPED;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
+        cr_assert_eq(child.state, CHILD_EXITED);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -282,4 +284,47 @@ void tu_pipe_all(struct pv_spawn_opts *o)
 {
         for (int i = 0; i < 3; i++)
                 o->stdio[i].mode = PV_STDIO_PIPE;
+}
+
+/* A fresh cgroup v2 directory under ours, or a skip saying why not. */
+int tu_make_cgroup(char *path, size_t size, const char *tag)
+{
+        char line[4096], mnt[4096] = "", own[4096] = "";
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+
+        while (f && fgets(line, sizeof(line), f))
+                if (strstr(line, " - cgroup2 "))
+                        sscanf(line, "%*s %*s %*s %*s %4095s", mnt);
+        if (f)
+                fclose(f);
+        f = fopen("/proc/self/cgroup", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "0::", 3))
+                        sscanf(line + 3, "%4095s", own);
+        if (f)
+                fclose(f);
+        if (!*mnt || !*own)
+                cr_skip_test("no cgroup v2 hierarchy here");
+        snprintf(path, size, "%s%s/pv-test.%d.%s", mnt, strcmp(own, "/") ? own : "", (int)getpid(),
+                 tag);
+        if (mkdir(path, 0755) < 0)
+                cr_skip_test("cgroup v2 not writable here: %s", strerror(errno));
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        return fd;
+}
+
+bool tu_cgroup_empty(const char *path)
+{
+        char events[4300], buf[256];
+        FILE *f;
+        size_t n;
+
+        snprintf(events, sizeof(events), "%s/cgroup.events", path);
+        f = fopen(events, "re");
+        cr_assert(f, "%s: %s", events, strerror(errno));
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return strstr(buf, "populated 0") != NULL;
 }

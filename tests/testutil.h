@@ -81,4 +81,10 @@ int tu_run(pv_loop *l, const char **argv, struct pv_exit *e);
 
 #define TU_ARGV(...) ((const char *[]){ HELPER_PATH, __VA_ARGS__, NULL })
 
+/* A fresh cgroup v2 directory under ours (pv-test.PID.TAG), its path in
+ * path, an O_DIRECTORY fd returned; or a skip saying why not. */
+int tu_make_cgroup(char *path, size_t size, const char *tag);
+/* Whether the cgroup's cgroup.events says "populated 0". */
+bool tu_cgroup_empty(const char *path);
+
 #endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A child's tree (PV_SPAWN_F_TREE): the child and every descendant in its
+ * own cgroup, or in its process group.  The ladder does not deliver the
+ * exit until the tree is empty; here is how it knows.
+ *
+ * A cgroup says so itself: cgroup.events reads "populated 0", and its fd
+ * turns EPOLLPRI when that changes (once read through the same fd: kernfs
+ * compares what the fd last read).  A process group says nothing: it is
+ * polled with kill(-pgid, 0), backing off.  Its leader's pid stays
+ * allocated while any member lives, so the number is not reused meanwhile.
+ */
+#include <pidvisor.h>
+#include <string.h>
+
+#include "child.h"
+#include "fault.h"
+#include "loop.h"
+#include "syscall.h"
+
+#define POLL_FIRST_NS (10u * 1000000u)
+#define POLL_MAX_NS (200u * 1000000u)
+
+static void tree_ready(struct pv__source *s, uint32_t events)
+{
+        (void)events;
+        (void)pv__ladder_input(container_of(s, pv_child, tree_src), CHILD_IN_TREE);
+}
+
+/* "populated 0|1" from cgroup.events, read from the start through fd. */
+static int read_populated(int fd)
+{
+        char buf[256];
+        ssize_t n;
+
+        PV_RETRY(n, sys_pread(fd, buf, sizeof(buf) - 1, 0));
+        if (n < 0)
+                return (int)n;
+        buf[n] = '\0';
+        const char *p = strstr(buf, "populated ");
+        if (!p)
+                return -EINVAL;
+        return p[10] == '1';
+}
+
+int pv__tree_populated(pv_child *c)
+{
+        int r, fd;
+
+        if (c->cgroup_fd < 0) {
+                r = sys_kill(-c->pid, 0);
+                return r == 0 || r == -EPERM;   /* a member we may not signal */
+        }
+        if (c->tree_src.fd >= 0)
+                return read_populated(c->tree_src.fd);
+        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.events",
+                                            O_RDONLY | O_CLOEXEC, 0)));
+        if (fd < 0)
+                return fd;
+        r = read_populated(fd);
+        if (r == 1)
+                c->tree_src.fd = fd;    /* kept: pv__tree_watch adds it */
+        else
+                sys_close(fd);
+        return r;
+}
+
+void pv__tree_watch(pv_child *c)
+{
+        c->tree_src.cb = tree_ready;
+        if (c->tree_src.fd >= 0 && !c->tree_watched)
+                /* Without it (EMFILE, ENOSPC), the tree is polled. */
+                c->tree_watched = pv__loop_add(c->loop, &c->tree_src, PV_EV_PRI) == 0;
+}
+
+bool pv__tree_polled(const pv_child *c)
+{
+        return !c->tree_watched;
+}
+
+uint64_t pv__tree_next_poll(pv_child *c)
+{
+        uint64_t ns = c->tree_poll_ns ? c->tree_poll_ns * 2 : POLL_FIRST_NS;
+
+        c->tree_poll_ns = ns < POLL_MAX_NS ? ns : POLL_MAX_NS;
+        return pv__now_ns() + c->tree_poll_ns;
+}
+
+void pv__tree_close(pv_child *c)
+{
+        c->tree_watched = false;
+        pv__loop_close(c->loop, &c->tree_src);
+}

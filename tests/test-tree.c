@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/* src/tree.c and the ladder's tree states, with real processes: a child
+ * spawned with PV_SPAWN_F_TREE is delivered only once its whole tree (its
+ * cgroup, or its process group) is gone, and the tree gets the ladder.
+ * (tests/test-ladder.c covers every cell on a fake clock.) */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+TestSuite(tree, .timeout = 60);
+
+/* What the exit callback saw of the tree when it ran. */
+static struct {
+        int gc;                 /* the grandchild's pid */
+        const char *cgroup;     /* the tree's cgroup, or NULL */
+        bool gc_alive;          /* kill(gc, 0) worked: alive or a zombie */
+        bool populated;
+        int exits;
+} seen;
+
+static void on_exit_look(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        tu_on_exit(c, e, ud);
+        seen.exits++;
+        seen.gc_alive = seen.gc > 0 && kill(seen.gc, 0) == 0;
+        seen.populated = seen.cgroup && !tu_cgroup_empty(seen.cgroup);
+}
+
+static pv_child *spawn_tree(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out)
+{
+        pv_child *c;
+
+        memset(&seen, 0, sizeof(seen));
+        o->flags |= PV_SPAWN_F_TREE;
+        o->on_exit = on_exit_look;
+        c = tu_spawn_ready(l, o, out);
+        cr_assert_eq(sscanf(strstr(out->data, "grandchild="), "grandchild=%d", &seen.gc), 1);
+        return c;
+}
+
+/* The same in a fresh cgroup of its own. */
+static pv_child *spawn_cgroup_tree(pv_loop *l, struct pv_spawn_opts *o, struct tu_out *out,
+                                   char *path, size_t size, int *cg)
+{
+        pv_child *c;
+
+        *cg = tu_make_cgroup(path, size, "tree");
+        o->flags = PV_SPAWN_F_CGROUP;
+        o->cgroup_fd = *cg;
+        c = spawn_tree(l, o, out);
+        seen.cgroup = path;
+        return c;
+}
+
+static void done_cgroup_tree(pv_loop *l, pv_child *c, const char *path, int cg)
+{
+        pv_child_release(c);
+        pv_loop_free(l);
+        cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
+        close(cg);
+}
+
+/* A process group: the child exits at once, its grandchild (which obeys
+ * SIGTERM) stays.  The exit waits for it, the grandchild gets SIGTERM and
+ * goes; no SIGKILL was needed; the child's own status is kept. */
+Test(tree, pgrp_child_exits_first)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o =
+                tu_helper_opts(TU_ARGV("fork-grandchild", "ready", "exit", "3"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.flags = PV_SPAWN_F_NEW_PGRP;
+        o.grace_ms = 20000;
+        c = spawn_tree(l, &o, &out);
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
+        cr_assert_eq(seen.exits, 1);
+        cr_assert_not(seen.gc_alive, "exit delivered while the grandchild lived");
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.code, 3);
+        cr_assert_eq(e.flags, PV_EXIT_F_TREE_LEFT, "flags %#x", e.flags);
+        cr_assert(tu_wait_gone(seen.gc));
+        pv_child_release(c);
+        pv_loop_free(l);
+        cr_assert(tu_no_children());
+}
+
+/* A cgroup: the child exits, its grandchild ignores SIGTERM.  After the
+ * grace the tree gets SIGKILL (cgroup.kill); the exit comes when the
+ * cgroup says it is empty, and says the tree was killed. */
+Test(tree, cgroup_descendant_ignores_term)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", "0"), &out);
+        char path[4300];
+        struct pv_exit e;
+        pv_child *c;
+        int cg;
+
+        o.grace_ms = 100;
+        c = spawn_cgroup_tree(l, &o, &out, path, sizeof(path), &cg);
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
+        cr_assert_eq(seen.exits, 1);
+        cr_assert_not(seen.populated, "exit delivered with the cgroup populated");
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.code, 0);
+        cr_assert_eq(e.flags, PV_EXIT_F_TREE_LEFT | PV_EXIT_F_TREE_KILLED, "flags %#x",
+                     e.flags);
+        cr_assert_geq(e.runtime_us, 100000u, "the grace was honoured");
+        done_cgroup_tree(l, c, path, cg);
+}
+
+/* Stopped as a whole: child and grandchild both ignore SIGTERM; the
+ * ladder's SIGKILL (cgroup.kill) ends both; the exit comes with the
+ * cgroup empty. */
+Test(tree, cgroup_stop_as_a_whole)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("ignore-term", "fork-grandchild", "ready", "pause"), &out);
+        char path[4300];
+        struct pv_exit e;
+        pv_child *c;
+        int cg;
+
+        o.grace_ms = 50;
+        c = spawn_cgroup_tree(l, &o, &out, path, sizeof(path), &cg);
+        e = tu_stop_wait(c);
+        /* (The grandchild may still be a zombie, its new parent slow to
+         * reap it: a cgroup counts only the living.) */
+        cr_assert_not(seen.populated, "exit delivered with the cgroup populated");
+        cr_assert(tu_wait_gone(seen.gc));
+        cr_assert_eq(e.kind, PV_EXIT_KILLED);
+        cr_assert_eq(e.signal, SIGKILL);
+        cr_assert_eq(e.flags & (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED),
+                     PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED);
+        done_cgroup_tree(l, c, path, cg);
+}
+
+/* A tree that has emptied with the child: no wait, no tree flag. */
+Test(tree, nothing_left)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "5"), NULL);
+        struct pv_exit e;
+
+        o.flags = PV_SPAWN_F_NEW_SESSION | PV_SPAWN_F_TREE;
+        cr_assert_eq(tu_run_opts(l, &o, &e), 0);
+        cr_assert_eq(e.code, 5);
+        cr_assert_eq(e.flags, 0u);
+        pv_loop_free(l);
+}
+
+/* pv_loop_free while the loop waits for a tree: the tree is killed, and
+ * nothing hangs. */
+Test(tree, free_while_waiting_for_the_tree)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", "0"), &out);
+        pv_child *c;
+
+        o.flags = PV_SPAWN_F_NEW_PGRP;
+        o.grace_ms = 60000;
+        c = spawn_tree(l, &o, &out);
+        /* Until the child is reaped and the tree state entered. */
+        for (int i = 0; i < 2000 && pv_child_pidfd(c) >= 0; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
+        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
+        cr_assert_eq(pv_child_is_reaped(c), 0, "its exit waits for the tree");
+        cr_assert_eq(pv_loop_count_unreaped(l), 1);
+        pv_loop_free(l);
+        cr_assert(tu_wait_gone(seen.gc), "the tree outlived pv_loop_free");
+        cr_assert_eq(seen.exits, 0, "no callback from pv_loop_free");
+}
+
+/* PV_SPAWN_F_TREE needs a tree to name: a cgroup or a process group. */
+Test(tree, needs_a_tree)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
+        int stage = -1;
+
+        o.flags = PV_SPAWN_F_TREE;
+        cr_assert_eq(pv_spawn(l, &o, NULL, &stage), -EINVAL);
+        cr_assert_eq(stage, PV_STAGE_SETUP);
+        pv_loop_free(l);
+}
