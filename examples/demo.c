@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * make demo: spawn a child that logs to stderr, print what it says, stop it
- * gracefully (it catches SIGTERM and exits 0), print how it ended.
+ * make demo-library: spawn a child that logs to stderr, print what it says,
+ * stop it gracefully (it catches SIGTERM and exits 0), print how it ended.
  */
 #include <pidvisor.h>
 #include <stdio.h>
