@@ -206,7 +206,8 @@ PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
 
 /* Dispatch until no child of the loop is alive and no exited child's output
- * lingers.  Returns 0, or the errors of pv_loop_dispatch(). */
+ * lingers.  Returns 0, or the errors of pv_loop_dispatch() (-ECANCELED: a
+ * callback freed the loop). */
 PV_EXPORT int pv_loop_run(pv_loop *loop);
 
 /* The mechanism this loop spawns with (enum pv_mech, never AUTO), or
@@ -216,7 +217,9 @@ PV_EXPORT int pv_loop_mech(const pv_loop *loop);
 /* The backend this loop uses (enum pv_backend, never AUTO), or -EINVAL. */
 PV_EXPORT int pv_loop_backend(const pv_loop *loop);
 
-/* Number of children of this loop not yet reaped, or -EINVAL. */
+/* Number of children of this loop whose exit has not been delivered (not
+ * yet reaped, or with PV_SPAWN_F_TREE, reaped while their tree lives on),
+ * or -EINVAL. */
 PV_EXPORT int pv_loop_count_unreaped(const pv_loop *loop);
 
 /* ------------------------------------------------------------------ */
@@ -530,7 +533,7 @@ PV_EXPORT int pv_child_stdio_fd(const pv_child *c, int fd);
  * child has already exited, also from a callback.
  * Errors: -EINVAL NULL child; -ETIMEDOUT not yet reaped at the timeout;
  *         -EBUSY called from a callback while the child runs; -ECHILD
- *         after fork(). */
+ *         after fork(); -ECANCELED a callback freed the loop (c is gone). */
 PV_EXPORT int pv_child_wait(pv_child *c, int timeout_ms, struct pv_exit *ret);
 
 /* The child's pid; it stays readable after the exit (then the number may
