@@ -259,7 +259,8 @@ struct pv_stdio {
                              * bounds what is buffered per stream: nothing
                              * while lines come whole within a read, else
                              * what the unfinished line needs (doubling),
-                             * freed again once it is out.  Where that
+                             * given back once it is out (a buffer of up
+                             * to 4 KiB is kept for the next).  Where that
                              * memory cannot be had, the line comes in
                              * shorter PV_OUT_F_PARTIAL pieces instead:
                              * no byte is dropped. */
