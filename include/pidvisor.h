@@ -250,7 +250,12 @@ enum pv_output_mode {
         _PV_OUTPUT_INVALID = -22
 };
 
-#define PV_MAX_LINE_DEFAULT (64 * 1024)
+/* What max_line 0 means, per stream.  A stdout line is usually a protocol
+ * message (a JSON-RPC response carrying a 300 KB file is one 600 KB line),
+ * which a reader wants whole; a stderr line is a log line.  Either is a
+ * bound, not an allocation: see max_line. */
+#define PV_MAX_LINE_STDOUT (16 * 1024 * 1024)
+#define PV_MAX_LINE_STDERR (64 * 1024)
 
 struct pv_stdio {
         int mode;           /* enum pv_stdio_mode */
@@ -258,14 +263,24 @@ struct pv_stdio {
         int output;         /* stdout/stderr pipes: enum pv_output_mode */
         uint32_t max_line;  /* PV_OUTPUT_LINES: the longest piece handed
                              * out; a longer line comes in pieces flagged
-                             * PV_OUT_F_PARTIAL.  0 = PV_MAX_LINE_DEFAULT.
-                             * Also bounds what is buffered per stream. */
+                             * PV_OUT_F_PARTIAL.  0 = PV_MAX_LINE_STDOUT
+                             * on fd 1, PV_MAX_LINE_STDERR on fd 2.  Also
+                             * bounds what is buffered per stream: nothing
+                             * while lines come whole within a read, else
+                             * what the unfinished line needs (doubling),
+                             * given back once it is out (a buffer of up
+                             * to 4 KiB is kept for the next).  Where that
+                             * memory cannot be had, the line comes in
+                             * shorter PV_OUT_F_PARTIAL pieces instead:
+                             * no byte is dropped. */
 };
 
 /* Flags of an on_output call. */
 enum pv_output_flags {
         PV_OUT_F_PARTIAL    = 1u << 0, /* lines: the line goes on in the next
-                                      * call (it is longer than max_line) */
+                                      * call (it is longer than max_line,
+                                      * or memory for it ran out, or a
+                                      * linger began inside it) */
         PV_OUT_F_NO_NEWLINE = 1u << 1, /* lines: the stream ended inside this
                                       * line, its last */
         PV_OUT_F_EOF        = 1u << 2, /* the stream ended: every writer closed

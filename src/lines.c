@@ -15,25 +15,43 @@ static void out(struct pv__framer *f, pv__emit_fn emit, void *ctx, const char *d
         emit(ctx, d, n, flags);
 }
 
-/* Room for want bytes in the unfinished line (want <= max). */
+/* Room for want bytes in the unfinished line (want <= max): doubling, so a
+ * long line costs O(1) copies per byte, but never past max.  If the double
+ * cannot be had, the exact size may still be. */
 static bool reserve(struct pv__framer *f, size_t want)
 {
         size_t cap;
         char *b;
 
+        assert(want <= f->max);
         if (want <= f->cap)
                 return true;
         cap = f->cap ? f->cap : MIN_CAP;
         while (cap < want)
-                cap *= 2;
+                cap = cap > f->max / 2 ? f->max : cap * 2;
         if (cap > f->max)
                 cap = f->max;
         b = realloc(f->buf, cap);
+        if (!b && cap > want) {
+                cap = want;
+                b = realloc(f->buf, cap);
+        }
         if (!b)
                 return false;
         f->buf = b;
         f->cap = cap;
         return true;
+}
+
+/* The line in the buffer is out (ended or flushed): a big buffer goes. */
+static void line_done(struct pv__framer *f)
+{
+        f->len = 0;
+        if (f->cap > PV__FRAMER_KEEP) {
+                free(f->buf);
+                f->buf = NULL;
+                f->cap = 0;
+        }
 }
 
 void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
@@ -55,6 +73,7 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         size_t take;
 
                         if (f->len == f->max) {
+                                /* The line goes on: the buffer stays. */
                                 out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
                                 f->len = 0;
                         }
@@ -68,7 +87,8 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                         }
                         take = f->max - f->len < seg ? f->max - f->len : seg;
                         if (!reserve(f, f->len + take)) {
-                                /* No memory to keep it: hand it out now. */
+                                /* No memory to keep it: hand it out now
+                                 * rather than lose it. */
                                 if (f->len)
                                         out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
                                 f->len = 0;
@@ -83,7 +103,7 @@ void pv__framer_feed(struct pv__framer *f, const char *data, size_t n,
                 }
                 if (nl) {
                         out(f, emit, ctx, f->buf ? f->buf : "", f->len, 0);
-                        f->len = 0;
+                        line_done(f);
                         data++;
                         n--;
                 }
@@ -94,7 +114,7 @@ void pv__framer_flush(struct pv__framer *f, pv__emit_fn emit, void *ctx)
 {
         if (f->len)
                 out(f, emit, ctx, f->buf, f->len, PV_OUT_F_PARTIAL);
-        f->len = 0;
+        line_done(f);
 }
 
 void pv__framer_finish(struct pv__framer *f, pv__emit_fn emit, void *ctx)

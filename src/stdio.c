@@ -59,11 +59,14 @@ static void stdio_reset(struct pv__stdio *io, const struct pv_stdio spec[3],
                 struct pv__stream *s = &io->out[i];
                 uint32_t max = spec[i + 1].max_line;
 
+                if (max == 0)
+                        max = i == 0 ? PV_MAX_LINE_STDOUT : PV_MAX_LINE_STDERR;
+
                 s->src.fd = -1;
                 s->child = c;
                 s->child_fd = i + 1;
                 s->output = spec[i + 1].output;
-                pv__framer_init(&s->fr, max ? max : PV_MAX_LINE_DEFAULT);
+                pv__framer_init(&s->fr, max);
         }
 }
 

@@ -1,24 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Output throughput: a child writes MB megabytes of 80-byte lines to stderr
- * in 64 KiB blocks (tests/helper "lines").  Measured side by side in one
- * run, alternating, RUNS times each, median reported:
+ * Output throughput: a child writes MB megabytes of lines in 64 KiB blocks
+ * (tests/helper "lines").  Measured side by side in one run, alternating,
+ * RUNS times each, median reported:
  *   raw:       posix_spawn, the same kind of pipe, plain read() of 64 KiB
  *              and memchr to count lines, nothing else;
- *   pidvisor:  pv_spawn with a PV_STDIO_PIPE stderr in PV_OUTPUT_LINES mode,
- *              a callback that counts lines.
- * Prints lines/s and MB/s for each and the ratio pidvisor/raw (target:
- * >= 0.9), and the reader's own CPU time (user + system, RUSAGE_SELF) per
- * run, which is steadier than wall time on a shared machine: the writer
- * and the reader share 2 cores, and how their wake-ups interleave moves
- * the wall time by 20% either way from run to run.  Exit status 0 when
- * both counted every line, 1 otherwise; the ratio is reported, not
+ *   pidvisor:  pv_spawn with a PV_STDIO_PIPE in PV_OUTPUT_LINES mode, a
+ *              callback that counts lines.
+ * Two workloads:
+ *   short:  80-byte lines on stderr (log lines; every line lies whole in a
+ *           read, the zero-copy path);
+ *   long:   LONG-byte lines (600 KB: a JSON-RPC response carrying a 300 KB
+ *           file) on stdout, read by pidvisor twice: with the default
+ *           max_line (16 MiB: each line whole, through a buffer that grows
+ *           and is freed per line) and with max_line 64 KiB (the old
+ *           default: ten PV_OUT_F_PARTIAL pieces through a buffer of 64
+ *           KiB that stays).
+ * Prints lines/s and MB/s for each, the ratios side by side (pidvisor/raw;
+ * target >= 0.9), and the reader's own CPU time (user + system,
+ * RUSAGE_SELF) per run, which is steadier than wall time on a shared
+ * machine: the writer and the reader share 2 cores, and how their
+ * wake-ups interleave moves the wall time by 20% either way from run to
+ * run.  For the long lines it also prints the most the heap held during
+ * a callback (mallinfo2, above its level before the spawn): the line
+ * buffer at its largest.  Exit status 0 when
+ * every run counted every line, 1 otherwise; the ratios are reported, not
  * asserted.
  *
- *   bench-throughput [--mb N] [--runs N]
+ *   bench-throughput [--mb N] [--runs N] [--long BYTES]
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pidvisor.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -30,6 +45,7 @@
 #include <unistd.h>
 
 #define LINE 80
+#define LONG_DEFAULT 600000
 extern char **environ;
 
 static double now(void)
@@ -52,23 +68,31 @@ struct sample {
         double wall, cpu;
 };
 
-static void helper_argv(const char **argv, char *nbuf, size_t nsize, long lines)
+struct work {
+        int fd;                 /* 1 or 2 */
+        long len;               /* bytes per line, newline included */
+        long lines;
+};
+
+static void helper_argv(const char **argv, char bufs[3][32], const struct work *w)
 {
-        snprintf(nbuf, nsize, "%ld", lines);
+        snprintf(bufs[0], 32, "%d", w->fd);
+        snprintf(bufs[1], 32, "%ld", w->lines);
+        snprintf(bufs[2], 32, "%ld", w->len);
         argv[0] = HELPER_PATH;
         argv[1] = "lines";
-        argv[2] = "2";
-        argv[3] = nbuf;
-        argv[4] = "80";
+        argv[2] = bufs[0];
+        argv[3] = bufs[1];
+        argv[4] = bufs[2];
         argv[5] = NULL;
 }
 
 /* The floor: nothing but read() and memchr. */
-static long run_raw(long lines, struct sample *m)
+static long run_raw(const struct work *w, struct sample *m)
 {
         static char buf[65536];
         const char *argv[6];
-        char nbuf[32];
+        char bufs[3][32];
         posix_spawn_file_actions_t fa;
         int p[2], st;
         long count = 0;
@@ -76,11 +100,11 @@ static long run_raw(long lines, struct sample *m)
         ssize_t n;
         double t0, c0;
 
-        helper_argv(argv, nbuf, sizeof(nbuf), lines);
+        helper_argv(argv, bufs, w);
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -1;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+        posix_spawn_file_actions_adddup2(&fa, p[1], w->fd);
         t0 = now();
         c0 = cpu();
         if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
@@ -101,28 +125,53 @@ static long run_raw(long lines, struct sample *m)
         return count;
 }
 
+static size_t heap_in_use(void)
+{
+        struct mallinfo2 mi = mallinfo2();
+
+        return mi.uordblks + mi.hblkhd;
+}
+
+struct counter {
+        long lines;
+        bool sample;            /* note the heap at every call (long lines) */
+        size_t heap_max;
+};
+
 static void count_line(pv_child *c, int fd, const char *data, size_t len, unsigned flags,
                        void *ud)
 {
+        struct counter *k = ud;
+
         (void)c;
         (void)fd;
         (void)data;
         (void)len;
+        if (k->sample) {
+                size_t h = heap_in_use();
+                if (h > k->heap_max)
+                        k->heap_max = h;
+        }
         if (!(flags & (PV_OUT_F_EOF | PV_OUT_F_CLOSED | PV_OUT_F_PARTIAL)))
-                (*(long *)ud)++;
+                k->lines++;
 }
 
-static long run_pidvisor(pv_loop *l, long lines, struct sample *m)
+/* *heap_peak, if not NULL: raised to the most the heap held during a
+ * callback, above what it held before the spawn. */
+static long run_pidvisor(pv_loop *l, const struct work *w, uint32_t max_line,
+                         struct sample *m, size_t *heap_peak)
 {
         const char *argv[6];
-        char nbuf[32];
+        char bufs[3][32];
         struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
-        long count = 0;
+        struct counter count = { .sample = heap_peak != NULL };
+        size_t heap0 = heap_peak ? heap_in_use() : 0;
         double t0, c0;
 
-        helper_argv(argv, nbuf, sizeof(nbuf), lines);
+        helper_argv(argv, bufs, w);
         o.argv = argv;
-        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.stdio[w->fd].mode = PV_STDIO_PIPE;
+        o.stdio[w->fd].max_line = max_line;
         o.on_output = count_line;
         o.userdata = &count;
         t0 = now();
@@ -131,7 +180,9 @@ static long run_pidvisor(pv_loop *l, long lines, struct sample *m)
                 return -1;
         m->wall = now() - t0;
         m->cpu = cpu() - c0;
-        return count;
+        if (heap_peak && count.heap_max > heap0 + *heap_peak)
+                *heap_peak = count.heap_max - heap0;
+        return count.lines;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -150,50 +201,100 @@ static double median(struct sample *v, long n, bool want_cpu)
         return x[n / 2];
 }
 
+/* How the reader runs: raw, or pidvisor with a max_line (0: default). */
+struct mode {
+        const char *name;
+        bool raw;
+        uint32_t max_line;
+        struct sample s[64];
+        size_t heap_peak;       /* pidvisor, long lines: see run_pidvisor */
+};
+
+/* Every mode RUNS times, rotating which goes first, so that none always
+ * gets a cold or a warm machine.  Whether every run counted every line. */
+static bool measure(pv_loop *l, const struct work *w, struct mode *modes, int n, long runs,
+                    bool sample_heap)
+{
+        bool ok = true;
+
+        for (long r = 0; r < runs; r++) {
+                for (int k = 0; k < n; k++) {
+                        struct mode *md = &modes[(k + r) % n];
+                        long got = md->raw ? run_raw(w, &md->s[r])
+                                           : run_pidvisor(l, w, md->max_line, &md->s[r],
+                                                          sample_heap ? &md->heap_peak : NULL);
+                        if (got != w->lines) {
+                                fprintf(stderr, "%s run %ld: %ld lines of %ld\n", md->name, r,
+                                        got, w->lines);
+                                ok = false;
+                        }
+                }
+        }
+        return ok;
+}
+
+/* modes[0] is raw: every other mode is also given as a ratio to it. */
+static void report(const struct work *w, struct mode *modes, int n, long runs)
+{
+        double bytes = (double)w->lines * (double)w->len;
+        double t0 = median(modes[0].s, runs, false), c0 = median(modes[0].s, runs, true);
+
+        for (int k = 0; k < n; k++) {
+                double t = median(modes[k].s, runs, false), c = median(modes[k].s, runs, true);
+
+                printf("  %-22s %10.0f lines/s %8.1f MB/s  reader CPU %.3f s", modes[k].name,
+                       (double)w->lines / t, bytes / t / 1e6, c);
+                if (k > 0)
+                        printf("  ratio/raw: throughput %.2f, CPU %.2f", t0 / t, c / c0);
+                if (modes[k].heap_peak)
+                        printf("  heap peak +%zu KiB", modes[k].heap_peak / 1024);
+                printf("\n");
+        }
+}
+
 int main(int argc, char **argv)
 {
-        long mb = 200, runs = 9;
-        struct sample raw[64], lib[64];
+        long mb = 200, runs = 9, long_len = LONG_DEFAULT;
+        struct mode short_modes[] = {
+                { .name = "raw read+memchr", .raw = true },
+                { .name = "pidvisor lines" },
+        };
+        struct mode long_modes[] = {
+                { .name = "raw read+memchr", .raw = true },
+                { .name = "pidvisor default", .max_line = 0 },
+                { .name = "pidvisor max_line 64K", .max_line = 65536 },
+        };
         pv_loop *l;
-        int bad = 0;
+        bool ok;
 
         for (int i = 1; i + 1 < argc; i += 2) {
                 if (!strcmp(argv[i], "--mb"))
                         mb = atol(argv[i + 1]);
                 else if (!strcmp(argv[i], "--runs"))
                         runs = atol(argv[i + 1]);
+                else if (!strcmp(argv[i], "--long"))
+                        long_len = atol(argv[i + 1]);
         }
-        if (mb < 1 || runs < 1 || runs > 64) {
-                fprintf(stderr, "usage: bench-throughput [--mb N] [--runs 1..64]\n");
+        if (mb < 1 || runs < 1 || runs > 64 || long_len < 2) {
+                fprintf(stderr, "usage: bench-throughput [--mb N] [--runs 1..64] "
+                                "[--long BYTES]\n");
                 return 2;
         }
-        long lines = mb * 1000 * 1000 / LINE;
+        struct work short_w = { .fd = 2, .len = LINE, .lines = mb * 1000 * 1000 / LINE };
+        struct work long_w = { .fd = 1, .len = long_len, .lines = mb * 1000 * 1000 / long_len };
+        if (long_w.lines < 1)
+                long_w.lines = 1;
         if (pv_loop_new(&l, NULL) < 0)
                 return 1;
-        for (long r = 0; r < runs; r++) {
-                /* Alternate which goes first, so neither always gets a cold
-                 * or a warm machine. */
-                for (int k = 0; k < 2; k++) {
-                        bool do_raw = (k == 0) == (r % 2 == 0);
-                        long got = do_raw ? run_raw(lines, &raw[r]) : run_pidvisor(l, lines, &lib[r]);
-                        if (got != lines) {
-                                fprintf(stderr, "%s run %ld: %ld lines of %ld\n",
-                                        do_raw ? "raw" : "pidvisor", r, got, lines);
-                                bad = 1;
-                        }
-                }
-        }
+        ok = measure(l, &short_w, short_modes, 2, runs, false);
+        ok &= measure(l, &long_w, long_modes, 3, runs, true);
         pv_loop_free(l);
-        double tr = median(raw, runs, false), tl = median(lib, runs, false);
-        double cr = median(raw, runs, true), cl = median(lib, runs, true);
-        double bytes = (double)lines * LINE;
-        printf("throughput: %ld MB of %d-byte lines on stderr, median of %ld runs\n",
-               mb, LINE, runs);
-        printf("  raw read+memchr: %10.0f lines/s %8.1f MB/s  reader CPU %.3f s\n",
-               lines / tr, bytes / tr / 1e6, cr);
-        printf("  pidvisor lines:  %10.0f lines/s %8.1f MB/s  reader CPU %.3f s\n",
-               lines / tl, bytes / tl / 1e6, cl);
-        printf("  ratio pidvisor/raw: throughput %.2f (target >= 0.90), reader CPU %.2f\n",
-               tr / tl, cl / cr);
-        return bad;
+
+        printf("throughput: %ld MB of %d-byte lines on stderr, median of %ld runs\n", mb, LINE,
+               runs);
+        report(&short_w, short_modes, 2, runs);
+        printf("throughput: %ld lines of %ld bytes on stdout, median of %ld runs\n",
+               long_w.lines, long_len, runs);
+        report(&long_w, long_modes, 3, runs);
+        return ok ? 0 : 1;
 }

@@ -29,10 +29,12 @@
  *                     FD, then prints TEXT on stdout and exits
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
  *   lines FD N LEN    write N lines of LEN bytes (newline included) on FD,
- *                     in 64 KiB blocks
+ *                     in 64 KiB blocks (a line longer than a block: in
+ *                     blocks of its own, its newline written last)
  *   interleave N      "out I" on stdout and "err I" on stderr, I = 0..N-1,
  *                     one write each, alternating
  *   print-nonl TEXT   print TEXT on stdout with no newline
+ *   eprint-nonl TEXT  the same on stderr
  *   close-stdout      close fd 1
  *   close-stdin       close fd 0
  */
@@ -195,9 +197,23 @@ int main(int argc, char **argv)
                         long n = atol(argv[i + 2]), len = atol(argv[i + 3]), fill = 0;
                         char c = 'a';
                         i += 3;
-                        if (len < 1 || len > (long)sizeof(block))
+                        if (len < 1)
                                 return 2;
-                        for (long k = 0; k < n; k++) {
+                        for (long k = 0; k < n && len > (long)sizeof(block); k++) {
+                                /* A line longer than a block: blocks of it,
+                                 * the last one ending in its newline. */
+                                memset(block, c, sizeof(block));
+                                for (long left = len; left > 0;) {
+                                        long w = left < (long)sizeof(block) ? left : (long)sizeof(block);
+                                        if (w == left)
+                                                block[w - 1] = '\n';
+                                        if (write(fd, block, (size_t)w) != w)
+                                                return 3;
+                                        left -= w;
+                                }
+                                c = c == 'z' ? 'a' : c + 1;
+                        }
+                        for (long k = 0; k < n && len <= (long)sizeof(block); k++) {
                                 if (fill + len > (long)sizeof(block)) {
                                         if (write(fd, block, (size_t)fill) != fill)
                                                 return 3;
@@ -224,6 +240,9 @@ int main(int argc, char **argv)
                         }
                 } else if (!strcmp(v, "print-nonl")) {
                         out(stdout, "%s", arg);
+                        i++;
+                } else if (!strcmp(v, "eprint-nonl")) {
+                        out(stderr, "%s", arg);
                         i++;
                 } else if (!strcmp(v, "close-stdin")) {
                         close(0);
