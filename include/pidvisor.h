@@ -500,13 +500,17 @@ PV_EXPORT int pv_child_signal(pv_child *c, int sig);
 /* Start the stop ladder, asynchronously: close stdin, SIGTERM (then SIGCONT,
  * so a stopped child can act on it), and after the grace period SIGKILL.
  * With PV_SPAWN_F_NEW_PGRP or PV_SPAWN_F_NEW_SESSION the signals go to the
- * child's whole process group; the ladder ends with the child itself, so a
- * group member that outlives it by ignoring SIGTERM is not pursued.
+ * child's whole process group, with PV_SPAWN_F_CGROUP to every process of
+ * its cgroup; the ladder ends with the child itself (a group member that
+ * outlives it by ignoring SIGTERM is not pursued) unless PV_SPAWN_F_TREE
+ * says to wait for the whole tree.
  * Idempotent: calling it again, or once the child has exited (even if the
  * loop has not reaped it yet), returns 0 and sends no signal.
- * A SIGKILL that cannot be sent is never recorded as sent: it is tried
- * again every second.
- * Errors: -EINVAL NULL child; -ECHILD after fork(); -EPERM (or another
+ * Where the grace timer cannot be armed, the grace is zero: SIGKILL at
+ * once (and 0 is returned).  A SIGKILL that cannot be sent is never
+ * recorded as sent: it is tried again every second.
+ * Errors: -EINVAL NULL child; -ECHILD after fork(); -ECANCELED a callback
+ *         freed the loop; -EPERM (or another
  *         error of pv_child_signal()) from sending SIGTERM: stdin is closed
  *         all the same, and the ladder is not started. */
 PV_EXPORT int pv_child_stop(pv_child *c);
