@@ -621,10 +621,11 @@ PV_EXPORT int pv_cgroup_events_fd(pv_cgroup *cg);
  *         -EMFILE, -ENFILE opening cgroup.events. */
 PV_EXPORT int pv_cgroup_remove(pv_cgroup *cg, int timeout_ms);
 
-/* Free the handle.  A cgroup not yet removed is removed first, as by
- * pv_cgroup_remove(cg, 10000): everything in it is killed.  If that fails,
- * the directory is left where it is (call pv_cgroup_remove() first to know,
- * or to wait another time).  Accepts NULL. */
+/* Free the handle.  Unless pv_cgroup_remove() was called on it, the cgroup
+ * is removed first, as by pv_cgroup_remove(cg, 10000): everything in it is
+ * killed; if that fails, the directory stays.  After a pv_cgroup_remove()
+ * that failed, the caller knew and chose: the directory stays as it is.
+ * Accepts NULL. */
 PV_EXPORT void pv_cgroup_free(pv_cgroup *cg);
 
 #ifdef __cplusplus

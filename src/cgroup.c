@@ -31,6 +31,8 @@ struct pv_cgroup {
         char *path;             /* absolute; valid until pv_cgroup_free() */
         int fd;                 /* O_DIRECTORY, >= 3; -1 once removed */
         int events;             /* cgroup.events, opened on first use; -1 */
+        bool remove_called;     /* pv_cgroup_remove() ran: the caller knows
+                                 * the outcome, pv_cgroup_free() tries no more */
 };
 
 /* kill() one listed pid; the first failure other than "gone" is kept. */
@@ -457,6 +459,7 @@ PV_EXPORT int pv_cgroup_remove(pv_cgroup *cg, int timeout_ms)
 
         return_if_invalid(cg, -EINVAL);
         return_if_invalid(timeout_ms >= -1, -EINVAL);
+        cg->remove_called = true;
         if (cg->fd < 0)
                 return 0;
         r = pv_cgroup_events_fd(cg);
@@ -480,7 +483,8 @@ PV_EXPORT void pv_cgroup_free(pv_cgroup *cg)
 {
         if (!cg)
                 return;
-        (void)pv_cgroup_remove(cg, FREE_TIMEOUT_MS);   /* it may be left: see the header */
+        if (!cg->remove_called)
+                (void)pv_cgroup_remove(cg, FREE_TIMEOUT_MS);   /* it may stay: see the header */
         if (cg->events >= 0)
                 sys_close(cg->events);
         if (cg->fd >= 0)

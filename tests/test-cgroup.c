@@ -151,6 +151,25 @@ Test(cgroup, free_removes)
         tu_cgroup_rmdir(parent);
 }
 
+/* After a pv_cgroup_remove() that failed, pv_cgroup_free() leaves the
+ * directory: the caller knew, and chose. */
+Test(cgroup, free_after_failed_remove_keeps_it)
+{
+        static struct fix f;
+        char path[4200];
+
+        fix_start(&f, TU_ARGV("ready", "pause"));
+        snprintf(path, sizeof(path), "%s", pv_cgroup_path(f.cg));
+        cr_assert_eq(pv_cgroup_remove(f.cg, 0), -ETIMEDOUT);
+        cr_assert_eq(pv_child_wait(f.c, 10000, NULL), 0);
+        pv_cgroup_free(f.cg);
+        cr_assert(exists(path), "freed after a failed removal, and removed all the same");
+        cr_assert_eq(rmdir(path), 0);
+        pv_child_release(f.c);
+        pv_loop_free(f.l);
+        tu_cgroup_rmdir(f.parent);
+}
+
 /* A name someone holds is skipped, and what they hold is left alone. */
 Test(cgroup, taken_names_skipped)
 {
