@@ -707,7 +707,7 @@ int main(int argc, char **argv)
                 return features_print(stdout);
         st.rep.argv = (const char *const *)opt.argv;
         st.rep.kill_tree = "none";
-        st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
+        st.tree = (struct tree){ .kind = TREE_NONE };
         if (check_report() < 0)
                 return EXIT_FAILURE_OWN;
         r = keep_fds();

@@ -16,6 +16,7 @@ static bool unusable(int err, int stage)
         switch (err) {
         case -ENOENT:           /* no cgroup2 mount, or the directory went */
         case -ENODEV:
+        case -ENOMEDIUM:        /* not a cgroup v2 file system */
         case -ENAMETOOLONG:
         case -EACCES:           /* not ours to write (no delegation) */
         case -EPERM:
@@ -38,38 +39,33 @@ static void set_why(struct tree *t, const char *what, int err)
         snprintf(t->why, sizeof(t->why), "%s: %s", what, strerror(-err));
 }
 
-/* The cgroup and its events fd; 0 or -errno with why set. */
+/* The cgroup and its events fd (opened now: what the wind-down waits on
+ * must not fail later); 0 or -errno with why set. */
 static int cgroup_open(struct tree *t)
 {
         char what[4200];
-        int r = cgroup_make(&t->cg);
+        int r = pv_cgroup_new(&t->cg, NULL);
 
         if (r < 0) {
-                if (!strcmp(t->cg.call, "mkdir") || !strcmp(t->cg.call, "open"))
-                        snprintf(what, sizeof(what), "%s %s", t->cg.call, t->cg.path);
-                else
-                        snprintf(what, sizeof(what), "%s", t->cg.call);
-                set_why(t, what, r);
+                set_why(t, "pv_cgroup_new", r);
                 return r;
         }
-        r = cgroup_events_fd(&t->cg);
+        r = pv_cgroup_events_fd(t->cg);
         if (r < 0) {
-                snprintf(what, sizeof(what), "open %s/cgroup.events", t->cg.path);
+                snprintf(what, sizeof(what), "open %s/cgroup.events", pv_cgroup_path(t->cg));
                 set_why(t, what, r);
-                (void)cgroup_remove(&t->cg);
+                pv_cgroup_free(t->cg);  /* nothing ran in it */
+                t->cg = NULL;
                 return r;
         }
-        t->events = r;
         t->kind = TREE_CGROUP;
         return 0;
 }
 
 static void cgroup_close(struct tree *t)
 {
-        if (t->events >= 0)
-                close(t->events);
-        t->events = -1;
-        (void)cgroup_remove(&t->cg);    /* nothing ran in it */
+        pv_cgroup_free(t->cg);  /* nothing ran in it */
+        t->cg = NULL;
         t->kind = TREE_NONE;
 }
 
@@ -79,11 +75,11 @@ int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child 
         unsigned flags = o->flags;
         int r;
 
-        *t = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
+        *t = (struct tree){ .kind = TREE_NONE };
         r = cgroup_open(t);
         if (r == 0) {
                 o->flags = flags | PV_SPAWN_F_CGROUP;
-                o->cgroup_fd = t->cg.fd;
+                o->cgroup_fd = pv_cgroup_fd(t->cg);
                 r = pv_spawn(loop, o, ret, stage);
                 if (r >= 0 || (*stage != PV_STAGE_CGROUP && *stage != PV_STAGE_SETUP) ||
                     !unusable(r, *stage))
@@ -134,7 +130,7 @@ int tree_probe(struct tree *t, pv_loop *loop)
 void tree_signal(const struct tree *t, int sig)
 {
         if (t->kind == TREE_CGROUP)
-                cgroup_signal_all(&t->cg, sig);
+                (void)pv_cgroup_signal(t->cg, sig);    /* -EPERM: it is not ours */
         else if (t->kind == TREE_PGRP && t->pgid > 0)
                 (void)kill(-t->pgid, sig);     /* ESRCH: nobody left */
 }
@@ -144,7 +140,7 @@ bool tree_empty(const struct tree *t)
         siginfo_t si;
 
         if (t->kind == TREE_CGROUP)
-                return !cgroup_populated(t->events);
+                return pv_cgroup_populated(t->cg) <= 0;  /* gone, or unreadable */
         if (t->kind != TREE_PGRP || t->pgid <= 0)
                 return true;
         /* A zombie is still in its group: reap those that are ours to
@@ -157,24 +153,23 @@ bool tree_empty(const struct tree *t)
 
 int tree_event_fd(const struct tree *t)
 {
-        return t->kind == TREE_CGROUP ? t->events : -1;
+        return t->kind == TREE_CGROUP ? pv_cgroup_events_fd(t->cg) : -1;
 }
 
 int tree_done(struct tree *t)
 {
+        char what[4200];
         int r = 0;
 
-        if (t->events >= 0)
-                close(t->events);
-        t->events = -1;
-        if (t->kind == TREE_CGROUP && t->cg.fd >= 0) {
-                r = cgroup_remove(&t->cg);
+        if (t->kind == TREE_CGROUP && t->cg) {
+                r = pv_cgroup_remove(t->cg, TREE_REMOVE_MS);
                 if (r < 0) {
-                        char what[4200];
-                        snprintf(what, sizeof(what), "rmdir %s", t->cg.path);
+                        snprintf(what, sizeof(what), "removing %s", pv_cgroup_path(t->cg));
                         set_why(t, what, r);
                 }
         }
+        pv_cgroup_free(t->cg);  /* a removal that failed stays failed */
+        t->cg = NULL;
         return r;
 }
 
