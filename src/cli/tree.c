@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "events.h"
+#include "out.h"
 #include "tree.h"
 
 /* "cgroup v2 is not usable here", as opposed to "we ran out of something":
@@ -171,6 +174,43 @@ int tree_done(struct tree *t)
         pv_cgroup_free(t->cg);  /* a removal that failed stays failed */
         t->cg = NULL;
         return r;
+}
+
+static bool tree_gone(void *t)
+{
+        return tree_empty(t);
+}
+
+/* The same for a cgroup and a process group; only the wake-up differs (the
+ * cgroup's events fd, or a look every TREE_POLL_MS). */
+void tree_wind_down(struct tree *t, uint64_t grace_ms, bool graceful, const int *signals)
+{
+        int efd = tree_event_fd(t), poll_ms = TREE_POLL_MS;
+        int64_t end;
+
+        if (t->kind == TREE_NONE)
+                return;
+        if (efd >= 0 && ev_add(efd, EPOLLPRI, EV_TREE) == 0)
+                poll_ms = -1;   /* else: look every TREE_POLL_MS */
+        if (!tree_empty(t) && graceful) {
+                tree_signal(t, SIGTERM);
+                tree_signal(t, SIGCONT);
+                ev_turn_until(tree_gone, t, ev_now_ms() + (int64_t)grace_ms, poll_ms, signals);
+        }
+        /* SIGKILL again every 100 ms for a tree that was forking. */
+        end = ev_now_ms() + TREE_KILL_MS;
+        while (!tree_empty(t) && ev_now_ms() < end && !ev_broken()) {
+                tree_signal(t, SIGKILL);
+                int64_t next = ev_now_ms() + 100;
+                ev_turn_until(tree_gone, t, next < end ? next : end, poll_ms, NULL);
+        }
+        if (!tree_empty(t))
+                out_say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
+                        TREE_KILL_MS);
+        if (poll_ms < 0)
+                (void)ev_del(efd);      /* before tree_done closes it */
+        if (tree_done(t) < 0)
+                out_say("--kill-tree: %s", t->why);
 }
 
 const char *tree_name(const struct tree *t)

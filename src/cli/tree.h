@@ -19,6 +19,8 @@ enum tree_kind { TREE_NONE, TREE_CGROUP, TREE_PGRP };
 #define TREE_POLL_MS 20
 /* How long tree_done() may wait for a cgroup's last process. */
 #define TREE_REMOVE_MS 10000
+/* How long the kill of what is left of a tree may take. */
+#define TREE_KILL_MS 5000
 
 struct tree {
         enum tree_kind kind;
@@ -56,6 +58,14 @@ bool tree_empty(const struct tree *t);
 /* An fd that turns readable (EPOLLPRI) when the tree may have emptied, or
  * -1: look every TREE_POLL_MS. */
 int tree_event_fd(const struct tree *t);
+
+/* What the program left behind gets what the program got, once it has
+ * been reaped: with graceful, SIGTERM (and SIGCONT) and grace_ms from now,
+ * its stderr still printed as the command's loop turns (events.h), cut
+ * short when *signals changes (a signal to pidvisor); then SIGKILL, again
+ * every 100 ms, for TREE_KILL_MS at most; then tree_done(), which removes
+ * the cgroup.  A tree still there, and a failed removal, are said. */
+void tree_wind_down(struct tree *t, uint64_t grace_ms, bool graceful, const int *signals);
 
 /* Let go of the tree: a cgroup is killed, waited for (TREE_REMOVE_MS at
  * most) and removed.  0, or -errno of the removal (why says it). */
