@@ -309,7 +309,7 @@ enum pv_spawn_flags {
                                          * in that cgroup and escalates with
                                          * cgroup.kill (5.14; else SIGKILL to
                                          * each), so it should be the child's
-                                         * own cgroup */
+                                         * own cgroup (pv_cgroup_new()) */
         PV_SPAWN_F_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
                                          * thread dies (pdeath_signal) */
 };

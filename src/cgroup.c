@@ -19,7 +19,7 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* What pv_cgroup_free() allows the removal of a cgroup still populated. */
+/* How long pv_cgroup_free() waits for a populated cgroup to empty. */
 #define FREE_TIMEOUT_MS 10000
 /* How often pv__cgroup_kill_wait() kills again while waiting. */
 #define KILL_AGAIN_MS 100
@@ -116,8 +116,7 @@ int pv__cgroup_events_open(int dfd)
 
 int pv__cgroup_populated(int events_fd)
 {
-        char buf[256];
-        const char *p;
+        char buf[256], *save = NULL;
         ssize_t n;
 
         /* From offset 0 every time: kernfs renders the file anew, and the
@@ -126,23 +125,24 @@ int pv__cgroup_populated(int events_fd)
         if (n < 0)
                 return (int)n;
         buf[n] = '\0';
-        for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-                if (!strncmp(p, "populated ", 10) && (p[10] == '0' || p[10] == '1'))
-                        return p[10] - '0';
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (!strcmp(l, "populated 0") || !strcmp(l, "populated 1"))
+                        return l[10] - '0';
         return -EBADMSG;
 }
 
-int pv__cgroup_kill_wait(int dfd, int events_fd, int timeout_ms)
+/* SIGKILL every process of the cgroup dfd and wait until none is left, for
+ * at most timeout_ms (-1: no limit), killing again every KILL_AGAIN_MS in
+ * case one was forking (without cgroup.kill).  0 once empty; -ETIMEDOUT
+ * when still populated at the deadline (or the error of the last kill:
+ * -EPERM), or an error of pv__cgroup_populated().  events_fd: its
+ * cgroup.events, to wait on. */
+static int kill_wait(int dfd, int events_fd, int timeout_ms)
 {
         uint64_t end = pv__now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
-        int fd = events_fd, r, sent = 0;
+        int r, sent;
 
-        if (fd < 0) {
-                fd = pv__cgroup_events_open(dfd);
-                if (fd < 0)
-                        return fd;
-        }
-        while ((r = pv__cgroup_populated(fd)) == 1) {
+        while ((r = pv__cgroup_populated(events_fd)) == 1) {
                 uint64_t now = pv__now_ns();
                 int wait = KILL_AGAIN_MS;
 
@@ -158,11 +158,9 @@ int pv__cgroup_kill_wait(int dfd, int events_fd, int timeout_ms)
                 /* cgroup.events raises POLLPRI when "populated" changes; the
                  * read above re-armed it, so an exit from here on wakes us.
                  * A timeout, an EINTR or an error of poll: look again. */
-                struct pollfd p = { .fd = fd, .events = POLLPRI };
+                struct pollfd p = { .fd = events_fd, .events = POLLPRI };
                 (void)sys_poll(&p, 1, wait);
         }
-        if (fd != events_fd)
-                sys_close(fd);
         return r < 0 ? r : 0;
 }
 
@@ -311,7 +309,13 @@ static int own_mount(const char *rel, char *info, char **ret)
         return 0;
 }
 
-int pv__cgroup_own_dir(char **ret_path)
+/* Our own cgroup v2 directory as this process sees it: the cgroup2 mount
+ * (the one that shows the most of our path) whose root holds the "0::" line
+ * of /proc/self/cgroup, joined with the rest of that line, as a malloc()ed
+ * absolute path.  0, or -ENOENT (no cgroup v2 hierarchy, or ours is not
+ * visible in any mount), -ENOMEM, -EMFILE, -EFBIG, or another errno of
+ * reading /proc. */
+static int own_dir(char **ret_path)
 {
         char *cg = NULL, *info = NULL, *rel;
         int r;
@@ -385,7 +389,7 @@ PV_EXPORT int pv_cgroup_new(pv_cgroup **ret, const char *parent_dir)
         return_if_invalid(ret, -EINVAL);
         return_if_invalid(!parent_dir || parent_dir[0] == '/', -EINVAL);
         if (!parent_dir) {
-                r = pv__cgroup_own_dir(&own);
+                r = own_dir(&own);
                 if (r < 0)
                         return r;
                 parent_dir = own;
@@ -464,7 +468,7 @@ PV_EXPORT int pv_cgroup_remove(pv_cgroup *cg, int timeout_ms)
                 return 0;
         r = pv_cgroup_events_fd(cg);
         if (r >= 0)
-                r = pv__cgroup_kill_wait(cg->fd, r, timeout_ms);
+                r = kill_wait(cg->fd, r, timeout_ms);
         if (r < 0 && r != -ENODEV && r != -ENOENT)
                 return r;
         /* Empty, or gone already (someone removed it: its files say

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cgroup v2 directories as the library uses them: signalling every process
- * of one, telling whether it is populated, and finding our own.  Each takes
- * an fd of the cgroup's directory (O_DIRECTORY or O_PATH), never a path, so
- * that a renamed or re-created directory of the same name is never hit.
- * All return -errno on failure and print nothing.
+ * cgroup v2 directories as the library uses them (pv_cgroup is built on
+ * these, and the stop ladder signals a child's cgroup with them):
+ * signalling every process of one, and telling whether it is populated.
+ * Each takes an fd of the cgroup's directory, never a path, so that a
+ * renamed or re-created directory of the same name is never hit.  All
+ * return -errno on failure and print nothing.
  */
 #ifndef PV_CGROUP_H
 #define PV_CGROUP_H
@@ -45,22 +46,5 @@ int pv__cgroup_events_open(int dfd) PV_HIDDEN;
  * -ENODEV (the cgroup was removed), -EBADMSG (no "populated" line), or
  * another error of pread(). */
 int pv__cgroup_populated(int events_fd) PV_HIDDEN;
-
-/* SIGKILL every process of the cgroup dfd and wait until none is left,
- * for at most timeout_ms (-1: no limit), killing again every 100 ms in case
- * one was forking (without cgroup.kill).  0 once empty; -ETIMEDOUT when
- * still populated at the deadline (or the error of pv__cgroup_signal()
- * when the last kill failed: -EPERM), or an error of the two above.
- * events_fd: an fd of pv__cgroup_events_open() to use, or -1 for one
- * opened and closed here. */
-int pv__cgroup_kill_wait(int dfd, int events_fd, int timeout_ms) PV_HIDDEN;
-
-/* Our own cgroup v2 directory as this process sees it: the cgroup2 mount
- * (the one that shows the most of our path) whose root holds the "0::" line
- * of /proc/self/cgroup, joined with the rest of that line.  *ret_path is a
- * malloc()ed absolute path.  0, or -ENOENT (no cgroup v2 hierarchy, or
- * ours is not visible in any mount), -ENAMETOOLONG, -ENOMEM, -EMFILE, or
- * another errno of reading /proc. */
-int pv__cgroup_own_dir(char **ret_path) PV_HIDDEN;
 
 #endif
