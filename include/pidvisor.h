@@ -333,7 +333,7 @@ enum pv_spawn_flags {
                                          * in that cgroup and escalates with
                                          * cgroup.kill (5.14; else SIGKILL to
                                          * each), so it should be the child's
-                                         * own cgroup */
+                                         * own cgroup (pv_cgroup_new()) */
         PV_SPAWN_F_PDEATHSIG   = 1u << 2, /* signal the child when the spawning
                                          * thread dies (pdeath_signal) */
         PV_SPAWN_F_TREE      = 1u << 4, /* the child and its descendants are
@@ -578,6 +578,101 @@ PV_EXPORT int pv_child_get_exit(const pv_child *c, struct pv_exit *ret);
  * the child's own callbacks.  Accepts NULL.  Does nothing on a loop-owned
  * child (spawned with ret == NULL), whose callbacks keep running. */
 PV_EXPORT void pv_child_release(pv_child *c);
+
+/* ------------------------------------------------------------------ */
+/* Cgroups                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A cgroup v2 directory of a child's own, made fresh for it: spawn into it
+ * with PV_SPAWN_F_CGROUP and pv_cgroup_fd(), and whatever the child starts
+ * (setsid, double fork) stays in it, to be signalled and waited for as a
+ * whole.  Use a fresh one per incarnation: once cgroup.kill has been
+ * written (by pv_cgroup_signal(SIGKILL), pv_cgroup_remove() or the stop
+ * ladder) the kernel kills every later CLONE_INTO_CGROUP child of that
+ * cgroup at birth (Linux 6.18; pv_spawn() then falls back to moving the
+ * child in itself).  A pv_cgroup belongs to one thread at a time. */
+typedef struct pv_cgroup pv_cgroup;
+
+/* Make a fresh cgroup below parent_dir, the absolute path of a cgroup v2
+ * directory, or, with parent_dir NULL, below the caller's own cgroup
+ * (the cgroup2 mount that shows the "0::" line of /proc/self/cgroup, per
+ * /proc/self/mountinfo).  Its name is "pidvisor.<pid>.<n>": unique among
+ * the caller's threads, and never one that exists (a name another process
+ * holds, or a killed run left behind, is skipped).  Nothing is made when
+ * the call fails.  *ret is written only on success; give it up with
+ * pv_cgroup_free().  Thread-safe.
+ * Errors: -EINVAL NULL ret, or parent_dir not absolute;
+ *         -ENOENT no such parent_dir, or (NULL) no cgroup v2 hierarchy in
+ *                 which this process's cgroup is visible;
+ *         -ENOTDIR parent_dir is no directory;
+ *         -ENOMEDIUM parent_dir is not on a cgroup v2 file system;
+ *         -EACCES, -EPERM, -EROFS the parent is not ours to write (no
+ *                 delegation);
+ *         -EAGAIN cgroup.max.descendants or cgroup.max.depth reached;
+ *         -ENAMETOOLONG, -ENOMEM, -EMFILE, -ENFILE. */
+PV_EXPORT int pv_cgroup_new(pv_cgroup **ret, const char *parent_dir);
+
+/* An O_DIRECTORY fd of the cgroup, for struct pv_spawn_opts.cgroup_fd
+ * (pv_spawn() keeps a copy of its own).  The handle owns it: do not close
+ * it.  The fd, or -ENOENT once pv_cgroup_remove() removed the cgroup, or
+ * -EINVAL for NULL. */
+PV_EXPORT int pv_cgroup_fd(const pv_cgroup *cg);
+
+/* The cgroup's absolute path, valid until pv_cgroup_free() (also after the
+ * removal, for messages), or NULL for NULL. */
+PV_EXPORT const char *pv_cgroup_path(const pv_cgroup *cg);
+
+/* Send sig to every process in the cgroup.  SIGKILL goes through
+ * cgroup.kill (Linux 5.14), which also reaches the cgroups below it and
+ * processes forking meanwhile; any other signal, and SIGKILL without
+ * cgroup.kill, goes by pid to each process listed in cgroup.procs (not to
+ * the cgroups below).  sig 0 checks each listed process.
+ * Returns 0 when every process took it (one that exited meanwhile counts).
+ * Errors: -EINVAL NULL cg or sig not in 0..64; -ENOENT removed; -EPERM (or
+ *         another error of kill(2)) a listed process was not ours to signal:
+ *         the first such error, every other process still got the signal;
+ *         -ENODEV the directory was removed by someone else; -EMFILE,
+ *         -ENFILE, -ENOMEM reading cgroup.procs (nobody was signalled). */
+PV_EXPORT int pv_cgroup_signal(pv_cgroup *cg, int sig);
+
+/* Whether any process is left in the cgroup or below it: 1 or 0 (a zombie
+ * waiting for its parent's wait does not count).  Reading it re-arms the
+ * POLLPRI of pv_cgroup_events_fd().
+ * Errors: -EINVAL NULL; -ENOENT removed; -ENODEV removed by someone else;
+ *         -EMFILE, -ENFILE opening cgroup.events. */
+PV_EXPORT int pv_cgroup_populated(pv_cgroup *cg);
+
+/* A pollable fd of the cgroup's cgroup.events, opened on the first call and
+ * owned by the handle (do not close it; EPOLL_CTL_DEL it before
+ * pv_cgroup_remove() or pv_cgroup_free()): poll() reports POLLPRI (epoll
+ * EPOLLPRI, level-triggered) once "populated" changed since the last
+ * pv_cgroup_populated(), which clears it.  Call pv_cgroup_populated()
+ * before waiting, so that a change already past is not waited for.
+ * The fd, or -EINVAL NULL, -ENOENT removed, -EMFILE, -ENFILE. */
+PV_EXPORT int pv_cgroup_events_fd(pv_cgroup *cg);
+
+/* Remove the cgroup: SIGKILL what is left in it, wait for it to be empty,
+ * for at most timeout_ms (-1: no limit; 0: kill, and remove only what is
+ * already empty), killing again every 100 ms, then rmdir() it.  The waiting
+ * needs no reaping from the caller: an exited child that nobody has waited
+ * for is no longer in any cgroup.  Once removed, pv_cgroup_fd() and the
+ * others say -ENOENT and the fds are closed; removing again returns 0, as
+ * does removing a cgroup someone else removed.
+ * Errors: -EINVAL NULL cg or timeout_ms below -1;
+ *         -ETIMEDOUT still populated at the deadline (a process stuck in
+ *                 the kernel; or, without cgroup.kill, one not ours to
+ *                 kill: then -EPERM): nothing removed, call again;
+ *         -EBUSY it holds a cgroup of its own (made by something in it):
+ *                 nothing removed;
+ *         -EMFILE, -ENFILE opening cgroup.events. */
+PV_EXPORT int pv_cgroup_remove(pv_cgroup *cg, int timeout_ms);
+
+/* Free the handle.  Unless pv_cgroup_remove() was called on it, the cgroup
+ * is removed first, as by pv_cgroup_remove(cg, 10000): everything in it is
+ * killed; if that fails, the directory stays.  After a pv_cgroup_remove()
+ * that failed, the caller knew and chose: the directory stays as it is.
+ * Accepts NULL. */
+PV_EXPORT void pv_cgroup_free(pv_cgroup *cg);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -121,6 +122,26 @@ static PV_SC_INLINE ssize_t sys_write(int fd, const void *buf, size_t n)
 static PV_SC_INLINE int sys_openat(int dfd, const char *path, int flags, int mode)
 {
         return (int)pv__sc4(__NR_openat, dfd, (long)path, flags, mode);
+}
+
+static PV_SC_INLINE ssize_t sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+        return pv__sc4(__NR_pread64, fd, (long)buf, (long)n, (long)off);
+}
+
+static PV_SC_INLINE int sys_mkdirat(int dfd, const char *path, int mode)
+{
+        return (int)pv__sc3(__NR_mkdirat, dfd, (long)path, mode);
+}
+
+static PV_SC_INLINE int sys_unlinkat(int dfd, const char *path, int flags)
+{
+        return (int)pv__sc3(__NR_unlinkat, dfd, (long)path, flags);
+}
+
+static PV_SC_INLINE int sys_fstatfs(int fd, struct statfs *st)
+{
+        return (int)pv__sc2(__NR_fstatfs, fd, (long)st);
 }
 
 static PV_SC_INLINE int sys_pipe2(int fds[2], int flags)

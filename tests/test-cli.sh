@@ -373,15 +373,15 @@ if [ $have_sandbox = yes ]; then
         out=$(run "$sr" mkdir=ENOMEM,mkdirat=ENOMEM -- "$pv" --kill-tree --report="$tmp/m.json" -- "$helper" exit 0 2>&1 </dev/null)
         check "kill-tree, mkdir ENOMEM: 125" "125 not-run" "$? $(json "$tmp/m.json" 'r["status"]')"
         check "kill-tree, mkdir ENOMEM: the message names the call" yes \
-                "$(echo "$out" | grep -q '^pidvisor: --kill-tree: mkdir .*: Cannot allocate memory$' && echo yes || echo "no: $out")"
+                "$(echo "$out" | grep -q '^pidvisor: --kill-tree: pv_cgroup_new: Cannot allocate memory$' && echo yes || echo "no: $out")"
         out=$(run "$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" --kill-tree --report="$tmp/a.json" -- "$helper" exit 0 2>&1 </dev/null)
         check "kill-tree, mkdir EACCES: falls back to a process group" "0 pgrp" "$? $(json "$tmp/a.json" 'r["kill_tree"]')"
         check "kill-tree, mkdir EACCES: says so, in one line" 1 \
-                "$(echo "$out" | grep -c '^pidvisor: --kill-tree: cgroup v2 not usable here (mkdir .*: Permission denied): using a process group$')"
+                "$(echo "$out" | grep -c '^pidvisor: --kill-tree: cgroup v2 not usable here (pv_cgroup_new: Permission denied): using a process group$')"
         check "kill-tree, mkdir EACCES, -q: says nothing" "" \
                 "$(run "$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" -q --kill-tree -- "$helper" exit 0 2>&1 </dev/null)"
         check "--features agrees: fails with ENOMEM" yes \
-                "$("$sr" mkdir=ENOMEM,mkdirat=ENOMEM -- "$pv" --features | grep -q '^kill tree: fails (mkdir .*: Cannot allocate memory)' && echo yes || echo no)"
+                "$("$sr" mkdir=ENOMEM,mkdirat=ENOMEM -- "$pv" --features | grep -q '^kill tree: fails (pv_cgroup_new: Cannot allocate memory)' && echo yes || echo no)"
         check "--features agrees: pgrp with EACCES" pgrp \
                 "$("$sr" mkdir=EACCES,mkdirat=EACCES -- "$pv" --features | sed -n 's/^kill tree: \([a-z]*\).*/\1/p')"
 

@@ -7,6 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <ftw.h>
+#include <poll.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -286,31 +290,177 @@ void tu_pipe_all(struct pv_spawn_opts *o)
                 o->stdio[i].mode = PV_STDIO_PIPE;
 }
 
-/* A fresh cgroup v2 directory under ours, or a skip saying why not. */
-int tu_make_cgroup(char *path, size_t size, const char *tag)
+/* The mount point of a cgroup2 mount showing the whole hierarchy (root
+ * "/"), or "" when there is none. */
+static void cgroup2_root_mount(char *mnt, size_t size)
 {
-        char line[4096], mnt[4096] = "", own[4096] = "";
+        char line[4096], root[4096], dir[4096];
         FILE *f = fopen("/proc/self/mountinfo", "re");
 
+        *mnt = '\0';
         while (f && fgets(line, sizeof(line), f))
-                if (strstr(line, " - cgroup2 "))
-                        sscanf(line, "%*s %*s %*s %*s %4095s", mnt);
+                if (strstr(line, " - cgroup2 ") &&
+                    sscanf(line, "%*s %*s %*s %4095s %4095s", root, dir) == 2 &&
+                    !strcmp(root, "/") && !*mnt)
+                        snprintf(mnt, size, "%s", dir);
         if (f)
                 fclose(f);
-        f = fopen("/proc/self/cgroup", "re");
+}
+
+/* What tu_cgroup_dir made and tu_cgroup_rmdir has not removed yet, for
+ * tu_cgroup_cleanup after a failed test. */
+static char made[8][4096];
+
+void tu_cgroup_dir(char *path, size_t size)
+{
+        static int n;
+        char line[4096], mnt[4096], own[4096] = "";
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
         while (f && fgets(line, sizeof(line), f))
                 if (!strncmp(line, "0::", 3))
                         sscanf(line + 3, "%4095s", own);
         if (f)
                 fclose(f);
+        cgroup2_root_mount(mnt, sizeof(mnt));
         if (!*mnt || !*own)
-                cr_skip_test("no cgroup v2 hierarchy here");
-        snprintf(path, size, "%s%s/pv-test.%d.%s", mnt, strcmp(own, "/") ? own : "", (int)getpid(),
-                 tag);
+                cr_skip_test("no cgroup v2 hierarchy here (no cgroup2 mount of its root, "
+                             "or no 0:: line in /proc/self/cgroup)");
+        cr_assert_lt(snprintf(path, size, "%s%s/pv-test.%d.%d", mnt, strcmp(own, "/") ? own : "",
+                              (int)getpid(), n++), (int)size);
         if (mkdir(path, 0755) < 0)
-                cr_skip_test("cgroup v2 not writable here: %s", strerror(errno));
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        cr_assert_geq(fd, 0);
+                cr_skip_test("cgroup v2 not writable here: mkdir %s: %s", path, strerror(errno));
+        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+                if (!made[i][0]) {
+                        snprintf(made[i], sizeof(made[i]), "%s", path);
+                        break;
+                }
+        }
+}
+
+static void write_pid(const char *dir)
+{
+        char file[4200];
+        FILE *f;
+
+        snprintf(file, sizeof(file), "%s/cgroup.procs", dir);
+        f = fopen(file, "we");
+        cr_assert(f, "open %s: %s", file, strerror(errno));
+        cr_assert_gt(fprintf(f, "%d\n", (int)getpid()), 0);
+        cr_assert_eq(fclose(f), 0, "move into %s: %s", dir, strerror(errno));
+}
+
+void tu_cgroup_enter(const char *path)
+{
+        write_pid(path);
+}
+
+void tu_cgroup_rmdir(const char *path)
+{
+        char parent[4200], line[4096], *slash;
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        bool inside = false;
+
+        while (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (!strncmp(line, "0::", 3))
+                        inside = !strcmp(strrchr(line, '/'), strrchr(path, '/'));
+        }
+        if (f)
+                fclose(f);
+        if (inside) {
+                snprintf(parent, sizeof(parent), "%s", path);
+                slash = strrchr(parent, '/');
+                *slash = '\0';
+                write_pid(parent);
+        }
+        cr_assert_eq(rmdir(path), 0, "rmdir %s: %s", path, strerror(errno));
+        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+                if (!strcmp(made[i], path))
+                        made[i][0] = '\0';
+}
+
+static int rmdir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        if (type == FTW_DP)
+                (void)rmdir(path);      /* what stays is reported below */
+        return 0;
+}
+
+/* Write text to the file name of the directory dfd; errors ignored (what
+ * stays behind is reported). */
+static void put(int dfd, const char *name, const char *text)
+{
+        int fd = openat(dfd, name, O_WRONLY | O_CLOEXEC);
+
+        if (fd >= 0) {
+                (void)!write(fd, text, strlen(text));
+                close(fd);
+        }
+}
+
+/* Kill what a failed test left in dir (cgroup.kill reaches every cgroup
+ * below it), wait for it to empty (5 s at most), remove it all. */
+static void cgroup_wipe(const char *dir)
+{
+        char buf[256];
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = dfd < 0 ? -1 : openat(dfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+
+        if (dfd >= 0)
+                put(dfd, "cgroup.kill", "1");
+        for (int i = 0; fd >= 0 && i < 50; i++) {
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                struct pollfd p = { .fd = fd, .events = POLLPRI };
+
+                buf[n > 0 ? n : 0] = '\0';
+                if (n <= 0 || strstr(buf, "populated 0"))
+                        break;
+                (void)poll(&p, 1, 100);
+        }
+        if (fd >= 0)
+                close(fd);
+        if (dfd >= 0)
+                close(dfd);
+        (void)nftw(dir, rmdir_one, 16, FTW_DEPTH | FTW_PHYS);
+        if (access(dir, F_OK) == 0)
+                fprintf(stderr, "tu_cgroup_cleanup: %s is left behind\n", dir);
+}
+
+void tu_cgroup_cleanup(void)
+{
+        char pid[32];
+
+        snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+                if (!made[i][0] || access(made[i], F_OK) < 0)
+                        continue;
+                /* Out of it first, if the test had moved in: into its
+                 * parent, where tu_cgroup_dir found us. */
+                int parent = open(made[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (parent >= 0) {
+                        int up = openat(parent, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (up >= 0) {
+                                put(up, "cgroup.procs", pid);
+                                close(up);
+                        }
+                        close(parent);
+                }
+                cgroup_wipe(made[i]);
+                made[i][0] = '\0';
+        }
+}
+
+int tu_make_cgroup(char *path, size_t size, const char *tag)
+{
+        int fd;
+
+        (void)tag;
+        tu_cgroup_dir(path, size);
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
         return fd;
 }
 

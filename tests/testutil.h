@@ -79,6 +79,24 @@ int tu_run_opts(pv_loop *l, const struct pv_spawn_opts *o, struct pv_exit *e);
 /* tu_run_opts with the helper defaults for argv. */
 int tu_run(pv_loop *l, const char **argv, struct pv_exit *e);
 
+/* A fresh cgroup v2 directory "pv-test.<pid>.<n>" below this process's
+ * own cgroup, found without the library (a cgroup2 mount of the whole
+ * hierarchy joined with the "0::" line of /proc/self/cgroup), its path into
+ * path; the test is skipped, saying why, where there is no cgroup v2 or it
+ * is not writable.  The test removes it with tu_cgroup_rmdir(). */
+void tu_cgroup_dir(char *path, size_t size);
+
+/* rmdir(path), asserted; first moving this process back to the parent
+ * cgroup of path if it had moved itself into path. */
+void tu_cgroup_rmdir(const char *path);
+
+/* For a suite's .fini: what tu_cgroup_dir made and a failed test left
+ * behind is killed and removed (moving this process out of it first). */
+void tu_cgroup_cleanup(void);
+
+/* Move this process into the cgroup v2 directory path (asserted). */
+void tu_cgroup_enter(const char *path);
+
 #define TU_ARGV(...) ((const char *[]){ HELPER_PATH, __VA_ARGS__, NULL })
 
 /* A fresh cgroup v2 directory under ours (pv-test.PID.TAG), its path in

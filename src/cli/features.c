@@ -3,6 +3,8 @@
 #include <libgen.h>
 #include <pidvisor.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "features.h"
 #include "opts.h"
@@ -74,11 +76,12 @@ static void print_tree(FILE *f, pv_loop *loop)
         if (r < 0) {
                 fprintf(f, "kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
         } else if (t.kind == TREE_CGROUP) {
-                char dir[sizeof(t.cg.path)];
-                strcpy(dir, t.cg.path);
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%s", pv_cgroup_path(t.cg));
                 fprintf(f, "kill tree: cgroup (a cgroup v2 directory of its own under %s; "
                         "cgroup.kill: %s)\n", dirname(dir),
-                        cgroup_has_kill(&t.cg) ? "yes" : "no, SIGKILL to each");
+                        faccessat(pv_cgroup_fd(t.cg), "cgroup.kill", F_OK, 0) == 0
+                        ? "yes" : "no, SIGKILL to each");
         } else {
                 fprintf(f, "kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
         }

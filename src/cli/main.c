@@ -7,14 +7,14 @@
  * second one kills at once).  The exit status says how the program ended.
  *
  * The command, unlike the library, may handle its own signals: it blocks
- * them and reads them from a signalfd in the same epoll set as the loop.
- * Nothing in that loop blocks: stdin is read when epoll says so, and
+ * them and reads them from a signalfd in the same epoll set as the loop
+ * (events.c; the tree's wind-down is tree.c's).  Nothing in that set's
+ * handlers blocks: stdin is read when epoll says so, and
  * pidvisor's stderr is written through a bounded queue (out.c), so a
  * reader that stalls cannot hold up a timeout or a signal.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pidvisor.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,18 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "features.h"
 #include "opts.h"
 #include "out.h"
 #include "report.h"
 #include "tree.h"
 
-/* What an fd in the command's epoll set is. */
-enum tag { TAG_STDIN, TAG_LOOP, TAG_SIGNAL, TAG_OUT, TAG_TREE };
-
-/* How long the kill of what is left of a tree may take, and how long
- * pidvisor's last words may wait for a stalled stderr. */
-#define TREE_KILL_MS 5000
+/* How long pidvisor's last words may wait for a stalled stderr. */
 #define FLUSH_MS 1000
 
 extern char **environ;
@@ -52,9 +48,8 @@ static struct {
         struct pv_exit exit;
         bool err_ended;         /* the program's stderr stream ended */
         bool err_line_start;    /* the next stderr piece starts a line */
-        int ep, sfd;            /* -1 until made */
+        int sfd;                /* -1 until made */
         int signals;            /* stop signals received */
-        bool broken;            /* epoll_wait failed: nothing more is seen */
         struct tree tree;       /* --kill-tree; kind TREE_NONE without */
         struct {
                 bool on;        /* fd 0 is being read */
@@ -65,17 +60,9 @@ static struct {
         unsigned n_keep;
         char **envp;            /* the program's environment; NULL: ours */
         struct report rep;
-} st = { .err_line_start = true, .ep = -1, .sfd = -1 };
+} st = { .err_line_start = true, .sfd = -1 };
 
 #define say out_say
-
-static int64_t now_ms(void)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);     /* through the vDSO: cannot fail */
-        return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* ---- the program's stderr ------------------------------------------- */
 
@@ -137,13 +124,11 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
  * still reports a hangup, level-triggered, and we would spin). */
 static void stdin_watch(bool on)
 {
-        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_STDIN };
-
         if (!st.in.epoll)
                 return;
         if (!on)
-                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL);
-        else if (epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) < 0)
+                (void)ev_del(0);
+        else if (ev_add(0, EPOLLIN, EV_STDIN) < 0)
                 st.in.epoll = false;    /* read it as the loop turns */
 }
 
@@ -154,7 +139,7 @@ static void stdin_stop(bool eof)
                 return;
         st.in.on = false;
         if (st.in.epoll)
-                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, 0, NULL); /* ENOENT at worst */
+                (void)ev_del(0);        /* ENOENT at worst */
         st.in.epoll = false;
         if (eof)
                 (void)pv_child_close_stdin(st.child);   /* 0, or closed already */
@@ -194,13 +179,18 @@ static void stdin_ready(void)
  * program's stdin at once. */
 static void stdin_start(bool closed)
 {
-        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_STDIN };
-
         st.in.on = !closed;
         if (closed)
                 (void)pv_child_close_stdin(st.child);
         else
-                st.in.epoll = epoll_ctl(st.ep, EPOLL_CTL_ADD, 0, &ev) == 0;
+                st.in.epoll = ev_add(0, EPOLLIN, EV_STDIN) == 0;
+}
+
+static void stdin_event(uint32_t events)
+{
+        (void)events;
+        if (st.in.on && !st.exited)
+                stdin_ready();
 }
 
 static bool stdin_file(void)
@@ -230,9 +220,11 @@ static void on_signal(int sig)
         }
 }
 
-static void signals_ready(void)
+static void signals_ready(uint32_t events)
 {
         struct signalfd_siginfo si;
+
+        (void)events;
 
         while (read(st.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 on_signal((int)si.ssi_signo);
@@ -240,111 +232,34 @@ static void signals_ready(void)
 
 /* ---- the event loop ----------------------------------------------------- */
 
-/* Wait up to timeout_ms for events and handle them. */
-static void turn(int timeout_ms)
+static void loop_ready(uint32_t events)
 {
-        struct epoll_event evs[8];
-        int n = epoll_wait(st.ep, evs, 8, timeout_ms);
+        int r = pv_loop_dispatch(st.loop, 0);
 
-        if (n < 0 && errno != EINTR && !st.broken) {
-                say("epoll_wait: %s", strerror(errno));
-                st.broken = true;
-        }
-        for (int i = 0; i < n; i++) {
-                switch ((enum tag)evs[i].data.u32) {
-                case TAG_LOOP: {
-                        int r = pv_loop_dispatch(st.loop, 0);
-                        if (r < 0 && !st.broken) {
-                                say("pv_loop_dispatch: %s", strerror(-r));
-                                st.broken = true;
-                        }
-                        break;
-                }
-                case TAG_SIGNAL: signals_ready(); break;
-                case TAG_STDIN: if (st.in.on && !st.exited) stdin_ready(); break;
-                case TAG_OUT: out_ready(evs[i].events); break;
-                case TAG_TREE: break;   /* the wind-down looks at the tree */
-                }
-        }
+        (void)events;
+        if (r < 0)
+                ev_fail("pv_loop_dispatch", r);
 }
 
-/* Turn until done(), the deadline, or (with cut) a signal; poll_ms > 0
- * wakes up that often to ask done() again. */
-static void turn_until(bool (*done)(void), int64_t deadline, int poll_ms, bool cut)
+static bool err_ended(void *arg)
 {
-        int signals = st.signals;
-
-        while (!done() && !st.broken && !(cut && st.signals != signals)) {
-                int64_t left = deadline - now_ms();
-                if (left <= 0)
-                        break;
-                if (poll_ms > 0 && left > poll_ms)
-                        left = poll_ms;
-                turn(left > INT_MAX ? INT_MAX : (int)left);
-        }
-}
-
-static bool err_ended(void)
-{
+        (void)arg;
         return st.err_ended;
 }
 
-static bool out_empty(void)
+static bool out_empty(void *arg)
 {
+        (void)arg;
         return out_pending() == 0;
 }
 
 static void supervise(void)
 {
-        while (!st.exited && !st.broken) {
-                turn(stdin_file() ? 0 : -1);
+        while (!st.exited && !ev_broken()) {
+                ev_turn(stdin_file() ? 0 : -1);
                 if (stdin_file())
                         stdin_ready();
         }
-}
-
-/* ---- the tree, after the program ------------------------------------ */
-
-static bool tree_gone(void)
-{
-        return tree_empty(&st.tree);
-}
-
-/* What the program left behind gets what the program got: SIGTERM (and
- * SIGCONT) and a grace period from its exit, its stderr still printed, then
- * SIGKILL; a signal to pidvisor cuts the grace short.  The same for a
- * cgroup and a process group; only the wake-up differs (the cgroup's
- * events fd, or a look every TREE_POLL_MS). */
-static void wind_down(void)
-{
-        struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = TAG_TREE };
-        int efd = tree_event_fd(&st.tree);
-        int poll_ms = TREE_POLL_MS;
-        int64_t end;
-
-        if (st.tree.kind == TREE_NONE)
-                return;
-        if (efd >= 0 && epoll_ctl(st.ep, EPOLL_CTL_ADD, efd, &ev) == 0)
-                poll_ms = -1;   /* else: look every TREE_POLL_MS */
-        if (!tree_gone() && st.signals < 2 && !(st.exit.flags & PV_EXIT_F_ESCALATED)) {
-                tree_signal(&st.tree, SIGTERM);
-                tree_signal(&st.tree, SIGCONT);
-                turn_until(tree_gone, now_ms() + (int64_t)opt.grace_ms, poll_ms, true);
-        }
-        /* SIGKILL again every 100 ms for a tree that was forking. */
-        end = now_ms() + TREE_KILL_MS;
-        while (!tree_gone() && now_ms() < end && !st.broken) {
-                tree_signal(&st.tree, SIGKILL);
-                int64_t next = now_ms() + 100;
-                turn_until(tree_gone, next < end ? next : end, poll_ms, false);
-        }
-        if (!tree_gone())
-                say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
-                    TREE_KILL_MS);
-        if (poll_ms < 0)
-                (void)epoll_ctl(st.ep, EPOLL_CTL_DEL, efd, NULL); /* tree_done closes it */
-        if (tree_done(&st.tree) < 0)
-                say("--kill-tree: %s", st.tree.why);
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -381,22 +296,24 @@ static int setup_signals(void)
 
 static int setup(void)
 {
-        struct epoll_event ev = { .events = EPOLLIN };
         const char *call = NULL;
-        int r;
+        int r = ev_init();
 
-        st.ep = epoll_create1(EPOLL_CLOEXEC);
-        if (st.ep < 0)
-                return fail_setup("epoll_create1", errno);
-        r = out_init(st.ep, TAG_OUT, &call);
+        if (r < 0)
+                return fail_setup("epoll_create1", -r);
+        ev_on(EV_STDIN, stdin_event);
+        ev_on(EV_LOOP, loop_ready);
+        ev_on(EV_SIGNAL, signals_ready);
+        ev_on(EV_OUT, out_ready);
+        r = out_init(&call);
         if (r < 0)
                 return fail_setup(call, -r);
         r = setup_signals();
         if (r)
                 return r;
-        ev.data.u32 = TAG_SIGNAL;
-        if (epoll_ctl(st.ep, EPOLL_CTL_ADD, st.sfd, &ev) < 0)
-                return fail_setup("epoll_ctl(signalfd)", errno);
+        r = ev_add(st.sfd, EPOLLIN, EV_SIGNAL);
+        if (r < 0)
+                return fail_setup("epoll_ctl(signalfd)", -r);
         r = pv_loop_new(&st.loop, NULL);
         if (r == -ENOSYS || r == -EPERM)
                 return fail_setup(NULL, -r);
@@ -404,9 +321,9 @@ static int setup(void)
                 return fail_setup("pv_loop_new", -r);
         st.rep.spawn = pv_mech_name(pv_loop_mech(st.loop));
         st.rep.backend = pv_backend_name(pv_loop_backend(st.loop));
-        ev.data.u32 = TAG_LOOP;
-        if (epoll_ctl(st.ep, EPOLL_CTL_ADD, pv_loop_fd(st.loop), &ev) < 0)
-                return fail_setup("epoll_ctl(pv_loop_fd)", errno);
+        r = ev_add(pv_loop_fd(st.loop), EPOLLIN, EV_LOOP);
+        if (r < 0)
+                return fail_setup("epoll_ctl(pv_loop_fd)", -r);
         return 0;
 }
 
@@ -617,8 +534,8 @@ static int finish(int status)
         if (opt.report && !strcmp(opt.report, "-"))
                 report_to_stderr();
         out_finish();
-        if (st.ep >= 0)
-                turn_until(out_empty, now_ms() + FLUSH_MS, -1, true);
+        if (ev_ready())
+                ev_turn_until(out_empty, NULL, ev_now_ms() + FLUSH_MS, -1, &st.signals);
         if (opt.report && strcmp(opt.report, "-"))
                 report_to_file();
         out_done();
@@ -627,8 +544,7 @@ static int finish(int status)
         (void)tree_done(&st.tree);      /* after a failure only: done already */
         if (st.sfd >= 0)
                 close(st.sfd);
-        if (st.ep >= 0)
-                close(st.ep);
+        ev_done();
         free(st.keep_fds);
         free(st.envp);
         return status;
@@ -638,7 +554,7 @@ static int finish(int status)
  * stderr, the report. */
 static int ended(void)
 {
-        if (st.broken && !st.exited) {
+        if (ev_broken() && !st.exited) {
                 /* Unwatched, the program must not run on unsupervised. */
                 (void)pv_child_signal(st.child, SIGKILL);
                 tree_signal(&st.tree, SIGKILL);
@@ -648,11 +564,14 @@ static int ended(void)
                 st.rep.error = "the event loop failed";
                 return finish(EXIT_FAILURE_OWN);
         }
-        wind_down();
+        /* No grace for the tree after a second signal or a stop that had
+         * to kill the program. */
+        tree_wind_down(&st.tree, opt.grace_ms,
+                       st.signals < 2 && !(st.exit.flags & PV_EXIT_F_ESCALATED), &st.signals);
         /* With the tree gone its stderr has no writer left: print what it
          * wrote last, up to the end of the stream (the linger bounds it,
          * should something outside the tree hold the pipe). */
-        turn_until(err_ended, INT64_MAX, -1, true);
+        ev_turn_until(err_ended, NULL, INT64_MAX, -1, &st.signals);
         st.rep.exit = &st.exit;
         st.rep.timed_out = st.exit.flags & PV_EXIT_F_DEADLINE;
         if (st.rep.timed_out)
@@ -707,7 +626,7 @@ int main(int argc, char **argv)
                 return features_print(stdout);
         st.rep.argv = (const char *const *)opt.argv;
         st.rep.kill_tree = "none";
-        st.tree = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
+        st.tree = (struct tree){ .kind = TREE_NONE };
         if (check_report() < 0)
                 return EXIT_FAILURE_OWN;
         r = keep_fds();

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "out.h"
 
 enum out_how {
@@ -27,9 +28,8 @@ static struct {
         int fd;                 /* where we write; -1: stderr is gone */
         bool owned;             /* fd is our own open, to close */
         enum out_how how;
-        int ep;                 /* the command's epoll set */
-        uint32_t tag;
-        bool watched;           /* fd is in ep (not for files, which epoll
+        bool watched;           /* fd is in the epoll set as EV_OUT (not for
+                                 * files, which epoll
                                  * refuses and which never say EAGAIN) */
         bool armed;             /* EPOLLOUT asked for: data waits */
         bool ready;             /* out_init() ran: before, write plainly */
@@ -48,12 +48,11 @@ void out_set_quiet(bool quiet)
         o.quiet = quiet;
 }
 
-int out_init(int ep, uint32_t tag, const char **ret_call)
+int out_init(const char **ret_call)
 {
         struct stat s;
+        int r;
 
-        o.ep = ep;
-        o.tag = tag;
         if (fstat(2, &s) < 0) {
                 *ret_call = "fstat(2)";
                 return -errno;
@@ -84,12 +83,12 @@ int out_init(int ep, uint32_t tag, const char **ret_call)
                         o.how = OUT_GATED;
                 }
         }
-        struct epoll_event ev = { .events = 0, .data.u32 = tag };
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, o.fd, &ev) == 0) {
+        r = ev_add(o.fd, 0, EV_OUT);
+        if (r == 0) {
                 o.watched = true;
-        } else if (errno != EPERM) {
+        } else if (r != -EPERM) {
                 *ret_call = "epoll_ctl(stderr)";
-                return -errno;
+                return r;
         }       /* EPERM: a device without poll, which never blocks */
         return 0;
 }
@@ -97,11 +96,9 @@ int out_init(int ep, uint32_t tag, const char **ret_call)
 /* Stop watching for EPOLLOUT (on false) or start (on true). */
 static bool arm(bool on)
 {
-        struct epoll_event ev = { .events = on ? EPOLLOUT : 0, .data.u32 = o.tag };
-
         if (!o.watched || o.armed == on)
                 return true;
-        if (epoll_ctl(o.ep, EPOLL_CTL_MOD, o.fd, &ev) < 0)
+        if (ev_mod(o.fd, on ? EPOLLOUT : 0, EV_OUT) < 0)
                 return false;
         o.armed = on;
         return true;
@@ -114,7 +111,7 @@ static void gone(void)
         o.dropped += o.len;
         o.off = o.len = 0;
         if (o.watched)
-                (void)epoll_ctl(o.ep, EPOLL_CTL_DEL, o.fd, NULL); /* closing it follows */
+                (void)ev_del(o.fd);     /* closing it follows */
         if (o.owned)
                 close(o.fd);
         o.fd = -1;

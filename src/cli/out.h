@@ -18,11 +18,11 @@
 /* No messages of pidvisor's own (out_say) from now on. */
 void out_set_quiet(bool quiet);
 
-/* Get fd 2 ready for writes that never block, watched in the epoll set ep
- * under the tag tag while data is queued.  0, or -errno with *ret_call
- * naming the call that failed.  Until it has succeeded, out_say() and
- * out_force() write to stderr plainly. */
-int out_init(int ep, uint32_t tag, const char **ret_call);
+/* Get fd 2 ready for writes that never block, watched in the command's
+ * epoll set (events.h, made first) as EV_OUT while data is queued.  0, or
+ * -errno with *ret_call naming the call that failed.  Until it has
+ * succeeded, out_say() and out_force() write to stderr plainly. */
+int out_init(const char **ret_call);
 
 /* A line, in pieces: out_line_begin() decides whether it is kept (the
  * queue is below OUT_LIMIT) or dropped whole; out_add() appends to it;

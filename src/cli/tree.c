@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "events.h"
+#include "out.h"
 #include "tree.h"
 
 /* "cgroup v2 is not usable here", as opposed to "we ran out of something":
@@ -16,6 +19,7 @@ static bool unusable(int err, int stage)
         switch (err) {
         case -ENOENT:           /* no cgroup2 mount, or the directory went */
         case -ENODEV:
+        case -ENOMEDIUM:        /* not a cgroup v2 file system */
         case -ENAMETOOLONG:
         case -EACCES:           /* not ours to write (no delegation) */
         case -EPERM:
@@ -38,38 +42,33 @@ static void set_why(struct tree *t, const char *what, int err)
         snprintf(t->why, sizeof(t->why), "%s: %s", what, strerror(-err));
 }
 
-/* The cgroup and its events fd; 0 or -errno with why set. */
+/* The cgroup and its events fd (opened now: what the wind-down waits on
+ * must not fail later); 0 or -errno with why set. */
 static int cgroup_open(struct tree *t)
 {
         char what[4200];
-        int r = cgroup_make(&t->cg);
+        int r = pv_cgroup_new(&t->cg, NULL);
 
         if (r < 0) {
-                if (!strcmp(t->cg.call, "mkdir") || !strcmp(t->cg.call, "open"))
-                        snprintf(what, sizeof(what), "%s %s", t->cg.call, t->cg.path);
-                else
-                        snprintf(what, sizeof(what), "%s", t->cg.call);
-                set_why(t, what, r);
+                set_why(t, "pv_cgroup_new", r);
                 return r;
         }
-        r = cgroup_events_fd(&t->cg);
+        r = pv_cgroup_events_fd(t->cg);
         if (r < 0) {
-                snprintf(what, sizeof(what), "open %s/cgroup.events", t->cg.path);
+                snprintf(what, sizeof(what), "open %s/cgroup.events", pv_cgroup_path(t->cg));
                 set_why(t, what, r);
-                (void)cgroup_remove(&t->cg);
+                pv_cgroup_free(t->cg);  /* nothing ran in it */
+                t->cg = NULL;
                 return r;
         }
-        t->events = r;
         t->kind = TREE_CGROUP;
         return 0;
 }
 
 static void cgroup_close(struct tree *t)
 {
-        if (t->events >= 0)
-                close(t->events);
-        t->events = -1;
-        (void)cgroup_remove(&t->cg);    /* nothing ran in it */
+        pv_cgroup_free(t->cg);  /* nothing ran in it */
+        t->cg = NULL;
         t->kind = TREE_NONE;
 }
 
@@ -79,11 +78,11 @@ int tree_spawn(struct tree *t, pv_loop *loop, struct pv_spawn_opts *o, pv_child 
         unsigned flags = o->flags;
         int r;
 
-        *t = (struct tree){ .kind = TREE_NONE, .cg.fd = -1, .events = -1 };
+        *t = (struct tree){ .kind = TREE_NONE };
         r = cgroup_open(t);
         if (r == 0) {
                 o->flags = flags | PV_SPAWN_F_CGROUP;
-                o->cgroup_fd = t->cg.fd;
+                o->cgroup_fd = pv_cgroup_fd(t->cg);
                 r = pv_spawn(loop, o, ret, stage);
                 if (r >= 0 || (*stage != PV_STAGE_CGROUP && *stage != PV_STAGE_SETUP) ||
                     !unusable(r, *stage))
@@ -134,7 +133,7 @@ int tree_probe(struct tree *t, pv_loop *loop)
 void tree_signal(const struct tree *t, int sig)
 {
         if (t->kind == TREE_CGROUP)
-                cgroup_signal_all(&t->cg, sig);
+                (void)pv_cgroup_signal(t->cg, sig);    /* -EPERM: it is not ours */
         else if (t->kind == TREE_PGRP && t->pgid > 0)
                 (void)kill(-t->pgid, sig);     /* ESRCH: nobody left */
 }
@@ -144,7 +143,7 @@ bool tree_empty(const struct tree *t)
         siginfo_t si;
 
         if (t->kind == TREE_CGROUP)
-                return !cgroup_populated(t->events);
+                return pv_cgroup_populated(t->cg) <= 0;  /* gone, or unreadable */
         if (t->kind != TREE_PGRP || t->pgid <= 0)
                 return true;
         /* A zombie is still in its group: reap those that are ours to
@@ -157,25 +156,61 @@ bool tree_empty(const struct tree *t)
 
 int tree_event_fd(const struct tree *t)
 {
-        return t->kind == TREE_CGROUP ? t->events : -1;
+        return t->kind == TREE_CGROUP ? pv_cgroup_events_fd(t->cg) : -1;
 }
 
 int tree_done(struct tree *t)
 {
+        char what[4200];
         int r = 0;
 
-        if (t->events >= 0)
-                close(t->events);
-        t->events = -1;
-        if (t->kind == TREE_CGROUP && t->cg.fd >= 0) {
-                r = cgroup_remove(&t->cg);
+        if (t->kind == TREE_CGROUP && t->cg) {
+                r = pv_cgroup_remove(t->cg, TREE_REMOVE_MS);
                 if (r < 0) {
-                        char what[4200];
-                        snprintf(what, sizeof(what), "rmdir %s", t->cg.path);
+                        snprintf(what, sizeof(what), "removing %s", pv_cgroup_path(t->cg));
                         set_why(t, what, r);
                 }
         }
+        pv_cgroup_free(t->cg);  /* a removal that failed stays failed */
+        t->cg = NULL;
         return r;
+}
+
+static bool tree_gone(void *t)
+{
+        return tree_empty(t);
+}
+
+/* The same for a cgroup and a process group; only the wake-up differs (the
+ * cgroup's events fd, or a look every TREE_POLL_MS). */
+void tree_wind_down(struct tree *t, uint64_t grace_ms, bool graceful, const int *signals)
+{
+        int efd = tree_event_fd(t), poll_ms = TREE_POLL_MS;
+        int64_t end;
+
+        if (t->kind == TREE_NONE)
+                return;
+        if (efd >= 0 && ev_add(efd, EPOLLPRI, EV_TREE) == 0)
+                poll_ms = -1;   /* else: look every TREE_POLL_MS */
+        if (!tree_empty(t) && graceful) {
+                tree_signal(t, SIGTERM);
+                tree_signal(t, SIGCONT);
+                ev_turn_until(tree_gone, t, ev_now_ms() + (int64_t)grace_ms, poll_ms, signals);
+        }
+        /* SIGKILL again every 100 ms for a tree that was forking. */
+        end = ev_now_ms() + TREE_KILL_MS;
+        while (!tree_empty(t) && ev_now_ms() < end && !ev_broken()) {
+                tree_signal(t, SIGKILL);
+                int64_t next = ev_now_ms() + 100;
+                ev_turn_until(tree_gone, t, next < end ? next : end, poll_ms, NULL);
+        }
+        if (!tree_empty(t))
+                out_say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
+                        TREE_KILL_MS);
+        if (poll_ms < 0)
+                (void)ev_del(efd);      /* before tree_done closes it */
+        if (tree_done(t) < 0)
+                out_say("--kill-tree: %s", t->why);
 }
 
 const char *tree_name(const struct tree *t)

@@ -13,19 +13,20 @@
 #include <pidvisor.h>
 #include <stdbool.h>
 
-#include "cgroup.h"
-
 enum tree_kind { TREE_NONE, TREE_CGROUP, TREE_PGRP };
 
 /* How often to look whether a tree without an event fd is empty. */
 #define TREE_POLL_MS 20
+/* How long tree_done() may wait for a cgroup's last process. */
+#define TREE_REMOVE_MS 10000
+/* How long the kill of what is left of a tree may take. */
+#define TREE_KILL_MS 5000
 
 struct tree {
         enum tree_kind kind;
         pid_t pgid;             /* TREE_PGRP: the program's pid, its group's */
-        struct tree_cgroup cg;  /* TREE_CGROUP: cg.fd >= 0 */
-        int events;             /* TREE_CGROUP: cgroup.events, EPOLLPRI when
-                                 * "populated" changes; else -1 */
+        pv_cgroup *cg;          /* TREE_CGROUP: the program's own cgroup,
+                                 * its events fd open; else NULL */
         bool fell_back;         /* cgroup v2 not usable: TREE_PGRP, why says why */
         bool failed;            /* tree_spawn failed in the tree's own setup */
         char why[4352];         /* the step that failed and its error, for a
@@ -58,8 +59,16 @@ bool tree_empty(const struct tree *t);
  * -1: look every TREE_POLL_MS. */
 int tree_event_fd(const struct tree *t);
 
-/* Let go of the tree: a cgroup is killed, waited for (bounded) and
- * removed.  0, or -errno of the removal (why says it). */
+/* What the program left behind gets what the program got, once it has
+ * been reaped: with graceful, SIGTERM (and SIGCONT) and grace_ms from now,
+ * its stderr still printed as the command's loop turns (events.h), cut
+ * short when *signals changes (a signal to pidvisor); then SIGKILL, again
+ * every 100 ms, for TREE_KILL_MS at most; then tree_done(), which removes
+ * the cgroup.  A tree still there, and a failed removal, are said. */
+void tree_wind_down(struct tree *t, uint64_t grace_ms, bool graceful, const int *signals);
+
+/* Let go of the tree: a cgroup is killed, waited for (TREE_REMOVE_MS at
+ * most) and removed.  0, or -errno of the removal (why says it). */
 int tree_done(struct tree *t);
 
 /* "cgroup", "pgrp" or "none". */
