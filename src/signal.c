@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 
+#include "cgroup.h"
 #include "child.h"
 #include "fault.h"
 #include "loop.h"
@@ -49,49 +50,14 @@ int pv__signal_pidfd(int pidfd, pid_t pid, int sig)
         return r;
 }
 
-/* Signal every process of the child's own cgroup: SIGKILL through
- * cgroup.kill where the kernel has it (5.14), else each pid listed in
- * cgroup.procs (a pid that exits meanwhile and is reused outside the
- * cgroup at once could be hit: the window cgroup.kill closes).  Returns
- * whether the child itself was among those signalled (it may have left the
+/* Signal every process of the child's own cgroup (src/cgroup.c).  Whether
+ * the child itself was among those signalled by name (it may have left the
  * cgroup), so that it does not get the signal twice. */
 static bool cgroup_signal(pv_child *c, int sig)
 {
-        char buf[4096];
-        bool self = false;
-        ssize_t n;
-        int fd;
+        bool self;
 
-        if (sig == SIGKILL) {
-                PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.kill",
-                                                    O_WRONLY | O_CLOEXEC, 0)));
-                if (fd >= 0) {
-                        n = sys_write(fd, "1", 1);
-                        sys_close(fd);
-                        if (n == 1)
-                                return false;   /* cheap to repeat: SIGKILL */
-                }
-        }
-        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.procs",
-                                            O_RDONLY | O_CLOEXEC, 0)));
-        if (fd < 0)
-                return false;
-        /* Whole lines only: a pid cut at the buffer's end is read again. */
-        long carry = 0;
-        while ((n = sys_read(fd, buf, sizeof(buf))) > 0) {
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] >= '0' && buf[i] <= '9') {
-                                carry = carry * 10 + (buf[i] - '0');
-                        } else {
-                                if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
-                                        self |= carry == c->pid;
-                                carry = 0;
-                        }
-                }
-        }
-        if (carry > 0 && sys_kill((pid_t)carry, sig) == 0)
-                self |= carry == c->pid;
-        sys_close(fd);
+        (void)pv__cgroup_signal(c->cgroup_fd, sig, c->pid, &self);
         return self;
 }
 

@@ -216,11 +216,6 @@ static PV_SC_INLINE int sys_pidfd_send_signal(int pidfd, int sig, unsigned flags
         return (int)pv__sc4(__NR_pidfd_send_signal, pidfd, sig, 0, flags);
 }
 
-static PV_SC_INLINE ssize_t sys_pread(int fd, void *buf, size_t n, off_t off)
-{
-        return (ssize_t)pv__sc4(__NR_pread64, fd, (long)buf, (long)n, (long)off);
-}
-
 static PV_SC_INLINE int sys_kill(pid_t pid, int sig)
 {
         return (int)pv__sc2(__NR_kill, pid, sig);

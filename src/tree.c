@@ -11,8 +11,8 @@
  * allocated while any member lives, so the number is not reused meanwhile.
  */
 #include <pidvisor.h>
-#include <string.h>
 
+#include "cgroup.h"
 #include "child.h"
 #include "fault.h"
 #include "loop.h"
@@ -27,22 +27,6 @@ static void tree_ready(struct pv__source *s, uint32_t events)
         (void)pv__ladder_input(container_of(s, pv_child, tree_src), CHILD_IN_TREE);
 }
 
-/* "populated 0|1" from cgroup.events, read from the start through fd. */
-static int read_populated(int fd)
-{
-        char buf[256];
-        ssize_t n;
-
-        PV_RETRY(n, sys_pread(fd, buf, sizeof(buf) - 1, 0));
-        if (n < 0)
-                return (int)n;
-        buf[n] = '\0';
-        const char *p = strstr(buf, "populated ");
-        if (!p)
-                return -EINVAL;
-        return p[10] == '1';
-}
-
 int pv__tree_populated(pv_child *c)
 {
         int r, fd;
@@ -52,12 +36,11 @@ int pv__tree_populated(pv_child *c)
                 return r == 0 || r == -EPERM;   /* a member we may not signal */
         }
         if (c->tree_src.fd >= 0)
-                return read_populated(c->tree_src.fd);
-        PV_RETRY(fd, pv__fd_high(sys_openat(c->cgroup_fd, "cgroup.events",
-                                            O_RDONLY | O_CLOEXEC, 0)));
+                return pv__cgroup_populated(c->tree_src.fd);
+        fd = pv__cgroup_events_open(c->cgroup_fd);
         if (fd < 0)
                 return fd;
-        r = read_populated(fd);
+        r = pv__cgroup_populated(fd);
         if (r == 1)
                 c->tree_src.fd = fd;    /* kept: pv__tree_watch adds it */
         else
