@@ -30,22 +30,9 @@ prefix=$tmp/prefix
 # A build of its own, not a part of the make that runs this test.
 unset MAKEFLAGS MFLAGS MAKELEVEL LD_LIBRARY_PATH PKG_CONFIG_PATH
 
-fails=0 n=0 skips=0
-check() { # check NAME EXPECTED ACTUAL
-        n=$((n + 1))
-        if [ "$2" = "$3" ]; then
-                echo "ok $n - $1"
-        else
-                echo "FAIL $n - $1: expected '$2', got '$3'"
-                fails=$((fails + 1))
-        fi
-}
-skip() { # skip NAME REASON
-        skips=$((skips + 1))
-        echo "skip $skips - $1: $2"
-}
+. "$srcdir/tests/checks.sh"
 finish() {
-        echo "$((n - fails)) passed, $fails failed, $skips skipped"
+        checks_summary
         [ $fails = 0 ]
         exit
 }

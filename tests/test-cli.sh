@@ -12,22 +12,8 @@ helper="$top/tests/helper"
 seccomp_run="$top/tests/seccomp-run"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0 n=0 bound=60
-
-check() { # check NAME EXPECTED ACTUAL
-        n=$((n + 1))
-        if [ "$2" = "$3" ]; then
-                echo "ok $n - $1"
-        else
-                echo "FAIL $n - $1: expected '$2', got '$3'"
-                fails=$((fails + 1))
-        fi
-}
-skips=0
-skip() { # skip NAME REASON (counted; .ci/run checks each against its allow-list)
-        skips=$((skips + 1))
-        echo "skip $skips - $1: $2"
-}
+bound=60
+. "${top_srcdir:-.}/tests/checks.sh"
 # A run of pidvisor, bounded: status 140 (SIGUSR2, which pidvisor does not
 # handle) says the bound was hit.
 run() { timeout --preserve-status -k 5 -s USR2 "$bound" "$@"; }
@@ -462,5 +448,5 @@ check "no spin while the tree winds down with stdin readable" idle \
         "$(idle stdin-after-exit "$pv" --grace=2s --kill-tree -- \
                 "$helper" ignore-term fork-grandchild print bye exit 0 2>&1)"
 
-echo "$((n - fails)) passed, $fails failed, $skips skipped"
+checks_summary
 [ $fails -eq 0 ]
