@@ -32,6 +32,16 @@ int pv__tree_populated(pv_child *c)
         int r, fd;
 
         if (c->cgroup_fd < 0) {
+                siginfo_t si;
+                /* A zombie stays in its group until reaped.  Those that are
+                 * ours are orphans of the tree reparented to us (the host is
+                 * a subreaper, or a namespace's init): nobody else will reap
+                 * them, and no status of the host's is among them (the
+                 * group is the child's own, the child reaped already). */
+                do
+                        si.si_pid = 0;
+                while (sys_waitid(P_PGID, c->pid, &si, WEXITED | WNOHANG | __WALL, NULL) == 0 &&
+                       si.si_pid > 0);
                 r = sys_kill(-c->pid, 0);
                 return r == 0 || r == -EPERM;   /* a member we may not signal */
         }

@@ -16,7 +16,6 @@ enum ev_tag {
         EV_LOOP,        /* pv_loop_fd(): the library's loop has work */
         EV_SIGNAL,      /* the signalfd of SIGTERM, SIGINT and SIGHUP */
         EV_OUT,         /* pidvisor's stderr can take more (out.c) */
-        EV_TREE,        /* the tree's cgroup.events: it may have emptied */
         _EV_MAX
 };
 
@@ -32,8 +31,7 @@ bool ev_ready(void);
 /* Close the set. */
 void ev_done(void);
 
-/* Hand the ready fds of tag to fn (NULL: nothing to do, as for EV_TREE,
- * which the wind-down looks at after each turn). */
+/* Hand the ready fds of tag to fn (NULL: nothing to do). */
 void ev_on(enum ev_tag tag, ev_fn fn);
 
 /* epoll_ctl ADD, MOD, DEL of fd under tag.  0 or -errno. */

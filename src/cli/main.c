@@ -8,7 +8,8 @@
  *
  * The command, unlike the library, may handle its own signals: it blocks
  * them and reads them from a signalfd in the same epoll set as the loop
- * (events.c; the tree's wind-down is tree.c's).  Nothing in that set's
+ * (events.c).  With --kill-tree the library holds the tree: the exit comes
+ * once the program and all it left behind are gone.  Nothing in that set's
  * handlers blocks: stdin is read when epoll says so, and
  * pidvisor's stderr is written through a bounded queue (out.c), so a
  * reader that stalls cannot hold up a timeout or a signal.
@@ -114,7 +115,7 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
         st.exited = true;
         st.exit = *e;
         /* Nobody to copy stdin to: a readable stdin left in the set would
-         * wake every turn of the wind-down. */
+         * wake every turn of what is left. */
         stdin_stop(false);
 }
 
@@ -206,7 +207,7 @@ static void on_signal(int sig)
 
         st.signals++;
         if (st.exited)
-                return;         /* the tree's wind-down sees st.signals */
+                return;         /* the last of stderr: a second one cuts it */
         if (st.signals == 1) {
                 say("%s: stopping '%s' (grace %llums)", strsignal(sig), opt.argv[0],
                     (unsigned long long)opt.grace_ms);
@@ -465,8 +466,11 @@ static int spawn_program(void)
                 r = pv_spawn(st.loop, &o, &st.child, &st.stage);
                 return spawned(r);
         }
-        /* The tree may outlive the program by a grace period: its stderr
-         * stays open (and printed) that long. */
+        /* The library waits for the whole tree before the exit, giving
+         * what the program left behind the ladder's rest; its stderr is
+         * printed meanwhile, and after the exit for as long as something
+         * outside the tree holds the pipe, a grace at most. */
+        o.flags |= PV_SPAWN_F_TREE;
         o.linger_ms = (uint32_t)opt.grace_ms;
         r = tree_spawn(&st.tree, st.loop, &o, &st.child, &st.stage);
         if (st.tree.fell_back)
@@ -564,10 +568,10 @@ static int ended(void)
                 st.rep.error = "the event loop failed";
                 return finish(EXIT_FAILURE_OWN);
         }
-        /* No grace for the tree after a second signal or a stop that had
-         * to kill the program. */
-        tree_wind_down(&st.tree, opt.grace_ms,
-                       st.signals < 2 && !(st.exit.flags & PV_EXIT_F_ESCALATED), &st.signals);
+        /* The tree is gone (the library waited for it): remove its
+         * cgroup. */
+        if (tree_done(&st.tree) < 0)
+                say("--kill-tree: %s", st.tree.why);
         /* With the tree gone its stderr has no writer left: print what it
          * wrote last, up to the end of the stream (the linger bounds it,
          * should something outside the tree hold the pipe). */

@@ -3,12 +3,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "events.h"
-#include "out.h"
 #include "tree.h"
 
 /* "cgroup v2 is not usable here", as opposed to "we ran out of something":
@@ -42,23 +38,13 @@ static void set_why(struct tree *t, const char *what, int err)
         snprintf(t->why, sizeof(t->why), "%s: %s", what, strerror(-err));
 }
 
-/* The cgroup and its events fd (opened now: what the wind-down waits on
- * must not fail later); 0 or -errno with why set. */
+/* The program's own cgroup; 0 or -errno with why set. */
 static int cgroup_open(struct tree *t)
 {
-        char what[4200];
         int r = pv_cgroup_new(&t->cg, NULL);
 
         if (r < 0) {
                 set_why(t, "pv_cgroup_new", r);
-                return r;
-        }
-        r = pv_cgroup_events_fd(t->cg);
-        if (r < 0) {
-                snprintf(what, sizeof(what), "open %s/cgroup.events", pv_cgroup_path(t->cg));
-                set_why(t, what, r);
-                pv_cgroup_free(t->cg);  /* nothing ran in it */
-                t->cg = NULL;
                 return r;
         }
         t->kind = TREE_CGROUP;
@@ -138,27 +124,6 @@ void tree_signal(const struct tree *t, int sig)
                 (void)kill(-t->pgid, sig);     /* ESRCH: nobody left */
 }
 
-bool tree_empty(const struct tree *t)
-{
-        siginfo_t si;
-
-        if (t->kind == TREE_CGROUP)
-                return pv_cgroup_populated(t->cg) <= 0;  /* gone, or unreadable */
-        if (t->kind != TREE_PGRP || t->pgid <= 0)
-                return true;
-        /* A zombie is still in its group: reap those that are ours to
-         * reap (the program is reaped already, so none is its status). */
-        do
-                si.si_pid = 0;
-        while (waitid(P_PGID, (id_t)t->pgid, &si, WEXITED | WNOHANG) == 0 && si.si_pid > 0);
-        return kill(-t->pgid, 0) < 0 && errno == ESRCH;
-}
-
-int tree_event_fd(const struct tree *t)
-{
-        return t->kind == TREE_CGROUP ? pv_cgroup_events_fd(t->cg) : -1;
-}
-
 int tree_done(struct tree *t)
 {
         char what[4200];
@@ -174,43 +139,6 @@ int tree_done(struct tree *t)
         pv_cgroup_free(t->cg);  /* a removal that failed stays failed */
         t->cg = NULL;
         return r;
-}
-
-static bool tree_gone(void *t)
-{
-        return tree_empty(t);
-}
-
-/* The same for a cgroup and a process group; only the wake-up differs (the
- * cgroup's events fd, or a look every TREE_POLL_MS). */
-void tree_wind_down(struct tree *t, uint64_t grace_ms, bool graceful, const int *signals)
-{
-        int efd = tree_event_fd(t), poll_ms = TREE_POLL_MS;
-        int64_t end;
-
-        if (t->kind == TREE_NONE)
-                return;
-        if (efd >= 0 && ev_add(efd, EPOLLPRI, EV_TREE) == 0)
-                poll_ms = -1;   /* else: look every TREE_POLL_MS */
-        if (!tree_empty(t) && graceful) {
-                tree_signal(t, SIGTERM);
-                tree_signal(t, SIGCONT);
-                ev_turn_until(tree_gone, t, ev_now_ms() + (int64_t)grace_ms, poll_ms, signals);
-        }
-        /* SIGKILL again every 100 ms for a tree that was forking. */
-        end = ev_now_ms() + TREE_KILL_MS;
-        while (!tree_empty(t) && ev_now_ms() < end && !ev_broken()) {
-                tree_signal(t, SIGKILL);
-                int64_t next = ev_now_ms() + 100;
-                ev_turn_until(tree_gone, t, next < end ? next : end, poll_ms, NULL);
-        }
-        if (!tree_empty(t))
-                out_say("--kill-tree: something of the tree is still there after %dms of SIGKILL",
-                        TREE_KILL_MS);
-        if (poll_ms < 0)
-                (void)ev_del(efd);      /* before tree_done closes it */
-        if (tree_done(t) < 0)
-                out_say("--kill-tree: %s", t->why);
 }
 
 const char *tree_name(const struct tree *t)
