@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -183,6 +184,74 @@ Test(tree, free_while_waiting_for_the_tree)
         pv_loop_free(l);
         cr_assert(tu_wait_gone(seen.gc), "the tree outlived pv_loop_free");
         cr_assert_eq(seen.exits, 0, "no callback from pv_loop_free");
+}
+
+/* While the exit waits for the tree, the child is reaped (its pidfd gone)
+ * but not yet exited for the caller: counted, not reaped, no exit yet, no
+ * signal (the pid may be reused), a stop sends nothing, a wait waits.  A
+ * descendant that a signal from outside kills ends the wait, without
+ * PV_EXIT_F_TREE_KILLED (the ladder sent no SIGKILL); its zombie counted
+ * until its reaper took it. */
+Test(tree, calls_while_waiting)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", "4"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        o.flags = PV_SPAWN_F_NEW_PGRP;
+        o.grace_ms = 60000;
+        c = spawn_tree(l, &o, &out);
+        for (int i = 0; i < 2000 && pv_child_pidfd(c) >= 0; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
+        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
+        cr_assert_eq(pv_child_is_reaped(c), 0);
+        cr_assert_eq(pv_child_get_exit(c, &e), -EBUSY);
+        cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
+        cr_assert_eq(pv_child_stop(c), 0, "a stop of a waiting tree sends nothing");
+        cr_assert_eq(pv_loop_count_unreaped(l), 1);
+        cr_assert_eq(pv_child_wait(c, 0, NULL), -ETIMEDOUT);
+        cr_assert(tu_pid_alive(seen.gc), "the tree's SIGTERM is ignored: it lives");
+        cr_assert_eq(kill(seen.gc, SIGKILL), 0);
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
+        cr_assert_eq(seen.exits, 1);
+        cr_assert_not(seen.gc_alive, "exit delivered while the grandchild was a zombie");
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.code, 4);
+        cr_assert_eq(e.flags, PV_EXIT_F_TREE_LEFT, "flags %#x", e.flags);
+        cr_assert_eq(pv_loop_count_unreaped(l), 0);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* The host is a subreaper (as a namespace's init is): the grandchild,
+ * orphaned, is reparented to it, and its zombie, which stays in the group
+ * until reaped, has nobody else to reap it.  The library reaps it while it
+ * waits for the group, so the wait ends once the grandchild obeyed
+ * SIGTERM, long before the grace; no child of the host is left. */
+Test(tree, pgrp_orphans_of_a_subreaper)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o =
+                tu_helper_opts(TU_ARGV("fork-grandchild", "ready", "exit", "0"), &out);
+        struct pv_exit e;
+        pv_child *c;
+
+        cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+        o.flags = PV_SPAWN_F_NEW_PGRP;
+        o.grace_ms = 60000;
+        c = spawn_tree(l, &o, &out);
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0, "the orphan's zombie was not reaped");
+        cr_assert_not(seen.gc_alive, "exit delivered while the grandchild lived");
+        cr_assert_eq(e.flags, PV_EXIT_F_TREE_LEFT, "flags %#x", e.flags);
+        cr_assert_lt(e.runtime_us, 20000000u);
+        cr_assert(tu_no_children(), "a zombie of the tree was left");
+        pv_child_release(c);
+        pv_loop_free(l);
+        cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
 }
 
 /* PV_SPAWN_F_TREE needs a tree to name: a cgroup or a process group. */
