@@ -171,8 +171,9 @@ struct pv_loop_opts {
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
 
 /* Destroy a loop: every child still alive gets SIGKILL (its whole process
- * group if it was spawned with PV_SPAWN_F_NEW_PGRP or PV_SPAWN_F_NEW_SESSION) and
- * is reaped, every fd the loop or its children own is closed, and every
+ * group if it was spawned with PV_SPAWN_F_NEW_PGRP or PV_SPAWN_F_NEW_SESSION,
+ * every process of its cgroup with PV_SPAWN_F_CGROUP; a PV_SPAWN_F_TREE
+ * tree still waited for gets it too, and is not waited for) and is reaped, every fd the loop or its children own is closed, and every
  * pv_child of the loop is freed, released or not.  No callback runs.
  * In a process forked since pv_loop_new() it kills and unwatches nothing
  * (those children and the epoll set are the parent's) and only closes this
@@ -348,7 +349,11 @@ enum pv_spawn_flags {
                                          * (SIGTERM and SIGCONT unless the
                                          * ladder sent them already, the
                                          * grace, SIGKILL) and the exit
-                                         * flags say so.  The output pipes
+                                         * flags say so (a child whose
+                                         * status came late, held by a
+                                         * tracer or taken by another
+                                         * reaper, gives its tree the whole
+                                         * ladder again).  The output pipes
                                          * stay read meanwhile */
 };
 
@@ -386,18 +391,20 @@ struct pv_exit {
         bool core_dumped;       /* with PV_EXIT_KILLED */
         unsigned flags;         /* enum pv_exit_flags */
         pid_t pid;              /* the child's pid */
-        uint64_t runtime_us;    /* from spawn to the moment the loop saw the exit */
+        uint64_t runtime_us;    /* from spawn to the moment the loop saw the exit
+                                 * (with PV_SPAWN_F_TREE: the tree's end) */
         struct rusage rusage;   /* the child's, from waitid(); zero if not known */
         uint64_t reserved[8];   /* zero; room to grow without an ABI break */
 };
 
-/* Called once when a child has exited and been reaped; e is valid for the
- * duration of the call only.  (While a ptrace tracer holds the child's
- * zombie, the loop looks again with a back-off up to once a second.)  The
- * callback may call any function of this
- * library on any child, including pv_child_release(c) and pv_spawn(), but
- * not pv_loop_free(), nor pv_loop_run(), pv_loop_dispatch() or
- * pv_child_wait() on a running child (they return -EBUSY). */
+/* Called once when a child has exited and been reaped (with
+ * PV_SPAWN_F_TREE: and its tree is gone); e is valid for the duration of
+ * the call only.  (While a ptrace tracer holds the child's zombie, the loop
+ * looks again with a back-off up to once a second.)  The callback may call
+ * any function of this library on any child, including pv_child_release(c),
+ * pv_spawn() and pv_loop_free() (deferred: see there), but not
+ * pv_loop_run(), pv_loop_dispatch() or pv_child_wait() on a running child
+ * (they return -EBUSY). */
 typedef void (*pv_exit_fn)(pv_child *c, const struct pv_exit *e, void *userdata);
 
 /* Called with the output of a PV_STDIO_PIPE stdout (fd 1) or stderr (fd 2)
@@ -465,7 +472,8 @@ struct pv_spawn_opts {
  *                 any slot), unknown flags, pdeathsig not in
  *                 0..64 (checked even without the flag), keep_fds NULL with
  *                 a count, a keep fd below 3 or more than 65536 of them,
- *                 deadline_ms above UINT64_MAX / 2000000, opts->size too
+ *                 deadline_ms above UINT64_MAX / 2000000, PV_SPAWN_F_TREE
+ *                 without a cgroup or a process group, opts->size too
  *                 small;
  *         -E2BIG  unknown non-zero opts tail, or argv/envp too large (exec);
  *         -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -ELOOP, ... from exec or
@@ -476,7 +484,8 @@ struct pv_spawn_opts {
  *                 PV_STAGE_CGROUP, or PV_STAGE_SETUP from clone3);
  *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
  *         -ENOSPC from epoll (fs.epoll.max_user_watches);
- *         -ECHILD the process forked since pv_loop_new(). */
+ *         -ECHILD the process forked since pv_loop_new();
+ *         -ECANCELED a callback freed the loop. */
 PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
                        pv_child **ret, int *stage);
 
@@ -564,11 +573,12 @@ PV_EXPORT pid_t pv_child_pid(const pv_child *c);
  * zombie that a ptrace tracer holds), or -EINVAL for NULL. */
 PV_EXPORT int pv_child_pidfd(const pv_child *c);
 
-/* Whether the child has exited and been reaped: 1 yes, 0 no, -EINVAL. */
+/* Whether the child's exit has been delivered (it exited and was reaped,
+ * and with PV_SPAWN_F_TREE its tree is gone): 1 yes, 0 no, -EINVAL. */
 PV_EXPORT int pv_child_is_reaped(const pv_child *c);
 
-/* The exit, once the child has exited: 0 and *ret filled; -EBUSY (still
- * running) or -EINVAL otherwise. */
+/* The exit, once delivered (see pv_child_is_reaped()): 0 and *ret filled;
+ * -EBUSY (still running, or its tree still waited for) or -EINVAL. */
 PV_EXPORT int pv_child_get_exit(const pv_child *c, struct pv_exit *ret);
 
 /* The caller gives up its handle.  A child still running is not stopped: the

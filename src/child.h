@@ -190,8 +190,9 @@ unsigned pv__ladder_exit_flags(unsigned flags, const struct pv_exit *e) PV_HIDDE
 /* ---- tree.c ---- */
 
 /* Whether c's tree (its cgroup, or its process group) still has a
- * process: 1, 0, or -errno.  Opens (and keeps) cgroup.events the first
- * time it finds the cgroup populated. */
+ * process: 1 or 0 (a cgroup that cannot be read, for want of an fd say,
+ * counts as populated; one that is gone as empty).  Opens (and keeps)
+ * cgroup.events the first time it finds the cgroup populated. */
 int pv__tree_populated(pv_child *c) PV_HIDDEN;
 /* Watch the tree for emptying: cgroup.events in the loop where it can be. */
 void pv__tree_watch(pv_child *c) PV_HIDDEN;

@@ -296,7 +296,8 @@ static int act_tree_kill(pv_child *c, int *then)
                 (void)pv__timer_arm(c->loop, &c->timer, pv__now_ns() + KILL_RETRY_NS);
                 return r;
         }
-        c->exit_flags |= PV_EXIT_F_TREE_KILLED;
+        if (r == 0)             /* ESRCH: nobody was left to kill */
+                c->exit_flags |= PV_EXIT_F_TREE_KILLED;
         return arm_tree_timer(c, false);
 }
 

@@ -27,7 +27,15 @@ static void tree_ready(struct pv__source *s, uint32_t events)
         (void)pv__ladder_input(container_of(s, pv_child, tree_src), CHILD_IN_TREE);
 }
 
-int pv__tree_populated(pv_child *c)
+/* An error reading a cgroup's state is not news that it emptied: only a
+ * cgroup that is gone is empty; otherwise it is looked at again (polled,
+ * the fd not in the loop). */
+static int known(int r)
+{
+        return r >= 0 || r == -ENOENT || r == -ENODEV ? (r > 0) : 1;
+}
+
+static int populated(pv_child *c)
 {
         int r, fd;
 
@@ -83,4 +91,9 @@ void pv__tree_close(pv_child *c)
 {
         c->tree_watched = false;
         pv__loop_close(c->loop, &c->tree_src);
+}
+
+int pv__tree_populated(pv_child *c)
+{
+        return known(populated(c));
 }

@@ -10,7 +10,7 @@
 set -u
 top=${top_builddir:-.}
 run="$top/tests/seccomp-run"
-suites="test-loop test-spawn test-spawn-child test-child test-cgroup test-stdio test-host test-features"
+suites="test-loop test-spawn test-spawn-child test-child test-cgroup test-tree test-stdio test-host test-features"
 profiles="docker no-pidfd-signal pre-5.9 pre-6.9 pre-6.15"
 # The skips a profile may cause (what it takes away); any other skip under
 # a profile fails, as it would without one.

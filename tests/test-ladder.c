@@ -564,3 +564,14 @@ Test(ladder, no_tree_flag_no_wait, .init = setup, .fini = teardown)
         cr_assert_eq(pv__ladder_input(&child, CHILD_IN_PIDFD), 0);
         cr_assert_eq(child.state, CHILD_EXITED);
 }
+
+/* The tree's SIGKILL finds nobody left (ESRCH): nothing was killed, so
+ * TREE_KILLED is not said. */
+Test(ladder, tree_kill_finds_it_gone, .init = setup, .fini = teardown)
+{
+        child.state = CHILD_TREE;
+        w.refuse[SIGKILL] = -ESRCH;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_TIMER), 0);
+        cr_assert_eq(child.state, CHILD_TREE_KILLED);
+        cr_assert_eq(child.exit_flags & PV_EXIT_F_TREE_KILLED, 0u);
+}
