@@ -32,12 +32,12 @@
 #include "opts.h"
 #include "out.h"
 #include "report.h"
+#include "passed.h"
+#include "stdin.h"
 #include "tree.h"
 
 /* How long pidvisor's last words may wait for a stalled stderr. */
 #define FLUSH_MS 1000
-
-extern char **environ;
 
 static struct opts opt;
 
@@ -52,14 +52,7 @@ static struct {
         int sfd;                /* -1 until made */
         int signals;            /* stop signals received */
         struct tree tree;       /* --kill-tree; kind TREE_NONE without */
-        struct {
-                bool on;        /* fd 0 is being read */
-                bool epoll;     /* fd 0 is in the epoll set */
-                bool paused;    /* the program's stdin queue is at its mark */
-        } in;
-        int *keep_fds;          /* --preserve-fds and LISTEN_FDS */
-        unsigned n_keep;
-        char **envp;            /* the program's environment; NULL: ours */
+        struct passed passed;   /* --preserve-fds, LISTEN_FDS, the environment */
         struct report rep;
 } st = { .err_line_start = true, .sfd = -1 };
 
@@ -106,8 +99,6 @@ static void on_stderr(pv_child *c, int fd, const char *data, size_t len, unsigne
                 out_line_end();         /* a partial last line still ends */
 }
 
-static void stdin_stop(bool eof);
-
 static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
 {
         (void)c;
@@ -119,84 +110,11 @@ static void on_exit_cb(pv_child *c, const struct pv_exit *e, void *ud)
         stdin_stop(false);
 }
 
-/* ---- pidvisor's stdin -------------------------------------------------- */
-
-/* Paused: out of the epoll set altogether (asked for no events, epoll
- * still reports a hangup, level-triggered, and we would spin). */
-static void stdin_watch(bool on)
-{
-        if (!st.in.epoll)
-                return;
-        if (!on)
-                (void)ev_del(0);
-        else if (ev_add(0, EPOLLIN, EV_STDIN) < 0)
-                st.in.epoll = false;    /* read it as the loop turns */
-}
-
-/* Stop reading stdin; close the program's too when eof says so. */
-static void stdin_stop(bool eof)
-{
-        if (!st.in.on)
-                return;
-        st.in.on = false;
-        if (st.in.epoll)
-                (void)ev_del(0);        /* ENOENT at worst */
-        st.in.epoll = false;
-        if (eof)
-                (void)pv_child_close_stdin(st.child);   /* 0, or closed already */
-}
-
 static void on_drain(pv_child *c, void *ud)
 {
         (void)c;
         (void)ud;
-        st.in.paused = false;
-        stdin_watch(true);
-}
-
-/* Copy what stdin has to the child, never blocking the loop. */
-static void stdin_ready(void)
-{
-        static char buf[65536];
-        ssize_t n = read(0, buf, sizeof(buf));
-
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return;
-        if (n <= 0) {
-                stdin_stop(true);
-                return;
-        }
-        int r = pv_child_write(st.child, buf, (size_t)n);
-        if (r < 0) {
-                stdin_stop(false);      /* the program closed its stdin, or exited */
-        } else if (r == 1) {
-                st.in.paused = true;
-                stdin_watch(false);
-        }
-}
-
-/* stdin: watched if epoll can (a pipe, a tty, a socket); a regular file
- * is always readable and read as the loop turns; a closed one ends the
- * program's stdin at once. */
-static void stdin_start(bool closed)
-{
-        st.in.on = !closed;
-        if (closed)
-                (void)pv_child_close_stdin(st.child);
-        else
-                st.in.epoll = ev_add(0, EPOLLIN, EV_STDIN) == 0;
-}
-
-static void stdin_event(uint32_t events)
-{
-        (void)events;
-        if (st.in.on && !st.exited)
-                stdin_ready();
-}
-
-static bool stdin_file(void)
-{
-        return st.in.on && !st.in.epoll && !st.in.paused && !st.exited;
+        stdin_drained();
 }
 
 /* ---- signals ----------------------------------------------------------- */
@@ -257,8 +175,8 @@ static bool out_empty(void *arg)
 static void supervise(void)
 {
         while (!st.exited && !ev_broken()) {
-                ev_turn(stdin_file() ? 0 : -1);
-                if (stdin_file())
+                ev_turn(stdin_polled() ? 0 : -1);
+                if (stdin_polled())
                         stdin_ready();
         }
 }
@@ -330,63 +248,18 @@ static int setup(void)
 
 /* ---- fds and environment for the program ------------------------------- */
 
-/* Socket activation of pidvisor itself: LISTEN_PID names us, LISTEN_FDS
- * counts the fds from 3.  0 when it is not ours. */
-static unsigned listen_fds(void)
-{
-        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-        char *end;
-        unsigned long n;
-
-        if (!pid || !fds || strtoul(pid, &end, 10) != (unsigned long)getpid() || *end)
-                return 0;
-        n = strtoul(fds, &end, 10);
-        return *end || n > PRESERVE_FDS_MAX ? 0 : (unsigned)n;
-}
-
-/* The program's environment without LISTEN_PID (and systemd's
- * LISTEN_PIDFDID): they name pidvisor, and its pid cannot be the program's
- * (envp is fixed before the clone). */
-static int drop_listen_pid(void)
-{
-        size_t n = 0, k = 0;
-
-        while (environ[n])
-                n++;
-        st.envp = calloc(n + 1, sizeof(*st.envp));
-        if (!st.envp)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                if (strncmp(environ[i], "LISTEN_PID=", 11) &&
-                    strncmp(environ[i], "LISTEN_PIDFDID=", 15))
-                        st.envp[k++] = environ[i];
-        return 0;
-}
-
-/* fds 3 .. 3+n-1 go to the program: they must be open now, before any fd
- * of our own could take a free number among them. */
 static int keep_fds(void)
 {
-        unsigned listen = listen_fds();
-        unsigned n = opt.preserve_fds > listen ? opt.preserve_fds : listen;
+        const char *error = NULL;
+        int r = passed_fds(&st.passed, opt.preserve_fds, &error);
 
-        if (listen && drop_listen_pid() < 0)
+        if (r == -ENOMEM)
                 return fail_setup("calloc", ENOMEM);
-        if (n == 0)
-                return 0;
-        st.keep_fds = calloc(n, sizeof(*st.keep_fds));
-        if (!st.keep_fds)
-                return fail_setup("calloc", ENOMEM);
-        for (unsigned i = 0; i < n; i++) {
-                st.keep_fds[i] = 3 + (int)i;
-                if (fcntl(st.keep_fds[i], F_GETFD) < 0) {
-                        say("%s=%u: fd %d is not open", opt.preserve_fds == n ?
-                            "--preserve-fds" : "LISTEN_FDS", n, st.keep_fds[i]);
-                        st.rep.error = "fd not open";
-                        return EXIT_FAILURE_OWN;
-                }
+        if (r < 0) {
+                say("%s", error);
+                st.rep.error = "fd not open";
+                return EXIT_FAILURE_OWN;
         }
-        st.n_keep = n;
         return 0;
 }
 
@@ -432,9 +305,7 @@ static int spawned(int r)
 {
         if (r < 0)
                 return spawn_failed(r);
-        for (unsigned i = 0; i < st.n_keep; i++)
-                (void)close(st.keep_fds[i]);   /* ours to close; nothing to do on error */
-        st.n_keep = 0;
+        passed_close(&st.passed);
         return 0;
 }
 
@@ -451,7 +322,7 @@ static int spawn_program(void)
                 return EXIT_NOTFOUND;
         }
         o.argv = (const char *const *)opt.argv;
-        o.envp = (const char *const *)st.envp;
+        o.envp = (const char *const *)st.passed.envp;
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_INHERIT;
         o.stdio[2].mode = PV_STDIO_PIPE;
@@ -460,8 +331,8 @@ static int spawn_program(void)
         o.on_output = on_stderr;
         o.on_exit = on_exit_cb;
         o.on_drain = on_drain;
-        o.keep_fds = st.keep_fds;
-        o.n_keep_fds = st.n_keep;
+        o.keep_fds = st.passed.fds;
+        o.n_keep_fds = st.passed.n;
         if (!opt.kill_tree) {
                 r = pv_spawn(st.loop, &o, &st.child, &st.stage);
                 return spawned(r);
@@ -549,8 +420,7 @@ static int finish(int status)
         if (st.sfd >= 0)
                 close(st.sfd);
         ev_done();
-        free(st.keep_fds);
-        free(st.envp);
+        passed_free(&st.passed);
         return status;
 }
 
@@ -638,7 +508,7 @@ int main(int argc, char **argv)
         r = r ? r : spawn_program();
         if (r)
                 return finish(r);
-        stdin_start(stdin_closed);
+        stdin_start(st.child, stdin_closed);
         supervise();
         return ended();
 }
