@@ -16,7 +16,13 @@
  *   - a pv_loop and its children belong to one thread at a time; different
  *     loops in different threads are independent;
  *   - a loop used in a process forked after pv_loop_new() returns -ECHILD;
- *     pv_loop_free() there only closes that process's copies of the fds;
+ *     pv_loop_free() there only closes that process's copies of the fds.
+ *     The check costs no system call: the first pv_loop_new() of a process
+ *     maps one page with MADV_WIPEONFORK that caches the pid, and any fork
+ *     (fork(), _Fork(), a raw fork or clone without CLONE_VM) gets that page
+ *     zeroed; no pthread_atfork() handler is installed.  A process sharing
+ *     our memory without being our thread (vfork, clone with CLONE_VM) is
+ *     not told apart from us: it may only exec or _exit;
  *   - the library's own fds are O_CLOEXEC and never take fds 0-2, even in a
  *     host that runs with them closed (so a child never inherits one of
  *     them as its stdio).

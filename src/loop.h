@@ -32,7 +32,8 @@ struct pv_loop {
 
         int mech;                   /* enum pv_mech in use */
         struct pv__features feat;   /* the probe's findings, copied at creation */
-        pid_t owner_pid;            /* for the fork check */
+        pid_t owner_pid;            /* for the fork check: pv__getpid() at
+                                     * creation */
         bool forked;                /* seen from a process forked since the
                                      * loop was made (sticky): the epoll set
                                      * is shared with the parent there, so
@@ -47,8 +48,11 @@ struct pv_loop {
 };
 
 /* 0, or -ECHILD when the process forked since the loop was made (and then
- * l->forked is set). */
+ * l->forked is set).  No system call, but the first after a fork. */
 int pv__loop_check(pv_loop *l) PV_HIDDEN;
+
+/* This process's pid, cached in a page that a fork wipes (loop.c). */
+pid_t pv__getpid(void) PV_HIDDEN;
 
 /* Register/unregister a source with the backend. */
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events) PV_HIDDEN;
