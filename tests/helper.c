@@ -28,6 +28,7 @@
  *                     fork a grandchild that waits for a byte (or EOF) on
  *                     FD, then prints TEXT on stdout and exits
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
+ *   wait-fd FD        read one byte from FD (or its EOF): a go from the test
  *   lines FD N LEN    write N lines of LEN bytes (newline included) on FD,
  *                     in 64 KiB blocks
  *   interleave N      "out I" on stdout and "err I" on stderr, I = 0..N-1,
@@ -225,6 +226,13 @@ int main(int argc, char **argv)
                 } else if (!strcmp(v, "print-nonl")) {
                         out(stdout, "%s", arg);
                         i++;
+                } else if (!strcmp(v, "wait-fd")) {
+                        char b;
+                        int fd = atoi(arg);
+                        i++;
+                        while (read(fd, &b, 1) < 0)
+                                ;
+                        close(fd);
                 } else if (!strcmp(v, "close-stdin")) {
                         close(0);
                 } else if (!strcmp(v, "close-stdout")) {
