@@ -17,7 +17,8 @@
  *   list-fds          print the open fds (space-separated) on stdout
  *   elist-fds         the same on stderr
  *   cgroup            print our cgroup v2 path ("0::" line) on stdout
- *   sigstate          print "blk=HEX ign=HEX" (blocked and ignored signals)
+ *   sigstate          print "blk=HEX cgt=HEX ign=HEX" (blocked, caught and
+ *                     ignored signals)
  *   pgid              print "pid=N pgid=N sid=N"
  *   pdeathsig         print the parent-death signal number
  *   pwd               print the working directory
@@ -148,8 +149,8 @@ int main(int argc, char **argv)
                         if (f)
                                 fclose(f);
                 } else if (!strcmp(v, "sigstate")) {
-                        out(stdout, "blk=%llx ign=%llx\n", status_mask("SigBlk:"),
-                            status_mask("SigIgn:"));
+                        out(stdout, "blk=%llx cgt=%llx ign=%llx\n", status_mask("SigBlk:"),
+                            status_mask("SigCgt:"), status_mask("SigIgn:"));
                 } else if (!strcmp(v, "pgid")) {
                         out(stdout, "pid=%d pgid=%d sid=%d\n", getpid(), getpgid(0),
                             getsid(0));
