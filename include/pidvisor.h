@@ -477,15 +477,18 @@ PV_EXPORT int pv_child_stop(pv_child *c);
 
 /* Write to the child's PV_STDIO_PIPE stdin without ever blocking: what the
  * pipe does not take now is copied into a queue and written as the pipe
- * drains.  Never raises SIGPIPE in the host (see src/stdio.c for how; no
+ * drains (the pipe is in the loop's epoll set only while the queue holds
+ * data).  Never raises SIGPIPE in the host (see src/stdio.c for how; no
  * signal disposition is changed).  len 0 is fine and writes nothing.
  * Returns 0 when the queue is below the high-water mark, 1 when it has
  * reached it (stop writing until on_drain).
  * Errors: -EINVAL NULL child, or NULL buf with len > 0; -ECHILD after
  *         fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE; -EPIPE stdin is
  *         closed, the child closed its end, or the child exited;
- *         -ENOMEM the queue could not grow (checked before anything is
- *         written: none of buf went anywhere); other errors of write(2). */
+ *         -ENOMEM the queue could not grow, or the pipe could not be
+ *         added to the epoll set; -ENOSPC the epoll set could not take it
+ *         (fs.epoll.max_user_watches): in these cases none of buf went
+ *         anywhere; other errors of write(2) and fcntl(2). */
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 
 /* Bytes queued for the child's stdin and not yet written, or -EINVAL. */
