@@ -61,12 +61,13 @@ static CHILD_CODE void reset_signals(struct pv__child_args *a)
          * All 62, blindly: reading /proc/self/status to reset only those
          * its SigIgn and SigCgt name takes 3 calls instead of 62, but in a
          * freshly cloned child it costs twice the time (2026-12-01, Linux
-         * 6.18: about 28 us of CPU, 14 of them the open, which builds the
-         * new pid's /proc entries; the 62 rt_sigaction about 14 us), and
-         * a spawn cycle took 1.05 times the floor's time with it against
-         * 1.00-1.03 without (stress/bench-spawn).  Asking the parent's
-         * status instead would race with a host thread changing a
-         * disposition between the read and the clone. */
+         * 6.18, CLOCK_THREAD_CPUTIME_ID around the calls in a CLONE_VM |
+         * CLONE_VFORK child: about 28 us of CPU, 14 of them the open, which
+         * builds the new pid's /proc entries; the 62 rt_sigaction about
+         * 14 us), and a spawn cycle took 1.05 times the floor's time with
+         * it against 1.02-1.03 without (stress/bench-spawn).  Asking the
+         * parent's status instead would race with a host thread changing
+         * a disposition between the read and the clone. */
         struct pv__ksigaction dfl;
         uint64_t empty = 0;
         int r;
