@@ -190,7 +190,9 @@ Test(fault, stdin_watch_failure_writes_nothing, .timeout = 60)
         cr_assert_eq(pv_child_stdin_pending(c), 0);
         /* Fill the pipe (64 KiB here) exactly: taken whole, nothing queued. */
         cr_assert_eq(pv_child_write(c, big, 64 * 1024), 0);
-        cr_assert_eq(pv_child_stdin_pending(c), 0, "the pipe holds less than 64 KiB here");
+        if (pv_child_stdin_pending(c) > 0)
+                cr_skip_test("the pipe holds less than 64 KiB here "
+                             "(fs.pipe-user-pages-soft): it cannot be filled exactly");
         snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOSPC);
         setenv("PV_FAULT", spec, 1);
         cr_assert_eq(pv_child_write(c, "abc", 3), -ENOSPC);

@@ -355,7 +355,8 @@ Test(loop, after_fork)
  * fork is still seen. */
 static int no_getpid(void *unused)
 {
-        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "3"), NULL);
+        /* It reads stdin to EOF, so a write cannot find the pipe broken. */
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin", "exit", "3"), NULL);
         struct pv_exit e;
         pv_loop *l;
         pv_child *c;
@@ -370,6 +371,7 @@ static int no_getpid(void *unused)
         TU_SB_CHECK(pv_loop_dispatch(l, 0) == 0);
         TU_SB_CHECK(pv_spawn(l, &o, &c, NULL) == 0);
         TU_SB_CHECK(pv_child_write(c, "x", 1) == 0);
+        TU_SB_CHECK(pv_child_close_stdin(c) == 0);
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 3);
         pv_child_release(c);
