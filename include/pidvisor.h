@@ -16,7 +16,13 @@
  *   - a pv_loop and its children belong to one thread at a time; different
  *     loops in different threads are independent;
  *   - a loop used in a process forked after pv_loop_new() returns -ECHILD;
- *     pv_loop_free() there only closes that process's copies of the fds;
+ *     pv_loop_free() there only closes that process's copies of the fds.
+ *     The check costs no system call: the first pv_loop_new() of a process
+ *     maps one page with MADV_WIPEONFORK that caches the pid, and any fork
+ *     (fork(), _Fork(), a raw fork or clone without CLONE_VM) gets that page
+ *     zeroed; no pthread_atfork() handler is installed.  A process sharing
+ *     our memory without being our thread (vfork, clone with CLONE_VM) is
+ *     not told apart from us: it may only exec or _exit;
  *   - the library's own fds are O_CLOEXEC and never take fds 0-2, even in a
  *     host that runs with them closed (so a child never inherits one of
  *     them as its stdio).
@@ -526,15 +532,18 @@ PV_EXPORT int pv_child_stop(pv_child *c);
 
 /* Write to the child's PV_STDIO_PIPE stdin without ever blocking: what the
  * pipe does not take now is copied into a queue and written as the pipe
- * drains.  Never raises SIGPIPE in the host (see src/stdio.c for how; no
+ * drains (the pipe is in the loop's epoll set only while the queue holds
+ * data).  Never raises SIGPIPE in the host (see src/stdio.c for how; no
  * signal disposition is changed).  len 0 is fine and writes nothing.
  * Returns 0 when the queue is below the high-water mark, 1 when it has
  * reached it (stop writing until on_drain).
  * Errors: -EINVAL NULL child, or NULL buf with len > 0; -ECHILD after
  *         fork(); -ENOTCONN stdin is not a PV_STDIO_PIPE; -EPIPE stdin is
  *         closed, the child closed its end, or the child exited;
- *         -ENOMEM the queue could not grow (checked before anything is
- *         written: none of buf went anywhere); other errors of write(2). */
+ *         -ENOMEM the queue could not grow, or the pipe could not be
+ *         added to the epoll set; -ENOSPC the epoll set could not take it
+ *         (fs.epoll.max_user_watches): in these cases none of buf went
+ *         anywhere; other errors of write(2) and fcntl(2). */
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 
 /* Bytes queued for the child's stdin and not yet written, or -EINVAL. */

@@ -34,7 +34,9 @@
 
 /* Create the child running fn(arg) on stack, with every signal blocked
  * around the clone so that no handler of ours runs in the child on our
- * memory (the child resets the handlers, then opens its mask).  Returns the
+ * memory (the child resets the handlers, then opens its mask); not on the
+ * clone3 rung, where CLONE_CLEAR_SIGHAND resets them before the child
+ * runs (two system calls fewer per spawn).  Returns the
  * pid or -errno; *pidfd is set by the rungs that have CLONE_PIDFD.  With
  * cgroup_fd >= 0 (clone3 only) the child is born in that cgroup.  The vfork
  * rung's kernel clears *left when the child leaves our memory. */
@@ -46,11 +48,13 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
          * and size.  Keep the top 16-byte aligned for the x86-64 ABI. */
         char *top = (char *)(((uintptr_t)stack + stack_size) & ~(uintptr_t)15);
         uint64_t all = ~(uint64_t)0, old;
+        bool block = mech != PV_MECH_CLONE3;
         long pid;
-        int r;
+        int r = 0;
 
         /* rt_sigprocmask only fails on bad arguments. */
-        r = sys_sigprocmask(SIG_SETMASK, &all, &old);
+        if (block)
+                r = sys_sigprocmask(SIG_SETMASK, &all, &old);
         assert(r == 0);
         switch (mech) {
         case PV_MECH_CLONE3: {
@@ -87,7 +91,8 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
                 pid = -EINVAL;
                 break;
         }
-        r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
+        if (block)
+                r = sys_sigprocmask(SIG_SETMASK, &old, NULL);
         assert(r == 0);
         (void)r;
         return (int)pid;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pv_loop: creation, dispatch, teardown. */
 #include <pidvisor.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,9 +55,58 @@ int pv__copy_opts(void *dst, size_t dst_size, size_t min_size, const void *src,
         return 0;
 }
 
+/*
+ * The fork check without a system call per call: every public call asks
+ * whether the process forked since the loop was made (sd-event's -ECHILD),
+ * and glibc has not cached getpid() since 2.25.  One page per process
+ * holds our pid, mapped with MADV_WIPEONFORK (Linux 4.14): a forked process
+ * finds a zero page there however it forked (fork(), glibc's _Fork(), a
+ * raw fork or clone system call without CLONE_VM), where a pthread_atfork()
+ * handler (systemd's getpid_cached()) sees only fork().  Zero reads as "ask
+ * the kernel", and the answer is cached again.  A process that shares our
+ * memory without being a thread of ours (clone with CLONE_VM, vfork) reads
+ * our pid: such a child may only exec or _exit anyway (include/pidvisor.h
+ * says so).  Where the page cannot be had (mmap fails, or a sandbox
+ * refuses the madvise), every check asks the kernel, as it always did.
+ * The page lives as long as the process, as a pthread_once does.
+ */
+#define PID_PAGE_SIZE 4096
+
+static pid_t *pid_page;         /* NULL: no page, ask the kernel each time */
+static pthread_once_t pid_page_once = PTHREAD_ONCE_INIT;
+
+static void pid_page_init(void)
+{
+        long p = sys_mmap(PID_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+
+        if (p < 0 && p > -4096)
+                return;
+        if (sys_madvise((void *)p, PID_PAGE_SIZE, MADV_WIPEONFORK) < 0) {
+                (void)sys_munmap((void *)p, PID_PAGE_SIZE);
+                return;
+        }
+        __atomic_store_n(&pid_page, (pid_t *)p, __ATOMIC_RELEASE);
+}
+
+pid_t pv__getpid(void)
+{
+        pid_t *page = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
+        pid_t pid;
+
+        if (unlikely(!page))
+                return sys_getpid();
+        /* Threads of one process all store the same value. */
+        pid = __atomic_load_n(page, __ATOMIC_RELAXED);
+        if (unlikely(pid == 0)) {
+                pid = sys_getpid();
+                __atomic_store_n(page, pid, __ATOMIC_RELAXED);
+        }
+        return pid;
+}
+
 static bool is_owner(pv_loop *l)
 {
-        if (l->forked || l->owner_pid != getpid())
+        if (unlikely(l->forked) || unlikely(pv__getpid() != l->owner_pid))
                 l->forked = true;
         return !l->forked;
 }
@@ -130,7 +180,8 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         pv_list_init(&l->graveyard);
         l->mech = o.mech ? o.mech : f.best_mech;
         l->feat = f;
-        l->owner_pid = getpid();
+        (void)pthread_once(&pid_page_once, pid_page_init);
+        l->owner_pid = pv__getpid();
         l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
 
         /* One guard page below the stack (it grows down): an overflow in

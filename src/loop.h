@@ -32,7 +32,8 @@ struct pv_loop {
 
         int mech;                   /* enum pv_mech in use */
         struct pv__features feat;   /* the probe's findings, copied at creation */
-        pid_t owner_pid;            /* for the fork check */
+        pid_t owner_pid;            /* for the fork check: pv__getpid() at
+                                     * creation */
         bool forked;                /* seen from a process forked since the
                                      * loop was made (sticky): the epoll set
                                      * is shared with the parent there, so
@@ -51,9 +52,13 @@ struct pv_loop {
 };
 
 /* 0; -ECHILD when the process forked since the loop was made (and then
- * l->forked is set); -ECANCELED when a callback freed the loop (it is
- * freed when the dispatch ends). */
+ * l->forked is set; no system call, but the first after a fork);
+ * -ECANCELED when a callback freed the loop (it is freed when the dispatch
+ * ends). */
 int pv__loop_check(pv_loop *l) PV_HIDDEN;
+
+/* This process's pid, cached in a page that a fork wipes (loop.c). */
+pid_t pv__getpid(void) PV_HIDDEN;
 
 /* Register/unregister a source with the backend. */
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events) PV_HIDDEN;

@@ -6,6 +6,7 @@
  */
 #include <pidvisor.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -112,10 +113,14 @@ int pv__stdio_prepare(pv_loop *l, struct pv__stdio *io, const struct pv_stdio sp
                                 io->raw_fd[i] = mine;
                                 break;
                         }
-                        if (i == 0)
+                        if (i == 0) {
+                                /* Made non-blocking by the first write:
+                                 * a stdin nobody writes to costs no
+                                 * system call of its own. */
                                 io->in.src.fd = mine;
-                        else
-                                io->out[i - 1].src.fd = mine;
+                                break;
+                        }
+                        io->out[i - 1].src.fd = mine;
                         /* Our end only: each end of a pipe is its own open
                          * file, so the child's end stays blocking. */
                         PV_RETRY(r, PV_FAULT(PV_FAULT_FCNTL,
@@ -244,13 +249,8 @@ static void input_ready(struct pv__source *src, uint32_t events);
 
 int pv__stdio_start(pv_loop *l, struct pv__stdio *io)
 {
-        if (io->in.src.fd >= 0) {
-                io->in.src.cb = input_ready;
-                int r = pv__loop_add(l, &io->in.src, 0);
-                if (r < 0)
-                        return r;
-                io->in.registered = true;
-        }
+        /* stdin is watched only while its queue holds data (input_watch). */
+        io->in.src.cb = input_ready;
         for (int i = 0; i < 2; i++) {
                 struct pv__stream *s = &io->out[i];
                 if (s->src.fd < 0)
@@ -381,21 +381,36 @@ static void input_close(pv_loop *l, struct pv__input *in)
         else
                 sys_close(in->src.fd);
         in->src.fd = -1;
-        in->registered = in->want_out = false;
+        in->registered = false;
         in->off = in->len = 0;
         in->close_pending = false;
 }
 
-static int want_out(pv_loop *l, struct pv__input *in, bool on)
+/* Watch the pipe for room (PV_EV_OUT), while the queue holds data.  ADD
+ * may fail for want of memory (or fs.epoll.max_user_watches): callers ask
+ * before anything of the write that needs it has gone into the pipe. */
+static int input_watch(pv_loop *l, struct pv__input *in)
 {
         int r;
 
-        if (in->want_out == on)
+        if (in->registered)
                 return 0;
-        r = l->ops->mod(l, &in->src, on ? PV_EV_OUT : 0);
+        r = pv__loop_add(l, &in->src, PV_EV_OUT);
         if (r == 0)
-                in->want_out = on;
+                in->registered = true;
         return r;
+}
+
+/* The queue is empty: stop watching.  DEL fails only for an fd that is
+ * not in the set, and in a forked process pv__loop_close's rule applies:
+ * the set is the parent's, leave it alone. */
+static void input_unwatch(pv_loop *l, struct pv__input *in)
+{
+        if (!in->registered)
+                return;
+        if (!l->forked)
+                (void)l->ops->del(l, &in->src);
+        in->registered = false;
 }
 
 /* Room for n more bytes at the end of the queue, made before anything is
@@ -433,22 +448,17 @@ static int queue_reserve(struct pv__input *in, size_t n)
         return 0;
 }
 
-/* Write what is queued; called when the pipe turns writable. */
+/* Write what is queued; called when the pipe turns writable, or reports
+ * EPOLLERR/EPOLLHUP because the child closed its end (or exited), which
+ * epoll reports on a write end whatever events were asked for, level-
+ * triggered: the write then says EPIPE and the pipe is closed, so it
+ * cannot fire without end.  Watched only while the queue holds data. */
 static void input_ready(struct pv__source *src, uint32_t events)
 {
         struct pv__input *in = container_of(src, struct pv__input, src);
         pv_loop *l = pv__child_loop(in->child);
 
-        if (in->len == 0 && (events & (PV_EV_ERR | PV_EV_HUP))) {
-                /* The child closed its end (or exited).  epoll reports
-                 * that on a write end whatever events we asked for, level-
-                 * triggered: left registered, it would fire without end.
-                 * Writes say -EPIPE from now on. */
-                in->err = -EPIPE;
-                in->above_mark = false;
-                input_close(l, in);
-                return;
-        }
+        (void)events;
         while (in->len > 0) {
                 ssize_t w = write_nosigpipe(in->src.fd, in->q + in->off, in->len);
 
@@ -471,7 +481,7 @@ static void input_ready(struct pv__source *src, uint32_t events)
                 in->q = NULL;
                 in->cap = 0;
         }
-        (void)want_out(l, in, false);
+        input_unwatch(l, in);
         if (in->close_pending)
                 input_close(l, in);
         if (in->above_mark) {
@@ -497,24 +507,48 @@ int pv__stdio_write(pv_loop *l, struct pv__stdio *io, const void *buf, size_t n)
         r = queue_reserve(in, n);
         if (r < 0)
                 return r;
+        if (!in->nonblock) {
+                r = sys_fcntl(in->src.fd, F_SETFL, O_NONBLOCK);
+                if (r < 0)
+                        return r;
+                in->nonblock = true;
+        }
         if (in->len == 0) {
-                ssize_t w = write_nosigpipe(in->src.fd, buf, n);
+                /* Nothing queued, so nothing watched.  Up to PIPE_BUF a
+                 * pipe write is all or nothing, so the watch can wait
+                 * until the pipe refuses it; a larger write may go in
+                 * part, and an error after that would break the promise
+                 * that a failed write wrote nothing: watch first. */
+                ssize_t w;
 
+                if (n > PIPE_BUF) {
+                        r = input_watch(l, in);
+                        if (r < 0)
+                                return r;
+                }
+                w = write_nosigpipe(in->src.fd, buf, n);
                 if (w == -EPIPE) {
                         in->err = -EPIPE;
                         input_close(l, in);
                         return -EPIPE;
                 }
-                if (w < 0 && w != -EAGAIN)
+                if (w < 0 && w != -EAGAIN) {
+                        input_unwatch(l, in);
                         return (int)w;
+                }
                 if (w > 0)
                         done = (size_t)w;
+                if (done == n)
+                        input_unwatch(l, in);
         }
         if (done < n) {
-                /* MOD allocates nothing: only a bug of ours fails here. */
-                r = want_out(l, in, true);
-                if (r < 0)
+                r = input_watch(l, in);
+                if (r < 0) {
+                        /* Only a write of up to PIPE_BUF gets here
+                         * unwatched, and the pipe took none of it. */
+                        assert(done == 0);
                         return r;
+                }
                 memcpy(in->q + in->off + in->len, (const char *)buf + done, n - done);
                 in->len += n - done;
         }

@@ -26,13 +26,13 @@ struct pv__stream {
 
 /* The parent end of a child's stdin pipe, and what waits to go through. */
 struct pv__input {
-        struct pv__source src;     /* fd -1 once closed; registered with no
-                                    * events from the start, PV_EV_OUT only
-                                    * while the queue holds data (MOD cannot
-                                    * fail for want of memory, ADD could) */
+        struct pv__source src;     /* fd -1 once closed */
         pv_child *child;
-        bool registered;           /* in the epoll set */
-        bool want_out;             /* registered for PV_EV_OUT */
+        bool registered;           /* in the backend, for PV_EV_OUT: exactly
+                                    * while the queue holds data (and around
+                                    * a write of more than PIPE_BUF), so a
+                                    * stdin nobody fills costs no ADD/DEL */
+        bool nonblock;             /* O_NONBLOCK set, by the first write */
         bool close_pending;        /* close once the queue has drained */
         bool above_mark;           /* a write returned 1: owe an on_drain */
         int err;                   /* sticky: -EPIPE once the pipe broke */

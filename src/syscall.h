@@ -291,6 +291,11 @@ static PV_SC_INLINE int sys_munmap(void *p, size_t len)
         return (int)pv__sc2(__NR_munmap, (long)p, (long)len);
 }
 
+static PV_SC_INLINE int sys_madvise(void *p, size_t len, int advice)
+{
+        return (int)pv__sc3(__NR_madvise, (long)p, (long)len, advice);
+}
+
 /* The library's own fds never sit on 0-2.  A host that runs with some of
  * them closed would otherwise see the kernel hand out our pipe ends,
  * pidfds or epoll fd there, and a child inheriting that slot would get

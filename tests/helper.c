@@ -17,7 +17,8 @@
  *   list-fds          print the open fds (space-separated) on stdout
  *   elist-fds         the same on stderr
  *   cgroup            print our cgroup v2 path ("0::" line) on stdout
- *   sigstate          print "blk=HEX ign=HEX" (blocked and ignored signals)
+ *   sigstate          print "blk=HEX cgt=HEX ign=HEX" (blocked, caught and
+ *                     ignored signals)
  *   pgid              print "pid=N pgid=N sid=N"
  *   pdeathsig         print the parent-death signal number
  *   pwd               print the working directory
@@ -28,6 +29,7 @@
  *                     fork a grandchild that waits for a byte (or EOF) on
  *                     FD, then prints TEXT on stdout and exits
  *   read-stdin        read stdin to EOF, print "stdin=N" (bytes read)
+ *   wait-fd FD        read one byte from FD (or its EOF): a go from the test
  *   lines FD N LEN    write N lines of LEN bytes (newline included) on FD,
  *                     in 64 KiB blocks (a line longer than a block: in
  *                     blocks of its own, its newline written last)
@@ -149,8 +151,8 @@ int main(int argc, char **argv)
                         if (f)
                                 fclose(f);
                 } else if (!strcmp(v, "sigstate")) {
-                        out(stdout, "blk=%llx ign=%llx\n", status_mask("SigBlk:"),
-                            status_mask("SigIgn:"));
+                        out(stdout, "blk=%llx cgt=%llx ign=%llx\n", status_mask("SigBlk:"),
+                            status_mask("SigCgt:"), status_mask("SigIgn:"));
                 } else if (!strcmp(v, "pgid")) {
                         out(stdout, "pid=%d pgid=%d sid=%d\n", getpid(), getpgid(0),
                             getsid(0));
@@ -244,6 +246,13 @@ int main(int argc, char **argv)
                 } else if (!strcmp(v, "eprint-nonl")) {
                         out(stderr, "%s", arg);
                         i++;
+                } else if (!strcmp(v, "wait-fd")) {
+                        char b;
+                        int fd = atoi(arg);
+                        i++;
+                        while (read(fd, &b, 1) < 0)
+                                ;
+                        close(fd);
                 } else if (!strcmp(v, "close-stdin")) {
                         close(0);
                 } else if (!strcmp(v, "close-stdout")) {

@@ -7,10 +7,12 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 #include "testutil.h"
@@ -176,4 +178,54 @@ static int unwatchable_unkillable(void *arg)
 Test(fault, failed_watch_of_an_unkillable_child)
 {
         TU_SB_RUN("pidfd_send_signal=EPERM,kill=EPERM", unwatchable_unkillable, NULL);
+}
+
+/* stdin is watched only while its queue holds data, so a write may need an
+ * EPOLL_CTL_ADD, which can fail (ENOMEM, or ENOSPC from
+ * fs.epoll.max_user_watches): then the write fails and none of it went
+ * anywhere, both for a large write (watched before it is tried) and for a
+ * small one (all or nothing in a pipe) that finds the pipe full. */
+Test(fault, stdin_watch_failure_writes_nothing, .timeout = 60)
+{
+        static char big[100 * 1024];
+        struct tu_out out = { 0 };
+        char spec[32], fdbuf[16], want[64];
+        int p[2];
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        snprintf(fdbuf, sizeof(fdbuf), "%d", p[0]);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("ready", "wait-fd", fdbuf, "read-stdin"),
+                                                &out);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.keep_fds = &p[0];
+        o.n_keep_fds = 1;
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = tu_spawn_ready(l, &o, &out);
+        snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOMEM);
+        setenv("PV_FAULT", spec, 1);
+        cr_assert_eq(pv_child_write(c, big, sizeof(big)), -ENOMEM);
+        unsetenv("PV_FAULT");
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        /* Fill the pipe (64 KiB here) exactly: taken whole, nothing queued. */
+        cr_assert_eq(pv_child_write(c, big, 64 * 1024), 0);
+        if (pv_child_stdin_pending(c) > 0)
+                cr_skip_test("the pipe holds less than 64 KiB here "
+                             "(fs.pipe-user-pages-soft): it cannot be filled exactly");
+        snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOSPC);
+        setenv("PV_FAULT", spec, 1);
+        cr_assert_eq(pv_child_write(c, "abc", 3), -ENOSPC);
+        unsetenv("PV_FAULT");
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        /* What the child reads is exactly what was accepted. */
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(write(p[1], "g", 1), 1);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        snprintf(want, sizeof(want), "ready\nstdin=%d\n", 64 * 1024);
+        cr_assert_str_eq(out.data, want);
+        close(p[0]);
+        close(p[1]);
+        pv_child_release(c);
+        pv_loop_free(l);
 }

@@ -3,6 +3,7 @@
  * children must not cost a status, a hang or a zombie.  (Covers the exit
  * recovery in src/child.c and the signal reset in src/spawn-child.c.) */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -235,4 +236,53 @@ Test(host, dispositions_reset)
         sigaction(SIGCHLD, NULL, &sa);
         cr_assert_eq(sa.sa_handler, SIG_DFL);
         pv_loop_free(l);
+}
+
+static int all_mechs[] = { PV_MECH_CLONE3, PV_MECH_CLONE, PV_MECH_VFORK };
+
+ParameterizedTestParameters(host, dispositions_reset_every_rung)
+{
+        return cr_make_param_array(int, all_mechs, sizeof(all_mechs) / sizeof(all_mechs[0]));
+}
+
+/* On every rung, whatever the host ignores (SIGPIPE, SIGUSR1, a real-time
+ * signal), handles (SIGTERM, SIGUSR2, a real-time signal) or blocks is
+ * default and open in the exec'd child: on clone3 CLONE_CLEAR_SIGHAND
+ * leaves the ignored ones to the child's reset, on the others the child
+ * resets both kinds.  The host's own stay as they were. */
+ParameterizedTest(int *mech, host, dispositions_reset_every_rung)
+{
+        const int ignored[] = { SIGPIPE, SIGUSR1, SIGRTMIN + 2 };
+        const int handled[] = { SIGTERM, SIGUSR2, SIGRTMAX };
+        struct sigaction sa = { .sa_handler = on_term };
+        struct tu_out out = { 0 };
+        sigset_t set;
+        pv_loop *l;
+        pv_child *c;
+
+        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+                cr_assert_neq(signal(ignored[i], SIG_IGN), SIG_ERR);
+                cr_assert_eq(sigaction(handled[i], &sa, NULL), 0);
+        }
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGRTMIN + 3);
+        cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+        l = tu_loop_on(*mech);
+        struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate"), &out);
+        cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        cr_assert_str_eq(out.data, "blk=0 cgt=0 ign=0\n", "%s: child state: %s",
+                         pv_mech_name(*mech), out.data);
+        pv_child_release(c);
+        pv_loop_free(l);
+        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+                struct sigaction now;
+                sigaction(ignored[i], NULL, &now);
+                cr_assert_eq(now.sa_handler, SIG_IGN);
+                sigaction(handled[i], NULL, &now);
+                cr_assert_eq(now.sa_handler, on_term);
+        }
+        cr_assert_eq(pthread_sigmask(SIG_BLOCK, NULL, &set), 0);
+        cr_assert(sigismember(&set, SIGINT) && sigismember(&set, SIGRTMIN + 3));
 }

@@ -1030,6 +1030,117 @@ Test(stdio, child_closed_stdin_no_spin, .timeout = 60)
         pv_loop_free(l);
 }
 
+/* A child that waits for our go on a pipe (kept as fd *go_rd in it), then
+ * runs the verbs of then (NULL-terminated, up to 4); *go_wr is ours: write
+ * a byte or close it to say go. */
+static pv_child *spawn_waiting(pv_loop *l, struct tu_out *out, const char *const *then,
+                               int *go_wr, int *go_rd)
+{
+        const char *argv[10] = { HELPER_PATH, "ready", "wait-fd" };
+        char fdbuf[16];
+        int p[2], n = 4;
+        pv_child *c;
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        snprintf(fdbuf, sizeof(fdbuf), "%d", p[0]);
+        argv[3] = fdbuf;
+        for (int i = 0; then[i] && n < 9; i++)
+                argv[n++] = then[i];
+        struct pv_spawn_opts o = tu_helper_opts(argv, out);
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        o.keep_fds = &p[0];
+        o.n_keep_fds = 1;
+        c = tu_spawn_ready(l, &o, out);
+        *go_wr = p[1];
+        *go_rd = p[0];
+        return c;
+}
+
+/* stdin is in the epoll set only while its queue holds data: a write the
+ * pipe takes whole adds nothing (also one above PIPE_BUF), a queue adds it,
+ * the drain removes it, and the close after the drain loses nothing. */
+Test(stdio, stdin_watched_only_while_queued, .timeout = 60)
+{
+        static char big[256 * 1024];
+        struct tu_out out = { 0 };
+        int go_wr, go_rd, base;
+        char want[64];
+        pv_loop *l;
+        pv_child *c;
+
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = spawn_waiting(l, &out, (const char *[]){ "read-stdin", NULL }, &go_wr, &go_rd);
+        /* The timerfd, the pidfd, stdout, stderr: stdin is not watched. */
+        base = tu_count_watched(l);
+        cr_assert_eq(base, 4, "watched: %d", base);
+        cr_assert_eq(pv_child_write(c, "hello", 5), 0);
+        cr_assert_eq(pv_child_write(c, big, 8192), 0);
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(tu_count_watched(l), base, "a write the pipe took left stdin watched");
+        /* The child does not read yet: the pipe (64 KiB) fills, the rest
+         * is queued and watched. */
+        cr_assert_eq(pv_child_write(c, big, sizeof(big)), 0);
+        cr_assert_gt(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(tu_count_watched(l), base + 1);
+        cr_assert_eq(pv_child_write(c, "x", 1), 0);
+        cr_assert_eq(tu_count_watched(l), base + 1);
+        /* Go: the child reads it all; once the queue is empty stdin is
+         * no longer watched, though still open. */
+        cr_assert_eq(write(go_wr, "g", 1), 1);
+        for (int i = 0; i < 1000 && pv_child_stdin_pending(c) > 0; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10000), 0);
+        cr_assert_eq(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(tu_count_watched(l), base, "stdin watched with an empty queue");
+        cr_assert_eq(pv_child_write(c, "yz", 2), 0);
+        cr_assert_eq(pv_child_close_stdin(c), 0);
+        cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);
+        snprintf(want, sizeof(want), "ready\nstdin=%zu\n", 5 + 8192 + sizeof(big) + 1 + 2);
+        cr_assert_str_eq(out.data, want);
+        close(go_wr);
+        close(go_rd);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
+/* The child closes its stdin while data is queued, and lives on: epoll
+ * reports EPOLLERR on our end, the queue is dropped, writes say -EPIPE, the
+ * host gets no SIGPIPE, and the loop goes back to sleep. */
+Test(stdio, child_closes_stdin_with_queue, .timeout = 60)
+{
+        static char big[256 * 1024];
+        struct sigaction sa = { .sa_handler = on_sigpipe };
+        struct tu_out out = { 0 };
+        int go_wr, go_rd, busy = 0;
+        pv_loop *l;
+        pv_child *c;
+
+        sigaction(SIGPIPE, &sa, NULL);
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        c = spawn_waiting(l, &out, (const char *[]){ "close-stdin", "print", "closed", "pause", NULL },
+                          &go_wr, &go_rd);
+        cr_assert_eq(pv_child_write(c, big, sizeof(big)), 0);
+        cr_assert_gt(pv_child_stdin_pending(c), 0);
+        cr_assert_eq(write(go_wr, "g", 1), 1);
+        tu_wait_output(l, &out, "closed\n");
+        for (int i = 0; i < 1000 && pv_child_stdin_pending(c) > 0; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10000), 0);
+        cr_assert_eq(pv_child_stdin_pending(c), 0, "the queue outlived the reader");
+        cr_assert_eq(pv_child_write(c, "x", 1), -EPIPE);
+        cr_assert_eq(sigpipes, 0, "the host got SIGPIPE");
+        /* 20 waits of up to 50 ms: a sleeping loop times out in each. */
+        for (int i = 0; i < 20; i++) {
+                int r = pv_loop_dispatch(l, 50);
+                cr_assert_geq(r, 0);
+                busy += r > 0;
+        }
+        cr_assert_leq(busy, 2, "the loop woke with work %d times of 20", busy);
+        cr_assert_eq(tu_stop_wait(c).kind, PV_EXIT_KILLED);
+        close(go_wr);
+        close(go_rd);
+        pv_child_release(c);
+        pv_loop_free(l);
+}
+
 /* Nobody can write to a released child's stdin: it reads EOF (cat ends),
  * so the loop runs dry. */
 Test(stdio, release_closes_stdin, .timeout = 20)

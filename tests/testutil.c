@@ -43,6 +43,22 @@ int tu_count_threads(void)
         return count_dir("/proc/self/task");
 }
 
+int tu_count_watched(const pv_loop *l)
+{
+        char path[64], line[512];
+        FILE *f;
+        int n = 0;
+
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pv_loop_fd(l));
+        f = fopen(path, "re");
+        cr_assert(f, "fopen %s", path);
+        while (fgets(line, sizeof(line), f))
+                if (!strncmp(line, "tfd:", 4))
+                        n++;
+        fclose(f);
+        return n;
+}
+
 bool tu_no_children(void)
 {
         siginfo_t si = { 0 };

@@ -10,6 +10,9 @@
 /* Open fds of this process, threads of this process. */
 int tu_count_fds(void);
 int tu_count_threads(void);
+/* How many fds the loop's epoll set watches (its /proc fdinfo "tfd:"
+ * lines): the timerfd, the pidfds, and each pipe end being watched. */
+int tu_count_watched(const pv_loop *l);
 /* This process has no child at all, running or unreaped: waitid(P_ALL)
  * says ECHILD.  (Not just "none waitable": a child left running must fail
  * it.) */
