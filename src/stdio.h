@@ -89,4 +89,9 @@ void pv__stdio_stop_input(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
 /* Close every fd, without callbacks (teardown and failed spawns). */
 void pv__stdio_close(pv_loop *l, struct pv__stdio *io) PV_HIDDEN;
 
+/* input.c: set up the stdin source (not registered until a write
+ * queues); close it and free the queue. */
+void pv__input_start(struct pv__input *in) PV_HIDDEN;
+void pv__input_done(pv_loop *l, struct pv__input *in) PV_HIDDEN;
+
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* src/stdio.c: pipes, draining and delivery before the exit callback. */
+/* src/stdio.c and src/input.c, a child's stdio: pipes, draining and
+ * delivery before the exit callback, and the stdin queue. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
