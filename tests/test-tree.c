@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -145,6 +147,60 @@ Test(tree, cgroup_stop_as_a_whole)
         cr_assert_eq(e.signal, SIGKILL);
         cr_assert_eq(e.flags & (PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED),
                      PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED);
+        done_cgroup_tree(l, c, path, cg);
+}
+
+/* A cgroup whose state cannot be read (no fd left for its cgroup.events:
+ * EMFILE) is not news that it emptied: the child is reaped, its tree is
+ * still waited for (polled), and the exit comes once the cgroup is empty.
+ * For the one dispatch that reaps the child every fd below the limit is
+ * taken, so the first open fails; the pidfd is among them, and closing it
+ * frees a slot for what follows (the tree's signals, its polls).  No
+ * assertion runs meanwhile.  (The child waits for its stdin's EOF to exit,
+ * so that it is not reaped before.) */
+Test(tree, cgroup_unreadable_is_populated)
+{
+        pv_loop *l = tu_loop_on(0);
+        struct tu_out out = { 0 };
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("fork-grandchild", "ready", "wait-fd", "0", "exit", "0"), &out);
+        char path[4300];
+        struct rlimit was, none;
+        struct pv_exit e;
+        pv_child *c;
+        int cg, pidfd, next, held[64], n = 0, r = 0;
+
+        o.grace_ms = 20000;
+        o.stdio[0].mode = PV_STDIO_PIPE;
+        c = spawn_cgroup_tree(l, &o, &out, path, sizeof(path), &cg);
+        pidfd = pv_child_pidfd(c);
+        cr_assert_eq(pv_child_close_stdin(c), 0, "the child's go: it exits");
+        cr_assert_geq(pidfd, 0);
+        /* Fill every free fd below the pidfd; the limit is the next one. */
+        while ((next = fcntl(cg, F_DUPFD_CLOEXEC, 0)) >= 0 && next < pidfd) {
+                cr_assert_lt(n, 64);
+                held[n++] = next;
+        }
+        cr_assert_gt(next, pidfd);
+        close(next);
+        cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+        none = was;
+        none.rlim_cur = (rlim_t)next;
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+        for (int i = 0; i < 2000 && r >= 0 && pv_child_pidfd(c) >= 0; i++)
+                r = pv_loop_dispatch(l, 10);
+        (void)setrlimit(RLIMIT_NOFILE, &was);
+        while (n > 0)
+                close(held[--n]);
+        cr_assert_geq(r, 0, "dispatch: %s", strerror(-r));
+        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
+        cr_assert_eq(seen.exits, 0, "exit delivered though the cgroup could not be read");
+        cr_assert_eq(pv_child_is_reaped(c), 0, "its exit waits for the tree");
+        cr_assert_eq(pv_child_wait(c, 20000, &e), 0);
+        cr_assert_eq(seen.exits, 1);
+        cr_assert_not(seen.populated, "exit delivered with the cgroup populated");
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_eq(e.flags, PV_EXIT_F_TREE_LEFT, "flags %#x", e.flags);
         done_cgroup_tree(l, c, path, cg);
 }
 
