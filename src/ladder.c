@@ -320,8 +320,8 @@ static int collected(pv_child *c)
         return LADDER_REAPED;
 }
 
-/* The tree's news: emptied (an error reading it counts as empty: nothing
- * is left to know it by), the grace over, or nothing yet. */
+/* The tree's news: emptied (pv__tree_populated says how a cgroup that
+ * cannot be read counts), the grace over, or nothing yet. */
 static int tree_news(pv_child *c, bool timer)
 {
         if (pv__tree_populated(c) != 1)
