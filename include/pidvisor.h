@@ -190,7 +190,9 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * running, and unreaped when it ends.  Accepts NULL.
  * From inside a callback of that loop, the free is deferred: no callback
  * runs again, the rest of that callback's calls on the loop and its
- * children return -ECANCELED (or do nothing), and the dispatch that ran
+ * children return -ECANCELED or do nothing (pv_loop_dispatch(),
+ * pv_loop_run() and pv_child_wait() on a running child: -EBUSY, as in any
+ * callback), and the dispatch that ran
  * the callback frees the loop and every child as it ends, then returns
  * -ECANCELED (so do pv_loop_run() and pv_child_wait() around it): the loop
  * and its children are gone when it returns. */

@@ -217,9 +217,11 @@ int pv__exit_collect(pv_child *c) PV_HIDDEN;
  * callback, start a linger; drops the loop's reference (c may be in the
  * graveyard after). */
 void pv__exit_deliver(pv_child *c) PV_HIDDEN;
-/* The child is reaped but its exit waits for its tree: close the pidfd. */
+/* The child is reaped but its exit waits for its tree: its pidfd leaves
+ * the loop (it is kept open: it names the process group). */
 void pv__exit_park(pv_child *c) PV_HIDDEN;
-/* Take the pidfd out of the loop and look again later (backing off). */
+/* Take the pidfd out of the loop and look again later (backing off).
+ * Always 0: the table has no state to go back to. */
 int pv__exit_look_again(pv_child *c) PV_HIDDEN;
 /* The linger is over (its timer, or a release): end the streams. */
 void pv__exit_linger_end(pv_child *c) PV_HIDDEN;

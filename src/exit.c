@@ -90,8 +90,11 @@ int pv__exit_collect(pv_child *c)
 
 void pv__exit_park(pv_child *c)
 {
+        /* Out of the loop (readable for good now), but kept open until the
+         * exit is delivered: it still names the child's process group. */
+        if (c->pidfd_watched)
+                (void)c->loop->ops->del(c->loop, &c->pidfd);
         c->pidfd_watched = false;
-        pv__loop_close(c->loop, &c->pidfd);
 }
 
 int pv__exit_look_again(pv_child *c)
@@ -107,7 +110,11 @@ int pv__exit_look_again(pv_child *c)
         c->tries++;
         if (ms > EXITING_MAX_DELAY_MS)
                 ms = EXITING_MAX_DELAY_MS;
-        return pv__timer_arm(c->loop, &c->timer, pv__now_ns() + ms * 1000000u);
+        /* A failed settime leaves the timer in the heap: the next arming
+         * of any timer tries again.  The pidfd is out of the loop already,
+         * so there is no state to go back to. */
+        (void)pv__timer_arm(c->loop, &c->timer, pv__now_ns() + ms * 1000000u);
+        return 0;
 }
 
 static void linger_done(pv_child *c)
@@ -146,6 +153,7 @@ void pv__exit_deliver(pv_child *c)
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
         pv__exit_park(c);
+        pv__loop_close(l, &c->pidfd);
         pv__tree_close(c);
         if (c->cgroup_fd >= 0)
                 sys_close(c->cgroup_fd);    /* no more signals to send */

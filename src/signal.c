@@ -102,12 +102,21 @@ int pv__signal_tree(pv_child *c, int sig)
         int r;
 
         if (c->cgroup_fd >= 0) {
-                (void)cgroup_signal(c, sig);
-                return 0;
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
+                                     pv__cgroup_signal(c->cgroup_fd, sig, 0, NULL)));
+                return r == -ENOENT || r == -ENODEV ? -ESRCH : r;  /* the cgroup went */
         }
-        /* The leader is reaped, but its pid stays allocated while its group
-         * has a member: kill(-pgid) reaches that group only. */
-        PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(-c->pid, sig)));
+        /* The leader is reaped; its pidfd (kept until the exit is
+         * delivered) still names its group, whose number cannot be hit
+         * once reused: ESRCH when the group is empty. */
+        if (c->loop->feat.pidfd_signal_pgrp && c->pidfd.fd >= 0)
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL,
+                                     sys_pidfd_send_signal(c->pidfd.fd, sig,
+                                                           PIDFD_SIGNAL_PROCESS_GROUP)));
+        else    /* before Linux 6.9: the number, which is the group's while
+                 * it has a member (the window: its last member exits and
+                 * the number is reused between our look and this kill) */
+                PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(-c->pid, sig)));
         return r;
 }
 

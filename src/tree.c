@@ -7,8 +7,10 @@
  * A cgroup says so itself: cgroup.events reads "populated 0", and its fd
  * turns EPOLLPRI when that changes (once read through the same fd: kernfs
  * compares what the fd last read).  A process group says nothing: it is
- * polled with kill(-pgid, 0), backing off.  Its leader's pid stays
- * allocated while any member lives, so the number is not reused meanwhile.
+ * polled, backing off, through the reaped leader's pidfd (kept open until
+ * the exit is delivered; PIDFD_SIGNAL_PROCESS_GROUP, Linux 6.9), which
+ * names the group itself, never a reused number; before 6.9 with
+ * kill(-pgid, 0): the number is the group's while it has a member.
  */
 #include <pidvisor.h>
 
@@ -41,20 +43,31 @@ static int populated(pv_child *c)
 
         if (c->cgroup_fd < 0) {
                 siginfo_t si;
-                /* A zombie stays in its group until reaped.  Those that are
-                 * ours are orphans of the tree reparented to us (the host is
-                 * a subreaper, or a namespace's init): nobody else will reap
+
+                r = pv__signal_tree(c, 0);
+                if (r != 0 && r != -EPERM)      /* EPERM: a member not ours */
+                        return r == -ESRCH ? 0 : r;
+                /* The group has a member, so its number is its own.  A
+                 * zombie stays in it until reaped; those that are ours are
+                 * orphans of the tree reparented to us (the host is a
+                 * subreaper, or a namespace's init): nobody else will reap
                  * them, and no status of the host's is among them (the
                  * group is the child's own, the child reaped already). */
                 do
                         si.si_pid = 0;
                 while (sys_waitid(P_PGID, c->pid, &si, WEXITED | WNOHANG | __WALL, NULL) == 0 &&
                        si.si_pid > 0);
-                r = sys_kill(-c->pid, 0);
-                return r == 0 || r == -EPERM;   /* a member we may not signal */
+                r = pv__signal_tree(c, 0);
+                return r == 0 || r == -EPERM ? 1 : r == -ESRCH ? 0 : r;
         }
-        if (c->tree_src.fd >= 0)
-                return pv__cgroup_populated(c->tree_src.fd);
+        if (c->tree_src.fd >= 0) {
+                r = pv__cgroup_populated(c->tree_src.fd);
+                if (r < 0 && r != -ENOENT && r != -ENODEV)
+                        /* Its news would stay unread, its EPOLLPRI
+                         * level-triggered: out of the loop, polled. */
+                        pv__tree_close(c);
+                return r;
+        }
         fd = pv__cgroup_events_open(c->cgroup_fd);
         if (fd < 0)
                 return fd;

@@ -127,6 +127,7 @@ void pv__exit_linger_end(pv_child *c)
 }
 
 #define GRACE_NS (5000ull * 1000000u)
+#define KILL_RETRY 1000000000ull
 #define T0 (1000ull * 1000000000u)
 
 static pv_loop loop;
@@ -257,22 +258,27 @@ static void check_action(int state, int ev, int action)
                 cr_assert(armed_at(GRACE_WAS), "the rest of the child's grace");
                 break;
         case A_TREE_KILLED:
-                cr_assert_eq(sent + tsent, 0, "SIGKILL went to the tree already");
+                /* Through TREE (grace over) to the tree's own SIGKILL. */
+                cr_assert(sent == 0 && tsent == 1 && w.tree_sig[0] == SIGKILL,
+                          "the tree outlived the ladder's SIGKILL: its own");
                 cr_assert_eq(child.exit_flags, left | tkill);
-                cr_assert(child.timer.idx == PV_TIMER_IDLE, "nothing to time: wait");
+                cr_assert(armed_at(T0 + KILL_RETRY), "SIGKILL again in a second");
                 break;
         case A_TREE_KILL:
                 cr_assert(sent == 0 && tsent == 1 && w.tree_sig[0] == SIGKILL);
                 cr_assert_eq(child.exit_flags, tkill);
-                cr_assert(child.timer.idx == PV_TIMER_IDLE);
+                cr_assert(armed_at(T0 + KILL_RETRY), "SIGKILL again in a second");
                 break;
         case A_TREE_POLL:
-                cr_assert_eq(sent + tsent, 0);
+                cr_assert_eq(sent, 0);
                 cr_assert_eq(child.exit_flags, 0u);
-                if (state == CHILD_TREE)
+                if (state == CHILD_TREE) {
+                        cr_assert_eq(tsent, 0);
                         cr_assert(armed_at(TREE_GRACE_WAS), "the grace goes on");
-                else
-                        cr_assert(child.timer.idx == PV_TIMER_IDLE);
+                } else {
+                        cr_assert(tsent == 1 && w.tree_sig[0] == SIGKILL, "SIGKILL again");
+                        cr_assert(armed_at(T0 + KILL_RETRY));
+                }
                 break;
         default:
                 cr_assert_eq(sent + tsent, 0, "cell %d/%d: no signal", state, ev);
@@ -506,6 +512,9 @@ Test(ladder, tree_polled_full_ladder, .init = setup, .fini = teardown)
         cr_assert_eq(child.state, CHILD_TREE_KILLED);
         cr_assert(w.n_tree_sent == 3 && w.tree_sig[2] == SIGKILL);
         cr_assert(armed_at(T0 + GRACE_NS + POLL_NS), "polled on after the SIGKILL");
+        fake_now = child.timer.when_ns;
+        pv__timers_run(&loop);
+        cr_assert(w.n_tree_sent == 4 && w.tree_sig[3] == SIGKILL, "SIGKILL at each poll");
         w.populated = 0;
         fake_now = child.timer.when_ns;
         pv__timers_run(&loop);
@@ -574,4 +583,63 @@ Test(ladder, tree_kill_finds_it_gone, .init = setup, .fini = teardown)
         cr_assert_eq(pv__ladder_run(&child, LADDER_TIMER), 0);
         cr_assert_eq(child.state, CHILD_TREE_KILLED);
         cr_assert_eq(child.exit_flags & PV_EXIT_F_TREE_KILLED, 0u);
+}
+
+/* The ladder's SIGKILL went out but the tree outlived it (not reached:
+ * cgroup.kill could not be written, say): the tree gets SIGKILL of its own;
+ * where that is refused, it is not recorded and is tried again every
+ * second until sent. */
+Test(ladder, tree_outlives_the_kill, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_CGROUP | PV_SPAWN_F_TREE;
+        child.state = CHILD_KILLED;
+        child.exit_flags = PV_EXIT_F_STOPPED | PV_EXIT_F_ESCALATED;
+        w.refuse[SIGKILL] = -EMFILE;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_REAPED_TREE), 0);
+        cr_assert_eq(child.state, CHILD_TREE);
+        cr_assert_eq(child.exit_flags & PV_EXIT_F_TREE_KILLED, 0u, "not sent, not recorded");
+        cr_assert(armed_at(T0 + KILL_RETRY));
+        w.populated = 1;
+        w.refuse[SIGKILL] = 0;
+        fake_now = T0 + KILL_RETRY;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_TREE_KILLED);
+        cr_assert(w.n_tree_sent == 1 && w.tree_sig[0] == SIGKILL);
+        cr_assert(child.exit_flags & PV_EXIT_F_TREE_KILLED);
+        /* A second later, still populated: SIGKILL again. */
+        fake_now += KILL_RETRY;
+        pv__timers_run(&loop);
+        cr_assert_eq(w.n_tree_sent, 2);
+        w.populated = 0;
+        fake_now += KILL_RETRY;
+        pv__timers_run(&loop);
+        cr_assert_eq(child.state, CHILD_EXITED);
+        cr_assert_eq(w.n_deliver, 1);
+}
+
+/* A tree whose events fd was dropped (a read failed) is polled: its news
+ * in the loop asks for a poll instead of waiting for an event that will
+ * not come. */
+Test(ladder, tree_news_without_events_fd_polls, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_CGROUP | PV_SPAWN_F_TREE;
+        child.state = CHILD_TREE;
+        child.tree_grace_end_ns = T0 + GRACE_NS;
+        w.populated = 1;
+        w.polled = true;
+        cr_assert_eq(pv__ladder_input(&child, CHILD_IN_TREE), 0);
+        cr_assert_eq(w.n_polls, 1);
+        cr_assert(armed_at(T0 + POLL_NS));
+}
+
+/* The tree's SIGTERM cannot be sent: a grace of zero, straight to its
+ * SIGKILL (nobody to report the failure to, as for a deadline). */
+Test(ladder, tree_term_refused_escalates, .init = setup, .fini = teardown)
+{
+        child.spawn_flags = PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_TREE;
+        w.refuse[SIGTERM] = -EMFILE;
+        cr_assert_eq(pv__ladder_run(&child, LADDER_REAPED_TREE), 0);
+        cr_assert_eq(child.state, CHILD_TREE_KILLED);
+        cr_assert(w.n_tree_sent == 1 && w.tree_sig[0] == SIGKILL);
+        cr_assert_eq(child.exit_flags, PV_EXIT_F_TREE_LEFT | PV_EXIT_F_TREE_KILLED);
 }
