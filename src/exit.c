@@ -152,8 +152,12 @@ void pv__exit_deliver(pv_child *c)
         c->exit.flags = pv__ladder_exit_flags(c->exit_flags, &c->exit);
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
-        pv__exit_park(c);
-        pv__loop_close(l, &c->pidfd);
+        if (c->pidfd_watched)
+                pv__loop_close(l, &c->pidfd);   /* out of the loop, closed */
+        else if (c->pidfd.fd >= 0)
+                sys_close(c->pidfd.fd);         /* parked: out of the loop already */
+        c->pidfd.fd = -1;
+        c->pidfd_watched = false;
         pv__tree_close(c);
         if (c->cgroup_fd >= 0)
                 sys_close(c->cgroup_fd);    /* no more signals to send */

@@ -79,7 +79,7 @@ static const struct cell table[_CHILD_STATE_MAX][_LADDER_MAX] = {
                 [LADDER_STOP_DEAD]   = CELL(nop,         KILLED),
                 [LADDER_TIMER]       = CELL(nop,         KILLED),   /* no timer here */
                 [LADDER_REAPED]      = CELL(deliver,     EXITED),
-                [LADDER_REAPED_TREE] = CELL(tree_killed, TREE_KILLED),
+                [LADDER_REAPED_TREE] = CELL(tree_killed, TREE),     /* grace over */
                 [LADDER_PENDING]     = CELL(look_again,  EXITING),
                 [LADDER_TREE_EMPTY]  = CELL(nop,         KILLED),
                 [LADDER_TREE_POLL]   = CELL(nop,         KILLED),
@@ -226,20 +226,19 @@ static int act_linger_end(pv_child *c, int *then)
 
 /* ---- the tree (PV_SPAWN_F_TREE) --------------------------------------- */
 
-/* The timer of a TREE state: the grace's end, or sooner the next poll of a
- * tree that says nothing when it empties. */
+/* The timer of a TREE state: the grace's end (TREE) or the next SIGKILL
+ * (TREE_KILLED: a tree that was forking when its processes were killed one
+ * by one, before cgroup.kill, may have a new one), or sooner the next poll
+ * of a tree that says nothing when it empties.  A failed settime leaves the
+ * timer in the heap (the next arming of any timer tries again): -errno. */
 static int arm_tree_timer(pv_child *c, bool grace)
 {
-        uint64_t when = grace ? c->tree_grace_end_ns : UINT64_MAX;
+        uint64_t when = grace ? c->tree_grace_end_ns : pv__now_ns() + KILL_RETRY_NS;
 
         if (pv__tree_polled(c)) {
                 uint64_t poll = pv__tree_next_poll(c);
                 if (poll < when)
                         when = poll;
-        }
-        if (when == UINT64_MAX) {
-                pv__timer_disarm(c->loop, &c->timer);
-                return 0;
         }
         return pv__timer_arm(c->loop, &c->timer, when);
 }
@@ -254,16 +253,22 @@ static void enter_tree(pv_child *c)
 }
 
 /* The child ended by itself (or its status came late): the rest of the
- * tree gets the ladder from the top. */
+ * tree gets the ladder from the top.  A SIGTERM that cannot be sent, or no
+ * grace timer: a grace of zero (nobody to report to, as for a deadline). */
 static int act_tree_term(pv_child *c, int *then)
 {
+        int r;
+
         enter_tree(c);
         pv__stdio_stop_input(c->loop, &c->io);
-        if (pv__signal_tree(c, SIGTERM) == 0)
+        r = pv__signal_tree(c, SIGTERM);
+        if (r == 0)
                 (void)pv__signal_tree(c, SIGCONT);
         c->tree_grace_end_ns = pv__now_ns() + c->grace_ns;
-        if (arm_tree_timer(c, true) < 0)
-                *then = LADDER_TIMER;   /* no grace timer: a grace of zero */
+        if ((r < 0 && r != -ESRCH) || arm_tree_timer(c, true) < 0) {
+                c->tree_grace_end_ns = pv__now_ns();
+                *then = LADDER_TIMER;
+        }
         return 0;
 }
 
@@ -278,15 +283,20 @@ static int act_tree_graced(pv_child *c, int *then)
         return 0;
 }
 
-/* The ladder's SIGKILL went to the whole tree; it has not emptied yet. */
+/* The ladder's SIGKILL went to the tree, and the tree outlived it (it did
+ * not reach everyone, or could not be sent to the tree at all): the grace
+ * is over, the tree gets SIGKILL of its own (act_tree_kill, which tries
+ * again until it is sent). */
 static int act_tree_killed(pv_child *c, int *then)
 {
-        (void)then;
         enter_tree(c);
-        c->exit_flags |= PV_EXIT_F_TREE_KILLED;
-        return arm_tree_timer(c, false);
+        c->tree_grace_end_ns = pv__now_ns();
+        *then = LADDER_TIMER;
+        return 0;
 }
 
+/* SIGKILL to the tree.  Not sent: not recorded, and tried again from TREE
+ * (the state goes back on an error) every second. */
 static int act_tree_kill(pv_child *c, int *then)
 {
         int r = pv__signal_tree(c, SIGKILL);
@@ -298,13 +308,19 @@ static int act_tree_kill(pv_child *c, int *then)
         }
         if (r == 0)             /* ESRCH: nobody was left to kill */
                 c->exit_flags |= PV_EXIT_F_TREE_KILLED;
-        return arm_tree_timer(c, false);
+        (void)arm_tree_timer(c, false);
+        return 0;
 }
 
+/* A look at a tree that does not say when it empties; in TREE_KILLED, the
+ * SIGKILL again (cheap, and it catches a process forked meanwhile). */
 static int act_tree_poll(pv_child *c, int *then)
 {
         (void)then;
-        return arm_tree_timer(c, c->state == CHILD_TREE);
+        if (c->state == CHILD_TREE_KILLED)
+                (void)pv__signal_tree(c, SIGKILL);
+        (void)arm_tree_timer(c, c->state == CHILD_TREE);
+        return 0;
 }
 
 /* ---- the engine ------------------------------------------------------- */
@@ -326,8 +342,8 @@ static int tree_news(pv_child *c, bool timer)
 {
         if (pv__tree_populated(c) != 1)
                 return LADDER_TREE_EMPTY;
-        if (!timer)
-                return LADDER_NONE;
+        if (!timer)     /* a read that failed dropped the events fd: poll */
+                return pv__tree_polled(c) ? LADDER_TREE_POLL : LADDER_NONE;
         if (c->state == CHILD_TREE && pv__now_ns() >= c->tree_grace_end_ns)
                 return LADDER_TIMER;
         return LADDER_TREE_POLL;
