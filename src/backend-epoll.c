@@ -3,6 +3,7 @@
  * dispatched before the next (sd-event's one-event-per-iteration is what
  * makes bursts quadratic). */
 #include <pidvisor.h>
+#include <sys/epoll.h>
 
 #include "backend.h"
 #include "loop.h"
@@ -27,9 +28,24 @@ static void epoll_done(pv_loop *l)
         l->backend_fd = -1;
 }
 
+/* The loop's readiness bits to epoll's and back (the compiler folds each
+ * to a few instructions). */
+static uint32_t to_epoll(uint32_t ev)
+{
+        return (ev & PV_EV_IN ? EPOLLIN : 0) | (ev & PV_EV_OUT ? EPOLLOUT : 0) |
+               (ev & PV_EV_PRI ? EPOLLPRI : 0);
+}
+
+static uint32_t from_epoll(uint32_t ev)
+{
+        return (ev & EPOLLIN ? PV_EV_IN : 0) | (ev & EPOLLOUT ? PV_EV_OUT : 0) |
+               (ev & EPOLLPRI ? PV_EV_PRI : 0) | (ev & EPOLLERR ? PV_EV_ERR : 0) |
+               (ev & EPOLLHUP ? PV_EV_HUP : 0);
+}
+
 static int epoll_add(pv_loop *l, struct pv__source *s, uint32_t events)
 {
-        struct epoll_event ev = { .events = events, .data.ptr = s };
+        struct epoll_event ev = { .events = to_epoll(events), .data.ptr = s };
 
         return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_ADD, s->fd, &ev);
 }
@@ -44,7 +60,7 @@ static int epoll_del(pv_loop *l, struct pv__source *s)
 
 static int epoll_mod(pv_loop *l, struct pv__source *s, uint32_t events)
 {
-        struct epoll_event ev = { .events = events, .data.ptr = s };
+        struct epoll_event ev = { .events = to_epoll(events), .data.ptr = s };
 
         return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_MOD, s->fd, &ev);
 }
@@ -68,7 +84,7 @@ static int epoll_wait_dispatch(pv_loop *l, int timeout_ms)
                         continue;
                 if (l->free_pending)
                         break;          /* a callback freed the loop */
-                s->cb(s, evs[i].events);
+                s->cb(s, from_epoll(evs[i].events));
                 handled++;
         }
         return handled;

@@ -5,19 +5,19 @@
 #define PV_BACKEND_H
 
 #include <stdint.h>
-#include <sys/epoll.h>
 
 #include "internal.h"
 
 typedef struct pv_loop pv_loop;
 
-/* Readiness bits, with epoll's values so the epoll backend passes them
- * through unchanged. */
-#define PV_EV_IN  EPOLLIN
-#define PV_EV_OUT EPOLLOUT
-#define PV_EV_ERR EPOLLERR
-#define PV_EV_HUP EPOLLHUP
-#define PV_EV_PRI EPOLLPRI
+/* Readiness bits, the loop's own: each backend translates them (no epoll
+ * value is assumed outside backend-epoll.c).  ERR and HUP are reported
+ * whatever was asked for, as poll(2) does. */
+#define PV_EV_IN  (1u << 0)
+#define PV_EV_OUT (1u << 1)
+#define PV_EV_PRI (1u << 2)
+#define PV_EV_ERR (1u << 3)
+#define PV_EV_HUP (1u << 4)
 
 /* One watched fd.  Embedded in its owner (the loop's timer, a child's pidfd
  * or pipe end); the backend hands it back on readiness. */
