@@ -145,10 +145,11 @@ int pv__signal_send(pv_child *c, int sig, bool tree) PV_HIDDEN;
  * every process of its cgroup, or kill(-pgid).  0, -ESRCH (none left), or
  * -errno. */
 int pv__signal_tree(pv_child *c, int sig) PV_HIDDEN;
-/* Signal a process we hold a pidfd of, before there is a child object:
- * through the pidfd, or where that is refused, by pid while the pidfd shows
- * it has not exited.  0, -ESRCH, or -errno. */
-int pv__signal_pidfd(int pidfd, pid_t pid, int sig) PV_HIDDEN;
+/* Signal a process we hold a pidfd of: through the pidfd (when pidfd_ok:
+ * the probe found pidfd_send_signal allowed), or where that is refused, by
+ * pid while the pidfd shows it has not exited.  0, -ESRCH (exited), or
+ * -errno. */
+int pv__signal_pidfd(int pidfd, pid_t pid, int sig, bool pidfd_ok) PV_HIDDEN;
 
 /* ---- ladder.c ---- */
 

@@ -103,7 +103,7 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
  * be sent (then it is not waited for). */
 static bool kill_unexpected(pid_t pid, int pidfd)
 {
-        int r = pv__signal_pidfd(pidfd, pid, SIGKILL);
+        int r = pv__signal_pidfd(pidfd, pid, SIGKILL, true);
 
         return r == 0 || r == -ESRCH;
 }

@@ -103,10 +103,7 @@ int pv__exit_look_again(pv_child *c)
         uint64_t ms = 1u << shift;
 
         /* Level-triggered, the pidfd would fire without end. */
-        if (c->pidfd_watched) {
-                (void)c->loop->ops->del(c->loop, &c->pidfd);
-                c->pidfd_watched = false;
-        }
+        pv__exit_park(c);
         c->tries++;
         if (ms > EXITING_MAX_DELAY_MS)
                 ms = EXITING_MAX_DELAY_MS;
@@ -152,12 +149,10 @@ void pv__exit_deliver(pv_child *c)
         c->exit.flags = pv__ladder_exit_flags(c->exit_flags, &c->exit);
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
-        if (c->pidfd_watched)
-                pv__loop_close(l, &c->pidfd);   /* out of the loop, closed */
-        else if (c->pidfd.fd >= 0)
-                sys_close(c->pidfd.fd);         /* parked: out of the loop already */
+        pv__exit_park(c);               /* one EPOLL_CTL_DEL at most */
+        if (c->pidfd.fd >= 0)
+                sys_close(c->pidfd.fd);
         c->pidfd.fd = -1;
-        c->pidfd_watched = false;
         pv__tree_close(c);
         if (c->cgroup_fd >= 0)
                 sys_close(c->cgroup_fd);    /* no more signals to send */

@@ -16,8 +16,8 @@
  * action runs (deliver's) see it; an action that fails puts the state back
  * and its error goes to whoever asked (pv_child_stop()).
  *
- * tests/test-ladder.c runs every cell alone, with a stub signaller and a
- * fake clock.
+ * tests/test-ladder.c runs every cell alone, with a recording signaller in
+ * place of signal.c's and a fake clock.
  */
 #include <pidvisor.h>
 #include <signal.h>

@@ -25,28 +25,22 @@ bool pv__signal_exited(const pv_child *c)
         return pidfd_exited(c->pidfd.fd);
 }
 
-static int by_pidfd(const pv_loop *l, int pidfd, pid_t pid, int sig)
+int pv__signal_pidfd(int pidfd, pid_t pid, int sig, bool pidfd_ok)
 {
         int r = -EPERM;
 
-        if (likely(l->feat.pidfd_signal))
+        if (likely(pidfd_ok))
                 PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_pidfd_send_signal(pidfd, sig, 0)));
-        if (r == -EPERM || r == -ENOSYS)
+        if (r == -EPERM || r == -ENOSYS) {
                 /* Refused: a sandbox (Docker's profile before 20.10 says
                  * EPERM), or a tool that lacks the call (valgrind 3.19).
-                 * By pid then, safe while the pidfd shows the child
-                 * unexited (checked by the caller): its pid is still its
-                 * own.  Delete when no sandbox or tool we meet refuses it. */
+                 * By pid then, safe while the pidfd shows the process
+                 * unexited: its pid is still its own.  Delete when no
+                 * sandbox or tool we meet refuses it. */
+                if (pidfd_exited(pidfd))
+                        return -ESRCH;
                 PV_RETRY(r, PV_FAULT(PV_FAULT_SIGNAL, sys_kill(pid, sig)));
-        return r;
-}
-
-int pv__signal_pidfd(int pidfd, pid_t pid, int sig)
-{
-        int r = sys_pidfd_send_signal(pidfd, sig, 0);
-
-        if (r < 0 && r != -ESRCH && !pidfd_exited(pidfd))
-                r = sys_kill(pid, sig);
+        }
         return r;
 }
 
@@ -94,7 +88,7 @@ int pv__signal_send(pv_child *c, int sig, bool tree)
                         return r;
                 /* The child left its group (setsid, setpgid): signal it. */
         }
-        return by_pidfd(c->loop, c->pidfd.fd, c->pid, sig);
+        return pv__signal_pidfd(c->pidfd.fd, c->pid, sig, c->loop->feat.pidfd_signal);
 }
 
 int pv__signal_tree(pv_child *c, int sig)

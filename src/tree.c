@@ -34,7 +34,9 @@ static void tree_ready(struct pv__source *s, uint32_t events)
  * the fd not in the loop). */
 static int known(int r)
 {
-        return r >= 0 || r == -ENOENT || r == -ENODEV ? (r > 0) : 1;
+        if (r == -ENOENT || r == -ENODEV)
+                return 0;
+        return r != 0;          /* 1, or an error: populated as far as we know */
 }
 
 static int populated(pv_child *c)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* src/ladder.c: the stop ladder's table, alone.  No process and no wall
- * time: ladder.c is compiled into this test with a stub signaller, stubs
+ * time: ladder.c is compiled into this test with a recording signaller, fakes
  * for the exit and stdio sides, and the real timer heap (src/timer.c) on a
  * fake clock.  Every (state, event) cell is run once against an
  * expectation written here, independently of the table. */

@@ -68,6 +68,25 @@ static void done_cgroup_tree(pv_loop *l, pv_child *c, const char *path, int cg)
         close(cg);
 }
 
+/* A process group whose child exits with code, leaving a grandchild that
+ * ignores SIGTERM (a grace of a minute): dispatched (bounded) until the
+ * child is reaped and its exit waits for the tree. */
+static pv_child *spawn_tree_left(pv_loop *l, struct tu_out *out, const char *code)
+{
+        struct pv_spawn_opts o = tu_helper_opts(
+                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", code), out);
+        pv_child *c;
+
+        o.flags = PV_SPAWN_F_NEW_PGRP;
+        o.grace_ms = 60000;
+        c = spawn_tree(l, &o, out);
+        for (int i = 0; i < 2000 && pv_child_pidfd(c) >= 0; i++)
+                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
+        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
+        cr_assert_eq(pv_child_is_reaped(c), 0, "its exit waits for the tree");
+        return c;
+}
+
 /* A process group: the child exits at once, its grandchild (which obeys
  * SIGTERM) stays.  The exit waits for it, the grandchild gets SIGTERM and
  * goes; no SIGKILL was needed; the child's own status is kept. */
@@ -154,9 +173,9 @@ Test(tree, cgroup_stop_as_a_whole)
  * EMFILE) is not news that it emptied: the child is reaped, its tree is
  * still waited for (polled), and the exit comes once the cgroup is empty.
  * For the one dispatch that reaps the child every fd below the limit is
- * taken, so the first open fails; the pidfd is among them, and closing it
- * frees a slot for what follows (the tree's signals, its polls).  No
- * assertion runs meanwhile.  (The child waits for its stdin's EOF to exit,
+ * taken, so the first open fails, and so does the tree's SIGTERM (no fd
+ * for cgroup.procs): a grace of zero, its SIGKILL tried again every second
+ * until the limit is back.  No assertion runs meanwhile.  (The child waits for its stdin's EOF to exit,
  * so that it is not reaped before.) */
 Test(tree, cgroup_unreadable_is_populated)
 {
@@ -227,18 +246,8 @@ Test(tree, free_while_waiting_for_the_tree)
 {
         pv_loop *l = tu_loop_on(0);
         struct tu_out out = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(
-                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", "0"), &out);
-        pv_child *c;
 
-        o.flags = PV_SPAWN_F_NEW_PGRP;
-        o.grace_ms = 60000;
-        c = spawn_tree(l, &o, &out);
-        /* Until the child is reaped and the tree state entered. */
-        for (int i = 0; i < 2000 && pv_child_pidfd(c) >= 0; i++)
-                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
-        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
-        cr_assert_eq(pv_child_is_reaped(c), 0, "its exit waits for the tree");
+        (void)spawn_tree_left(l, &out, "0");    /* pv_loop_free frees it */
         cr_assert_eq(pv_loop_count_unreaped(l), 1);
         pv_loop_free(l);
         cr_assert(tu_wait_gone(seen.gc), "the tree outlived pv_loop_free");
@@ -255,18 +264,9 @@ Test(tree, calls_while_waiting)
 {
         pv_loop *l = tu_loop_on(0);
         struct tu_out out = { 0 };
-        struct pv_spawn_opts o = tu_helper_opts(
-                TU_ARGV("ignore-term", "fork-grandchild", "ready", "exit", "4"), &out);
         struct pv_exit e;
-        pv_child *c;
+        pv_child *c = spawn_tree_left(l, &out, "4");
 
-        o.flags = PV_SPAWN_F_NEW_PGRP;
-        o.grace_ms = 60000;
-        c = spawn_tree(l, &o, &out);
-        for (int i = 0; i < 2000 && pv_child_pidfd(c) >= 0; i++)
-                cr_assert_geq(pv_loop_dispatch(l, 10), 0);
-        cr_assert_eq(pv_child_pidfd(c), -ESRCH, "the child was reaped");
-        cr_assert_eq(pv_child_is_reaped(c), 0);
         cr_assert_eq(pv_child_get_exit(c, &e), -EBUSY);
         cr_assert_eq(pv_child_signal(c, 0), -ESRCH);
         cr_assert_eq(pv_child_stop(c), 0, "a stop of a waiting tree sends nothing");
