@@ -44,17 +44,6 @@ int pv__signal_pidfd(int pidfd, pid_t pid, int sig, bool pidfd_ok)
         return r;
 }
 
-/* Signal every process of the child's own cgroup (src/cgroup.c).  Whether
- * the child itself was among those signalled by name (it may have left the
- * cgroup), so that it does not get the signal twice. */
-static bool cgroup_signal(pv_child *c, int sig)
-{
-        bool self;
-
-        (void)pv__cgroup_signal(c->cgroup_fd, sig, c->pid, &self);
-        return self;
-}
-
 /* Until the loop reaps the child, its pid (and so its pgid) cannot be
  * reused, which makes kill(-pid) safe, unless a host reaper took the child
  * between our check and the kill (a window we cannot close before
@@ -79,10 +68,20 @@ int pv__signal_send(pv_child *c, int sig, bool tree)
         if (pv__signal_exited(c))
                 return -ESRCH;
         if (tree && c->cgroup_fd >= 0) {
-                if (cgroup_signal(c, sig))
+                /* Every process of its cgroup (src/cgroup.c); then the
+                 * child itself, unless it was reached by name (it may have
+                 * left the cgroup; cgroup.kill names nobody).  Found dead
+                 * after a cgroup signal that went out: that signal ended
+                 * it, not someone else. */
+                bool self;
+                int rc = pv__cgroup_signal(c->cgroup_fd, sig, c->pid, &self);
+
+                if (self)
                         return 0;
-                /* Not reached through the cgroup: signal it directly. */
-        } else if (tree && (c->spawn_flags & (PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_NEW_SESSION))) {
+                r = pv__signal_pidfd(c->pidfd.fd, c->pid, sig, c->loop->feat.pidfd_signal);
+                return r == -ESRCH && rc == 0 ? 0 : r;
+        }
+        if (tree && (c->spawn_flags & (PV_SPAWN_F_NEW_PGRP | PV_SPAWN_F_NEW_SESSION))) {
                 r = group_signal(c, sig);
                 if (r != -ESRCH)
                         return r;
