@@ -3,8 +3,8 @@
  * pidvisor: spawn and supervise child processes on Linux.
  *
  * Every child has a pidfd; the pidfds, the children's pipe ends and one
- * timerfd sit in one epoll set, so exit detection, output draining and stop
- * timers all run in the thread that dispatches the loop.  The library
+ * timerfd sit in one epoll set (or io_uring ring), so exit detection, output
+ * draining and stop timers all run in the thread that dispatches the loop.  The library
  * installs no signal handler, changes no process-wide signal disposition,
  * never prints and never exits: every failure comes back as -errno.
  *
@@ -90,10 +90,17 @@ enum pv_mech {
         _PV_MECH_INVALID = -22 /* -EINVAL */
 };
 
-/* Event backends.  Only epoll exists today. */
+/* Event backends: how the loop waits.  Both are level-triggered readiness
+ * on the same fds; io_uring hands registering, re-arming and unwatching to
+ * the kernel with the wait itself (fewer system calls per child).  AUTO
+ * picks the one the README's benchmark found faster here, and falls back
+ * to epoll, silently, where io_uring cannot be had (a sandbox's seccomp
+ * filter, kernel.io_uring_disabled, a kernel before 5.11, a build without
+ * liburing). */
 enum pv_backend {
         PV_BACKEND_AUTO = 0,
         PV_BACKEND_EPOLL,
+        PV_BACKEND_URING,   /* io_uring (Linux 5.11+), built with liburing */
         _PV_BACKEND_MAX,
         _PV_BACKEND_INVALID = -22
 };
@@ -144,7 +151,8 @@ PV_EXPORT int pv_features(struct pv_features *ret);
  * when out of range. */
 PV_EXPORT const char *pv_mech_name(int mech);
 
-/* Static name of a backend ("auto", "epoll"), or NULL when out of range. */
+/* Static name of a backend ("auto", "epoll", "uring"), or NULL when out of
+ * range. */
 PV_EXPORT const char *pv_backend_name(int backend);
 
 /* ------------------------------------------------------------------ */
@@ -154,12 +162,17 @@ PV_EXPORT const char *pv_backend_name(int backend);
 struct pv_loop_opts {
         size_t size;        /* sizeof(struct pv_loop_opts), for ABI growth */
         int mech;     /* enum pv_mech; AUTO = best available */
-        int backend;        /* enum pv_backend; AUTO = epoll */
+        int backend;        /* enum pv_backend; AUTO: see enum pv_backend */
 };
 #define PV_LOOP_OPTS_INIT PV__INIT_SIZE(struct pv_loop_opts)
 
 /* Create a loop.  opts may be NULL (all defaults).
  * Errors: -EINVAL bad opts (size too small, unknown mechanism or backend);
+ *         a forced PV_BACKEND_URING that cannot be had: -EOPNOTSUPP (built
+ *                 without liburing, or a kernel before 5.11), -EPERM (a
+ *                 seccomp filter, kernel.io_uring_disabled), -ENOSYS,
+ *                 -ENOMEM (RLIMIT_MEMLOCK before 5.12), as io_uring_setup
+ *                 says;
  *         -E2BIG opts->size larger than this library knows and the unknown
  *                tail is not all zero;
  *         -EOPNOTSUPP the forced mechanism is not available here (or
@@ -172,7 +185,7 @@ struct pv_loop_opts {
  *                 it refuses the last one with, e.g. -EACCES);
  *         -EAGAIN, -ENOMEM, -EMFILE, -ENFILE from the first use's kernel
  *                 probe (which then runs again next time) or from creating
- *                 the epoll fd and timerfd; -ENOSPC from epoll
+ *                 the backend's fd and the timerfd; -ENOSPC from epoll
  *                 (fs.epoll.max_user_watches). */
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
 
@@ -182,7 +195,7 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * tree still waited for gets it too, and is not waited for) and is reaped, every fd the loop or its children own is closed, and every
  * pv_child of the loop is freed, released or not.  No callback runs.
  * In a process forked since pv_loop_new() it kills and unwatches nothing
- * (those children and the epoll set are the parent's) and only closes this
+ * (those children and the epoll set or ring are the parent's) and only closes this
  * process's copies of the fds.  It waits for the children it killed; a
  * child whose zombie a ptrace tracer holds is waited for until the tracer
  * lets go.  A child that could not be signalled at all (a sandbox refusing
@@ -198,9 +211,12 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * and its children are gone when it returns. */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
-/* A pollable fd (the epoll fd): readable when pv_loop_dispatch(loop, 0)
- * has work.  Use it to nest a pv_loop in another event loop.  The loop keeps
- * ownership; do not close it.  Returns the fd, or -EINVAL for NULL. */
+/* A pollable fd (the epoll fd, or the io_uring ring's): readable when
+ * pv_loop_dispatch(loop, 0) has work.  Use it to nest a pv_loop in another
+ * event loop.  The loop keeps ownership; do not close it.  On io_uring, from
+ * the first call on, every call of the library hands what it queued to the
+ * kernel before it returns (one io_uring_enter more per spawn: the price of
+ * nesting).  Returns the fd, or -EINVAL for NULL. */
 PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 
 /* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then

@@ -3,6 +3,7 @@
  * dispatched before the next (sd-event's one-event-per-iteration is what
  * makes bursts quadratic). */
 #include <pidvisor.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 
 #include "backend.h"
@@ -11,21 +12,45 @@
 
 #define EPOLL_BATCH 256
 
+struct epoll_be {
+        int fd;
+};
+
+static int epfd(const pv_loop *l)
+{
+        return ((struct epoll_be *)l->be)->fd;
+}
+
 static int epoll_init(pv_loop *l)
 {
-        int fd = pv__fd_high(sys_epoll_create1(EPOLL_CLOEXEC));
+        struct epoll_be *e = malloc(sizeof(*e));
 
-        if (fd < 0)
-                return fd;
-        l->backend_fd = fd;
+        if (!e)
+                return -ENOMEM;
+        e->fd = pv__fd_high(sys_epoll_create1(EPOLL_CLOEXEC));
+        if (e->fd < 0) {
+                int r = e->fd;
+                free(e);
+                return r;
+        }
+        l->be = e;
         return 0;
 }
 
 static void epoll_done(pv_loop *l)
 {
-        if (l->backend_fd >= 0)
-                sys_close(l->backend_fd);
-        l->backend_fd = -1;
+        struct epoll_be *e = l->be;
+
+        if (!e)
+                return;
+        sys_close(e->fd);
+        free(e);
+        l->be = NULL;
+}
+
+static int epoll_fd(const pv_loop *l)
+{
+        return epfd(l);
 }
 
 /* The loop's readiness bits to epoll's and back (the compiler folds each
@@ -47,28 +72,19 @@ static int epoll_add(pv_loop *l, struct pv__source *s, uint32_t events)
 {
         struct epoll_event ev = { .events = to_epoll(events), .data.ptr = s };
 
-        return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_ADD, s->fd, &ev);
+        return sys_epoll_ctl(epfd(l), EPOLL_CTL_ADD, s->fd, &ev);
 }
 
-/* Always before close: epoll watches open file descriptions, and a child
- * spawned meanwhile by another thread may hold a copy of the fd, which would
- * keep a closed fd's registration (and its events) alive. */
-static int epoll_del(pv_loop *l, struct pv__source *s)
+/* DEL fails only for an fd that is not in the set. */
+static void epoll_del(pv_loop *l, struct pv__source *s)
 {
-        return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_DEL, s->fd, NULL);
-}
-
-static int epoll_mod(pv_loop *l, struct pv__source *s, uint32_t events)
-{
-        struct epoll_event ev = { .events = to_epoll(events), .data.ptr = s };
-
-        return sys_epoll_ctl(l->backend_fd, EPOLL_CTL_MOD, s->fd, &ev);
+        (void)sys_epoll_ctl(epfd(l), EPOLL_CTL_DEL, s->fd, NULL);
 }
 
 static int epoll_wait_dispatch(pv_loop *l, int timeout_ms)
 {
         struct epoll_event evs[EPOLL_BATCH];
-        int n = sys_epoll_wait(l->backend_fd, evs, EPOLL_BATCH, timeout_ms);
+        int n = sys_epoll_wait(epfd(l), evs, EPOLL_BATCH, timeout_ms);
         int handled = 0;
 
         if (n == -EINTR)
@@ -95,8 +111,8 @@ const struct pv__backend_ops pv__backend_epoll = {
         .name = "epoll",
         .init = epoll_init,
         .done = epoll_done,
+        .fd = epoll_fd,
         .add = epoll_add,
         .del = epoll_del,
-        .mod = epoll_mod,
         .wait = epoll_wait_dispatch,
 };

@@ -1,6 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The event backend ops table: the loop calls the mechanism through this,
- * so one file per mechanism holds all of its code (skalibs' iopause). */
+/*
+ * The event backend contract: the loop reaches its mechanism only through
+ * this table, and one file per mechanism holds all of its code (skalibs'
+ * iopause): backend-epoll.c, backend-uring.c.  No epoll or io_uring value,
+ * header or fd is assumed outside its own file.
+ *
+ * What every backend does: readiness, level-triggered.  A registered source
+ * whose fd is ready has its callback called by wait(), and again by every
+ * later wait() for as long as it stays ready; a callback that does not drain
+ * its fd is called again (epoll: level-triggered; io_uring: a one-shot poll
+ * armed again after each callback, which completes at once while the fd is
+ * still ready).  Reads, writes and waitid stay with their owners (stdio.c,
+ * input.c, exit.c): the backend only says when.
+ *
+ * Lifetimes.  The backend's state is its own (l->be, made by init, freed by
+ * done).  A source is the backend's from add() until del() returns; from
+ * then on the backend never touches it again, even where the kernel still
+ * holds a request for it (io_uring: the poll's cancellation completes
+ * later; its completion finds the source's slot given up and is dropped,
+ * by a generation number, never by a pointer).  So del() may be followed at
+ * once by close() and free().  Events already fetched in one batch for a
+ * source deleted earlier in that batch are dropped: io_uring's by the same
+ * generation, epoll's because the source's fd reads -1 (its owner's memory
+ * stays until the batch ends: loop.c's graveyard).
+ */
 #ifndef PV_BACKEND_H
 #define PV_BACKEND_H
 
@@ -10,9 +33,8 @@
 
 typedef struct pv_loop pv_loop;
 
-/* Readiness bits, the loop's own: each backend translates them (no epoll
- * value is assumed outside backend-epoll.c).  ERR and HUP are reported
- * whatever was asked for, as poll(2) does. */
+/* Readiness bits, the loop's own: each backend translates them.  ERR and
+ * HUP are reported whatever was asked for, as poll(2) does. */
 #define PV_EV_IN  (1u << 0)
 #define PV_EV_OUT (1u << 1)
 #define PV_EV_PRI (1u << 2)
@@ -22,26 +44,38 @@ typedef struct pv_loop pv_loop;
 /* One watched fd.  Embedded in its owner (the loop's timer, a child's pidfd
  * or pipe end); the backend hands it back on readiness. */
 struct pv__source {
-        int fd;          /* -1 once closed: events still queued for it are
-                          * dropped, so a callback may close any source */
+        int fd;          /* -1 once closed */
+        uint32_t be_id;  /* the backend's, while registered (io_uring: the
+                          * slot; epoll: unused) */
         void (*cb)(struct pv__source *s, uint32_t events);
 };
 
 struct pv__backend_ops {
         int id;                                  /* enum pv_backend */
         const char *name;
-        int (*init)(pv_loop *l);                 /* sets l->backend_fd */
-        void (*done)(pv_loop *l);
+        /* Make l->be; 0 or -errno (io_uring refused or absent: the loop
+         * falls back to epoll when the caller asked for AUTO). */
+        int (*init)(pv_loop *l);
+        void (*done)(pv_loop *l);                /* accepts a failed init */
+        /* An fd that polls readable whenever wait() would call a callback,
+         * for nesting in another loop.  From the first call on, whatever
+         * the backend queues is handed to the kernel before the library
+         * returns to the caller. */
+        int (*fd)(const pv_loop *l);
+        /* Watch s->fd for events (PV_EV_*); 0 or -errno. */
         int (*add)(pv_loop *l, struct pv__source *s, uint32_t events);
-        int (*del)(pv_loop *l, struct pv__source *s);
-        /* Change the events of a registered source; allocates nothing, so
-         * it cannot fail for want of memory. */
-        int (*mod)(pv_loop *l, struct pv__source *s, uint32_t events);
-        /* Wait up to timeout_ms and call the callback of every ready source;
-         * returns how many, 0 on timeout or EINTR, or -errno. */
+        /* Stop watching s; cannot fail.  Called before s->fd is closed:
+         * epoll watches open file descriptions (a child spawned meanwhile
+         * by another thread may hold a copy of the fd), and an io_uring
+         * poll holds a reference to the file until it is cancelled. */
+        void (*del)(pv_loop *l, struct pv__source *s);
+        /* Wait up to timeout_ms (-1: no limit) and call the callback of
+         * every ready source; how many were called, 0 on timeout or EINTR,
+         * or -errno.  Stops calling callbacks once l->free_pending is set. */
         int (*wait)(pv_loop *l, int timeout_ms);
 };
 
 extern const struct pv__backend_ops pv__backend_epoll PV_HIDDEN;
+extern const struct pv__backend_ops pv__backend_uring PV_HIDDEN;
 
 #endif

@@ -93,7 +93,7 @@ void pv__exit_park(pv_child *c)
         /* Out of the loop (readable for good now), but kept open until the
          * exit is delivered: it still names the child's process group. */
         if (c->pidfd_watched)
-                (void)c->loop->ops->del(c->loop, &c->pidfd);
+                pv__loop_del(c->loop, &c->pidfd);
         c->pidfd_watched = false;
 }
 

@@ -128,15 +128,12 @@ static int input_watch(pv_loop *l, struct pv__input *in)
         return r;
 }
 
-/* The queue is empty: stop watching.  DEL fails only for an fd that is
- * not in the set, and in a forked process pv__loop_close's rule applies:
- * the set is the parent's, leave it alone. */
+/* The queue is empty: stop watching. */
 static void input_unwatch(pv_loop *l, struct pv__input *in)
 {
         if (!in->registered)
                 return;
-        if (!l->forked)
-                (void)l->ops->del(l, &in->src);
+        pv__loop_del(l, &in->src);
         in->registered = false;
 }
 

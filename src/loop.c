@@ -19,9 +19,12 @@
 #define CHILD_STACK_SIZE (64 * 1024)
 #define GUARD_SIZE 4096
 #define READ_BUF_SIZE (64 * 1024)
+/* What AUTO tries first (README: the backend benchmark). */
+#define PV__BACKEND_PREFERRED PV_BACKEND_EPOLL
 
 static const struct pv__backend_ops *const backends[_PV_BACKEND_MAX] = {
         [PV_BACKEND_EPOLL] = &pv__backend_epoll,
+        [PV_BACKEND_URING] = &pv__backend_uring,
 };
 
 PV_EXPORT const char *pv_backend_name(int backend)
@@ -126,20 +129,43 @@ int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events)
         return r;
 }
 
+void pv__loop_del(pv_loop *l, struct pv__source *s)
+{
+        /* In a process forked since the loop was made, the epoll set (or
+         * the ring, mapped shared) is the parent's too: a DEL here would
+         * unwatch the parent's fd.  (Every path that closes outside a
+         * dispatch or a spawn, which check first, runs pv__loop_check
+         * before.) */
+        if (!l->forked)
+                l->ops->del(l, s);
+}
+
 void pv__loop_close(pv_loop *l, struct pv__source *s)
 {
         if (s->fd < 0)
                 return;
-        /* In a process forked since the loop was made, the epoll set is
-         * the parent's too: a DEL here would unwatch the parent's fd.  Only
-         * close our copy.  (Every path that closes outside a dispatch or a
-         * spawn, which check first, runs pv__loop_check before.)  Otherwise
-         * DEL fails only if the fd was never added; closing is what
-         * matters. */
-        if (!l->forked)
-                (void)l->ops->del(l, s);
+        pv__loop_del(l, s);
         sys_close(s->fd);
         s->fd = -1;
+}
+
+/* A forced backend or its -errno; AUTO: the preferred one, else epoll,
+ * silently (io_uring refused by a sandbox, absent, disabled by sysctl). */
+static int backend_init(pv_loop *l, int backend)
+{
+        int r;
+
+        if (backend != PV_BACKEND_AUTO) {
+                l->ops = backends[backend];
+                return l->ops->init(l);
+        }
+        l->ops = backends[PV__BACKEND_PREFERRED];
+        r = l->ops->init(l);
+        if (r < 0 && l->ops != &pv__backend_epoll) {
+                l->ops = &pv__backend_epoll;
+                r = l->ops->init(l);
+        }
+        return r;
 }
 
 PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
@@ -172,7 +198,6 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        l->backend_fd = -1;
         l->timer_fd = -1;
         l->timer_src.fd = -1;
         pv_list_init(&l->alive);
@@ -182,7 +207,6 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         l->feat = f;
         (void)pthread_once(&pid_page_once, pid_page_init);
         l->owner_pid = pv__getpid();
-        l->ops = backends[o.backend ? o.backend : PV_BACKEND_EPOLL];
 
         /* One guard page below the stack (it grows down): an overflow in
          * the child faults instead of writing over the parent's memory. */
@@ -203,7 +227,7 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts)
         r = -ENOMEM;
         if (!l->read_buf)
                 goto fail;
-        r = l->ops->init(l);
+        r = backend_init(l, o.backend);
         if (r < 0)
                 goto fail;
         r = pv__timers_init(l);
@@ -243,7 +267,7 @@ static void destroy(pv_loop *l)
         bury(l);
         pv__timers_done(l);
         if (l->ops)
-                l->ops->done(l);
+                l->ops->done(l);        /* accepts a failed init */
         if (l->child_stack_map)
                 sys_munmap(l->child_stack_map, GUARD_SIZE + CHILD_STACK_SIZE);
         free(l->read_buf);
@@ -266,7 +290,7 @@ PV_EXPORT void pv_loop_free(pv_loop *l)
 PV_EXPORT int pv_loop_fd(const pv_loop *l)
 {
         return_if_invalid(l, -EINVAL);
-        return l->backend_fd;
+        return l->ops->fd(l);
 }
 
 PV_EXPORT int pv_loop_dispatch(pv_loop *l, int timeout_ms)

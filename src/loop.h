@@ -13,7 +13,8 @@
 
 struct pv_loop {
         const struct pv__backend_ops *ops;
-        int backend_fd;             /* epoll fd; -1 before init */
+        void *be;                   /* the backend's state; NULL before
+                                     * init (backend.h) */
 
         int timer_fd;               /* CLOCK_MONOTONIC timerfd; -1 before init */
         struct pv__source timer_src;
@@ -60,9 +61,13 @@ int pv__loop_check(pv_loop *l) PV_HIDDEN;
 /* This process's pid, cached in a page that a fork wipes (loop.c). */
 pid_t pv__getpid(void) PV_HIDDEN;
 
-/* Register/unregister a source with the backend. */
+/* Register/unregister a source with the backend.  pv__loop_del leaves the
+ * backend alone in a process forked since the loop was made: the epoll set
+ * or the io_uring ring is the parent's too there. */
 int pv__loop_add(pv_loop *l, struct pv__source *s, uint32_t events) PV_HIDDEN;
-/* EPOLL_CTL_DEL then close; sets s->fd = -1.  Accepts a closed source. */
+void pv__loop_del(pv_loop *l, struct pv__source *s) PV_HIDDEN;
+/* pv__loop_del then close; sets s->fd = -1.  Accepts a closed source (and
+ * one never added). */
 void pv__loop_close(pv_loop *l, struct pv__source *s) PV_HIDDEN;
 
 #endif

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring backend (liburing): readiness through one-shot
+ * IORING_OP_POLL_ADD requests, armed again after each callback, so that a
+ * source stays level-triggered as on epoll (a re-armed poll on a fd still
+ * ready completes at once).  What it saves: registering, re-arming and
+ * unwatching are SQEs handed to the kernel with the next wait, in the same
+ * io_uring_enter, where epoll spends an epoll_ctl on each; a poll that has
+ * fired and a source deleted from its own callback need no cancel at all.
+ * Reads, writes and waitid stay with their owners (backend.h; the README
+ * has the measurement behind that choice).
+ *
+ * Lifetimes (backend.h): a request names its source by a slot index and a
+ * generation in user_data, never by a pointer.  del() gives the slot up
+ * (its generation moves on) and queues a POLL_REMOVE when a poll is in
+ * flight; every completion that comes later for it, the cancelled poll's
+ * -ECANCELED included, finds another generation and is dropped.
+ *
+ * Without liburing at build time this file is a stub whose init says
+ * -EOPNOTSUPP: HAVE_LIBURING appears nowhere else.
+ */
+#include <pidvisor.h>
+
+#include "backend.h"
+#include "loop.h"
+
+#if HAVE_LIBURING
+
+#include <liburing.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "syscall.h"
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 4096
+#define CQE_BATCH 256
+#define SLOTS_MIN 16
+
+/* user_data of the POLL_REMOVE requests themselves: their completions
+ * carry nothing we need.  A slot's user_data is never 0: generations
+ * start at 1. */
+#define UD_CANCEL 0
+
+struct slot {
+        struct pv__source *src;   /* NULL: free */
+        uint32_t gen;             /* moves on each time the slot is given up */
+        uint32_t events;          /* PV_EV_* asked for */
+        bool armed;               /* a poll is in flight */
+        uint32_t next_free;
+};
+
+struct uring_be {
+        struct io_uring ring;
+        bool ring_up;
+        bool exported;            /* pv_loop_fd() was asked: submit before
+                                   * returning to the caller */
+        struct slot *slots;
+        uint32_t n_slots;
+        uint32_t free_head;       /* UINT32_MAX: none */
+        uint32_t n_unarmed;       /* registered slots whose re-arm found no
+                                   * SQE: armed before the next wait */
+};
+
+static uint64_t user_data(uint32_t idx, uint32_t gen)
+{
+        return (uint64_t)gen << 32 | idx;
+}
+
+static unsigned to_poll(uint32_t ev)
+{
+        return (ev & PV_EV_IN ? POLLIN : 0) | (ev & PV_EV_OUT ? POLLOUT : 0) |
+               (ev & PV_EV_PRI ? POLLPRI : 0);
+}
+
+static uint32_t from_poll(int res)
+{
+        if (res < 0)
+                return PV_EV_ERR;
+        return (res & POLLIN ? PV_EV_IN : 0) | (res & POLLOUT ? PV_EV_OUT : 0) |
+               (res & POLLPRI ? PV_EV_PRI : 0) | (res & POLLERR ? PV_EV_ERR : 0) |
+               (res & POLLHUP ? PV_EV_HUP : 0);
+}
+
+/* An SQE, handing the full queue to the kernel first if need be; NULL only
+ * when that fails too. */
+static struct io_uring_sqe *get_sqe(struct uring_be *u)
+{
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+        if (!sqe && io_uring_submit(&u->ring) >= 0)
+                sqe = io_uring_get_sqe(&u->ring);
+        return sqe;
+}
+
+/* Queue the slot's poll; false when no SQE could be had (the slot is then
+ * counted in n_unarmed, and arm_all() tries again before the next wait). */
+static bool arm(struct uring_be *u, uint32_t idx)
+{
+        struct slot *sl = &u->slots[idx];
+        struct io_uring_sqe *sqe = get_sqe(u);
+
+        if (!sqe) {
+                u->n_unarmed++;
+                return false;
+        }
+        io_uring_prep_poll_add(sqe, sl->src->fd, to_poll(sl->events));
+        io_uring_sqe_set_data64(sqe, user_data(idx, sl->gen));
+        sl->armed = true;
+        return true;
+}
+
+static void arm_all(struct uring_be *u)
+{
+        uint32_t want = u->n_unarmed;
+
+        u->n_unarmed = 0;
+        for (uint32_t i = 0; i < u->n_slots && want; i++) {
+                struct slot *sl = &u->slots[i];
+                if (sl->src && !sl->armed) {
+                        want--;
+                        (void)arm(u, i);
+                }
+        }
+}
+
+/* In nesting mode, what is queued reaches the kernel before we return:
+ * a caller polling pv_loop_fd() would otherwise wait for a poll that was
+ * never armed.  An error leaves the SQEs queued for the next try. */
+static void flush(struct uring_be *u)
+{
+        if (u->exported && io_uring_sq_ready(&u->ring))
+                (void)io_uring_submit(&u->ring);
+}
+
+static int grow(struct uring_be *u)
+{
+        uint32_t n = u->n_slots ? u->n_slots * 2 : SLOTS_MIN;
+        struct slot *s;
+
+        if (n <= u->n_slots)
+                return -ENOMEM;
+        s = realloc(u->slots, n * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        for (uint32_t i = u->n_slots; i < n; i++)
+                s[i] = (struct slot){ .gen = 1, .next_free = i + 1 < n ? i + 1 : u->free_head };
+        u->free_head = u->n_slots;
+        u->slots = s;
+        u->n_slots = n;
+        return 0;
+}
+
+static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
+{
+        struct uring_be *u = l->be;
+        struct slot *sl;
+        uint32_t idx;
+
+        if (u->free_head == UINT32_MAX) {
+                int r = grow(u);
+                if (r < 0)
+                        return r;
+        }
+        idx = u->free_head;
+        sl = &u->slots[idx];
+        u->free_head = sl->next_free;
+        sl->src = s;
+        sl->events = events;
+        sl->armed = false;
+        s->be_id = idx;
+        (void)arm(u, idx);
+        flush(u);
+        return 0;
+}
+
+static void uring_del(pv_loop *l, struct pv__source *s)
+{
+        struct uring_be *u = l->be;
+        struct slot *sl;
+
+        if (s->be_id >= u->n_slots || u->slots[s->be_id].src != s)
+                return;         /* never added, or deleted already */
+        sl = &u->slots[s->be_id];
+        if (sl->armed) {
+                struct io_uring_sqe *sqe = get_sqe(u);
+                /* Cancel now, not with the next wait: the poll holds the
+                 * file, and a pipe end closed by the caller must close
+                 * (the child's EOF on stdin, its EPIPE on output).  With
+                 * no SQE to be had the poll lingers until its fd is ready
+                 * and its completion is dropped like any stale one. */
+                if (sqe) {
+                        io_uring_prep_poll_remove(sqe, user_data(s->be_id, sl->gen));
+                        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+                        (void)io_uring_submit(&u->ring);
+                }
+        } else if (u->n_unarmed) {
+                u->n_unarmed--;
+        }
+        sl->src = NULL;
+        sl->armed = false;
+        sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
+        sl->next_free = u->free_head;
+        u->free_head = s->be_id;
+}
+
+/* Hand the queue to the kernel and wait for one completion at most
+ * timeout_ms (0: do not wait, -1: no limit).  0, or -errno. */
+static int submit_and_wait(struct uring_be *u, int timeout_ms)
+{
+        struct io_uring_cqe *cqe;
+        int r;
+
+        if (timeout_ms == 0 || io_uring_cq_ready(&u->ring))
+                r = io_uring_submit(&u->ring);
+        else if (timeout_ms < 0)
+                r = io_uring_submit_and_wait(&u->ring, 1);
+        else {
+                struct __kernel_timespec ts = {
+                        .tv_sec = timeout_ms / 1000,
+                        .tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+                };
+                /* One io_uring_enter with the timeout as its argument
+                 * (IORING_FEAT_EXT_ARG, which init requires). */
+                r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+        }
+        if (r == -EINTR || r == -ETIME || r == -EAGAIN || r == -EBUSY)
+                return 0;
+        return r < 0 ? r : 0;
+}
+
+static int uring_wait(pv_loop *l, int timeout_ms)
+{
+        struct uring_be *u = l->be;
+        struct { uint64_t ud; int res; } got[CQE_BATCH];
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        int handled = 0, r;
+
+        if (u->n_unarmed)
+                arm_all(u);
+        r = submit_and_wait(u, timeout_ms);
+        if (r < 0)
+                return r;
+        /* Copy the batch out first: callbacks may queue and submit. */
+        io_uring_for_each_cqe(&u->ring, head, cqe) {
+                if (n == CQE_BATCH)
+                        break;
+                got[n].ud = io_uring_cqe_get_data64(cqe);
+                got[n].res = cqe->res;
+                n++;
+        }
+        io_uring_cq_advance(&u->ring, n);
+
+        for (unsigned i = 0; i < n; i++) {
+                uint32_t idx = (uint32_t)got[i].ud, gen = (uint32_t)(got[i].ud >> 32);
+                struct pv__source *s;
+
+                if (got[i].ud == UD_CANCEL || idx >= u->n_slots || u->slots[idx].gen != gen)
+                        continue;       /* deleted since: dropped */
+                if (l->free_pending)
+                        break;          /* a callback freed the loop */
+                u->slots[idx].armed = false;
+                s = u->slots[idx].src;
+                s->cb(s, from_poll(got[i].res));
+                handled++;
+                /* Level-triggered: watch again unless the callback let go
+                 * (u->slots may have moved: a callback can add). */
+                if (u->slots[idx].gen == gen && !u->slots[idx].armed)
+                        (void)arm(u, idx);
+        }
+        if (!l->free_pending)
+                flush(u);
+        return handled;
+}
+
+static int uring_fd(const pv_loop *l)
+{
+        struct uring_be *u = l->be;
+
+        u->exported = true;
+        flush(u);
+        return u->ring.ring_fd;
+}
+
+static void uring_done(pv_loop *l)
+{
+        struct uring_be *u = l->be;
+
+        if (!u)
+                return;
+        /* Closing the ring cancels whatever is in flight; no completion is
+         * read after this, so none can reach a freed source. */
+        if (u->ring_up)
+                io_uring_queue_exit(&u->ring);
+        free(u->slots);
+        free(u);
+        l->be = NULL;
+}
+
+/* The ring, or why not: -ENOSYS (no io_uring), -EPERM (a sandbox's seccomp
+ * filter, kernel.io_uring_disabled), -ENOMEM (RLIMIT_MEMLOCK before 5.12),
+ * -EOPNOTSUPP (a kernel without what we rely on). */
+static int uring_init(pv_loop *l)
+{
+        struct io_uring_params p;
+        struct uring_be *u = calloc(1, sizeof(*u));
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        u->free_head = UINT32_MAX;
+        l->be = u;
+        /* COOP_TASKRUN (5.19): completions wait for our next entry into the
+         * kernel instead of interrupting us, as a single-threaded loop
+         * wants.  Older kernels refuse the flag: ask again without it. */
+        memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+        p.cq_entries = CQ_ENTRIES;
+        r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+        if (r == -EINVAL) {
+                memset(&p, 0, sizeof(p));
+                p.flags = IORING_SETUP_CQSIZE;
+                p.cq_entries = CQ_ENTRIES;
+                r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+        }
+        if (r < 0)
+                return r;
+        u->ring_up = true;
+        /* Born O_CLOEXEC (the kernel makes it so); at >= 3 as every fd of
+         * ours (pv__fd_high). */
+        r = pv__fd_high(u->ring.ring_fd);
+        u->ring.ring_fd = u->ring.enter_ring_fd = r;    /* -1: closed */
+        if (r < 0)
+                return r;
+        /* NODROP (5.5): an overflowing CQ is kept, not lost.  EXT_ARG
+         * (5.11): a wait with a timeout is one system call.  Both are
+         * needed, and a kernel with EXT_ARG has every op we use. */
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
+                return -EOPNOTSUPP;
+        return 0;
+}
+
+#else /* !HAVE_LIBURING */
+
+static int uring_init(pv_loop *l)
+{
+        (void)l;
+        return -EOPNOTSUPP;     /* built without liburing */
+}
+
+static void uring_done(pv_loop *l) { (void)l; }
+static int uring_fd(const pv_loop *l) { (void)l; return -EOPNOTSUPP; }
+static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
+{
+        (void)l; (void)s; (void)events;
+        return -EOPNOTSUPP;
+}
+static void uring_del(pv_loop *l, struct pv__source *s) { (void)l; (void)s; }
+static int uring_wait(pv_loop *l, int timeout_ms)
+{
+        (void)l; (void)timeout_ms;
+        return -EOPNOTSUPP;
+}
+
+#endif
+
+const struct pv__backend_ops pv__backend_uring = {
+        .id = PV_BACKEND_URING,
+        .name = "uring",
+        .init = uring_init,
+        .done = uring_done,
+        .fd = uring_fd,
+        .add = uring_add,
+        .del = uring_del,
+        .wait = uring_wait,
+};
