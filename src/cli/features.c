@@ -90,6 +90,27 @@ static void print_tree(FILE *f, pv_loop *loop)
                 fprintf(f, "pidvisor: %s\n", t.why);
 }
 
+/* "ok", or why a loop on io_uring cannot be had here. */
+static const char *uring_why(void)
+{
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        pv_loop *l = NULL;
+        int r;
+
+        o.backend = PV_BACKEND_URING;
+        r = pv_loop_new(&l, &o);
+        pv_loop_free(l);
+        if (r == 0)
+                return "ok";
+        if (r == -EOPNOTSUPP)
+                return "no (not built with liburing, or a kernel before 5.11)";
+        if (r == -EPERM)
+                return "no (refused: a seccomp filter or kernel.io_uring_disabled)";
+        if (r == -ENOSYS)
+                return "no (no io_uring in this kernel)";
+        return "no (io_uring_setup failed)";
+}
+
 int features_print(FILE *f)
 {
         struct pv_features pf = PV_FEATURES_INIT;
@@ -110,7 +131,8 @@ int features_print(FILE *f)
                 fprintf(f, "backend: none (pv_loop_new: %s)\n", strerror(-r));
                 fputs("kill tree: unavailable (no loop)\n", f);
         } else {
-                fprintf(f, "backend: %s\n", pv_backend_name(pv_loop_backend(loop)));
+                fprintf(f, "backend: %s (io_uring: %s)\n", pv_backend_name(pv_loop_backend(loop)),
+                        uring_why());
         }
         print_signals(f, &pf);
         if (loop)

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * src/backend-*.c: the contract of src/backend.h, held by each backend
+ * through its ops table alone (built with the backend files themselves, as
+ * test-cgroup is with src/cgroup.c), and pv_loop_new's choice of backend
+ * where io_uring is refused.  Each contract test runs on every backend;
+ * io_uring's run is skipped only where io_uring_setup(2), asked directly,
+ * says this kernel or sandbox has none.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../src/backend.h"
+#include "../src/loop.h"
+#include "sandbox.h"
+#include "testutil.h"
+
+TestSuite(backend, .timeout = 30);
+
+/* NULL if io_uring is here as the backend needs it (IORING_FEAT_NODROP and
+ * IORING_FEAT_EXT_ARG), else why not: asked of the kernel, not of the code
+ * under test. */
+static const char *uring_lacks(void)
+{
+        struct io_uring_params p;
+        int fd;
+
+        memset(&p, 0, sizeof(p));
+        fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+        if (fd < 0)
+                return errno == ENOSYS ? "no io_uring in this kernel"
+                                       : "io_uring_setup refused here";
+        close(fd);
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
+                return "io_uring before 5.11 (no IORING_FEAT_EXT_ARG)";
+#if !HAVE_LIBURING
+        return "built without liburing";
+#endif
+        return NULL;
+}
+
+static const struct pv__backend_ops *const all[] = { &pv__backend_epoll, &pv__backend_uring };
+
+/* A source and what its callback saw. */
+struct probe {
+        struct pv__source src;
+        int calls;
+        uint32_t last;
+        pv_loop *l;
+        struct probe *del_other;   /* deleted (and closed) by this callback */
+        bool del_self;
+};
+
+static void probe_cb(struct pv__source *s, uint32_t events)
+{
+        struct probe *p = container_of(s, struct probe, src);
+
+        p->calls++;
+        p->last = events;
+        if (p->del_other) {
+                p->l->ops->del(p->l, &p->del_other->src);
+                close(p->del_other->src.fd);
+                p->del_other->src.fd = -1;
+        }
+        if (p->del_self)
+                p->l->ops->del(p->l, s);
+}
+
+static void probe_init(struct probe *p, pv_loop *l, int fd)
+{
+        memset(p, 0, sizeof(*p));
+        p->src.fd = fd;
+        p->src.cb = probe_cb;
+        p->l = l;
+}
+
+/* Run fn once per backend, on a bare loop holding only the backend. */
+static void each_backend(void (*fn)(pv_loop *l))
+{
+        int ran = 0;
+
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+                pv_loop l;
+                int r;
+
+                memset(&l, 0, sizeof(l));
+                l.ops = all[i];
+                r = l.ops->init(&l);
+                if (l.ops == &pv__backend_uring && uring_lacks()) {
+                        cr_log_warn("backend uring not run: %s", uring_lacks());
+                        cr_assert_lt(r, 0, "uring init worked where io_uring is missing");
+                        l.ops->done(&l);
+                        continue;
+                }
+                cr_assert_eq(r, 0, "%s init: %s", l.ops->name, strerror(-r));
+                cr_log_info("backend %s", l.ops->name);
+                fn(&l);
+                l.ops->done(&l);
+                cr_assert_null(l.be, "%s: done left its state", l.ops->name);
+                ran++;
+        }
+        cr_assert_geq(ran, 1);
+}
+
+static void pipe_nb(int p[2])
+{
+        cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+}
+
+/* Readiness is level-triggered: an undrained fd is reported again by every
+ * wait, a drained one no more. */
+static void level(pv_loop *l)
+{
+        struct probe a;
+        int p[2];
+        char c;
+
+        pipe_nb(p);
+        probe_init(&a, l, p[0]);
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        cr_assert_eq(l->ops->wait(l, 0), 0, "%s: ready with nothing written", l->ops->name);
+        cr_assert_eq(write(p[1], "x", 1), 1);
+        for (int i = 1; i <= 3; i++) {
+                cr_assert_eq(l->ops->wait(l, 5000), 1, "%s: wait %d", l->ops->name, i);
+                cr_assert_eq(a.calls, i);
+                cr_assert(a.last & PV_EV_IN);
+        }
+        cr_assert_eq(read(p[0], &c, 1), 1);
+        cr_assert_eq(l->ops->wait(l, 0), 0, "%s: ready after the drain", l->ops->name);
+        close(p[1]);
+        cr_assert_eq(l->ops->wait(l, 5000), 1, "%s: no hang-up", l->ops->name);
+        cr_assert(a.last & PV_EV_HUP);
+        l->ops->del(l, &a.src);
+        close(p[0]);
+}
+
+Test(backend, level_triggered)
+{
+        each_backend(level);
+}
+
+/* A callback that deletes itself is not called again, ready as it stays. */
+static void self_delete(pv_loop *l)
+{
+        struct probe a;
+        int p[2];
+
+        pipe_nb(p);
+        probe_init(&a, l, p[0]);
+        a.del_self = true;
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        cr_assert_eq(write(p[1], "x", 1), 1);
+        cr_assert_eq(l->ops->wait(l, 5000), 1);
+        cr_assert_eq(l->ops->wait(l, 0), 0);
+        cr_assert_eq(a.calls, 1, "%s: called after deleting itself", l->ops->name);
+        close(p[0]);
+        close(p[1]);
+}
+
+Test(backend, deleted_from_its_own_callback)
+{
+        each_backend(self_delete);
+}
+
+/* Two sources ready in one batch; the first callback to run deletes the
+ * other: its event, fetched already, is dropped. */
+static void batch_delete(pv_loop *l)
+{
+        struct probe a, b;
+        int pa[2], pb[2];
+
+        pipe_nb(pa);
+        pipe_nb(pb);
+        probe_init(&a, l, pa[0]);
+        probe_init(&b, l, pb[0]);
+        a.del_other = &b;
+        b.del_other = &a;
+        a.del_self = b.del_self = true;
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        cr_assert_eq(l->ops->add(l, &b.src, PV_EV_IN), 0);
+        cr_assert_eq(write(pa[1], "x", 1), 1);
+        cr_assert_eq(write(pb[1], "x", 1), 1);
+        /* Let both polls complete before the one wait that fetches them. */
+        cr_assert_eq(l->ops->wait(l, 0) + l->ops->wait(l, 0) + l->ops->wait(l, 5000), 1,
+                     "%s: both callbacks ran", l->ops->name);
+        cr_assert_eq(a.calls + b.calls, 1);
+        close(a.calls ? a.src.fd : b.src.fd);
+        close(pa[1]);
+        close(pb[1]);
+}
+
+Test(backend, deleted_by_an_earlier_callback_of_the_batch)
+{
+        each_backend(batch_delete);
+}
+
+/* After del the backend never touches the source: its memory is freed and
+ * its fd closed, then its file becomes ready (the poll that io_uring may
+ * still hold completes, or is cancelled, later): no callback, nothing read
+ * from the freed memory (ASan's run says so). */
+static void del_then_free(pv_loop *l)
+{
+        struct probe *a = malloc(sizeof(*a)), b;
+        int pa[2], pb[2];
+
+        cr_assert_not_null(a);
+        pipe_nb(pa);
+        pipe_nb(pb);
+        probe_init(a, l, pa[0]);
+        cr_assert_eq(l->ops->add(l, &a->src, PV_EV_IN), 0);
+        cr_assert_eq(l->ops->wait(l, 0), 0);     /* a's poll is in flight */
+        l->ops->del(l, &a->src);
+        /* b may take a's slot: the late completion must not reach it. */
+        probe_init(&b, l, pb[0]);
+        cr_assert_eq(l->ops->add(l, &b.src, PV_EV_IN), 0);
+        /* Another reader keeps the pipe's file open after a's fd closes
+         * (and the write from raising SIGPIPE). */
+        int keep = dup(pa[0]);
+        cr_assert_geq(keep, 0);
+        close(pa[0]);
+        free(a);
+        cr_assert_eq(write(pa[1], "x", 1), 1);
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(l->ops->wait(l, 20), 0, "%s: a callback ran", l->ops->name);
+        cr_assert_eq(b.calls, 0);
+        cr_assert_eq(write(pb[1], "y", 1), 1);
+        cr_assert_eq(l->ops->wait(l, 5000), 1);
+        cr_assert_eq(b.calls, 1);
+        l->ops->del(l, &b.src);
+        close(keep);
+        close(pa[1]);
+        close(pb[0]);
+        close(pb[1]);
+}
+
+Test(backend, deleted_source_freed_while_its_file_becomes_ready)
+{
+        each_backend(del_then_free);
+}
+
+/* del lets go of the file at once: a pipe's write end watched for room,
+ * deleted and closed, gives its reader EOF without another wait (an
+ * io_uring poll in flight holds the file until its cancel is submitted). */
+static void del_releases_file(pv_loop *l)
+{
+        struct probe a;
+        struct pollfd pfd;
+        int p[2];
+        char buf[4096];
+
+        pipe_nb(p);
+        while (write(p[1], buf, sizeof(buf)) > 0)
+                ;
+        cr_assert_eq(errno, EAGAIN);
+        probe_init(&a, l, p[1]);
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_OUT), 0);
+        cr_assert_eq(l->ops->wait(l, 0), 0, "%s: a full pipe has room", l->ops->name);
+        l->ops->del(l, &a.src);
+        close(p[1]);
+        while (read(p[0], buf, sizeof(buf)) > 0)
+                ;
+        pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+        cr_assert_eq(poll(&pfd, 1, 5000), 1);
+        cr_assert(pfd.revents & POLLHUP, "%s: the writer is still open", l->ops->name);
+        cr_assert_eq(read(p[0], buf, sizeof(buf)), 0);
+        close(p[0]);
+}
+
+Test(backend, del_releases_the_file_at_once)
+{
+        each_backend(del_releases_file);
+}
+
+/* The loop's fd polls readable when a source is ready, with no wait called
+ * since the source was added (io_uring: from fd() on, what is queued is
+ * submitted before the call returns). */
+static void nested_fd(pv_loop *l)
+{
+        struct probe a;
+        struct pollfd pfd;
+        int p[2];
+
+        pipe_nb(p);
+        pfd = (struct pollfd){ .fd = l->ops->fd(l), .events = POLLIN };
+        cr_assert_geq(pfd.fd, 3);
+        probe_init(&a, l, p[0]);
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        cr_assert_eq(poll(&pfd, 1, 0), 0, "%s: readable with nothing ready", l->ops->name);
+        cr_assert_eq(write(p[1], "x", 1), 1);
+        cr_assert_eq(poll(&pfd, 1, 5000), 1, "%s: the fd never became readable", l->ops->name);
+        cr_assert_eq(l->ops->wait(l, 0), 1);
+        cr_assert_eq(a.calls, 1);
+        l->ops->del(l, &a.src);
+        close(p[0]);
+        close(p[1]);
+}
+
+Test(backend, its_fd_polls_readable_when_a_source_is_ready)
+{
+        each_backend(nested_fd);
+}
+
+/* Many sources at once, more than one batch and than the ring's submission
+ * queue: every one is called, none twice. */
+#define MANY 600
+
+static void many(pv_loop *l)
+{
+        static struct probe s[MANY];
+        static int p[MANY][2];
+        int total = 0;
+
+        for (int i = 0; i < MANY; i++) {
+                pipe_nb(p[i]);
+                probe_init(&s[i], l, p[i][0]);
+                s[i].del_self = true;
+                cr_assert_eq(l->ops->add(l, &s[i].src, PV_EV_IN), 0);
+                cr_assert_eq(write(p[i][1], "x", 1), 1);
+        }
+        for (int tries = 0; total < MANY && tries < 100; tries++) {
+                int n = l->ops->wait(l, 5000);
+                cr_assert_geq(n, 0);
+                total += n;
+        }
+        cr_assert_eq(total, MANY, "%s: %d of %d called", l->ops->name, total, MANY);
+        for (int i = 0; i < MANY; i++) {
+                cr_assert_eq(s[i].calls, 1);
+                close(p[i][0]);
+                close(p[i][1]);
+        }
+}
+
+Test(backend, more_sources_than_a_batch)
+{
+        each_backend(many);
+}
+
+/* ---- pv_loop_new's choice ------------------------------------------- */
+
+static int refused(void *arg)
+{
+        const int *want = arg;
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        pv_loop *l = NULL;
+        int r;
+
+        o.backend = PV_BACKEND_URING;
+        r = pv_loop_new(&l, &o);
+        TU_SB_CHECK(r == *want);
+        TU_SB_CHECK(l == NULL);
+        o.backend = PV_BACKEND_AUTO;
+        r = pv_loop_new(&l, &o);
+        TU_SB_CHECK(r == 0);
+        TU_SB_CHECK(pv_loop_backend(l) == PV_BACKEND_EPOLL);
+        const char *argv[] = { "/bin/true", NULL };
+        struct pv_spawn_opts so = PV_SPAWN_OPTS_INIT;
+        struct pv_exit e;
+        so.argv = argv;
+        TU_SB_CHECK(tu_run_opts(l, &so, &e) == 0);
+        TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 0);
+        pv_loop_free(l);
+        return 0;
+}
+
+/* Docker 25's default profile: io_uring_setup=EPERM.  A forced io_uring
+ * says so; AUTO runs on epoll. */
+Test(backend, refused_by_seccomp_forced_fails_auto_falls_back)
+{
+        int eperm = -EPERM, enosys = -ENOSYS;
+
+        if (uring_lacks())
+                cr_log_info("io_uring missing here anyway: %s", uring_lacks());
+#if HAVE_LIBURING
+        TU_SB_RUN("io_uring_setup=EPERM", refused, &eperm);
+        TU_SB_RUN("no-uring", refused, &enosys);
+#else
+        int eop = -EOPNOTSUPP;
+        (void)eperm;
+        (void)enosys;
+        TU_SB_RUN("io_uring_setup=EPERM", refused, &eop);
+#endif
+}
+
+Test(backend, names)
+{
+        cr_assert_str_eq(pv_backend_name(PV_BACKEND_AUTO), "auto");
+        cr_assert_str_eq(pv_backend_name(PV_BACKEND_EPOLL), "epoll");
+        cr_assert_str_eq(pv_backend_name(PV_BACKEND_URING), "uring");
+        cr_assert_null(pv_backend_name(_PV_BACKEND_MAX));
+        cr_assert_null(pv_backend_name(-1));
+}
+
+/* A forced io_uring where it can be had is io_uring, and its fd is the
+ * ring's, born close-on-exec. */
+Test(backend, forced_uring)
+{
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        pv_loop *l = NULL;
+        int r;
+
+        o.backend = PV_BACKEND_URING;
+        r = pv_loop_new(&l, &o);
+        if (uring_lacks()) {
+                cr_assert_lt(r, 0);
+                cr_skip_test("io_uring: %s", uring_lacks());
+        }
+        cr_assert_eq(r, 0, "%s", strerror(-r));
+        cr_assert_eq(pv_loop_backend(l), PV_BACKEND_URING);
+        int fd = pv_loop_fd(l);
+        cr_assert_geq(fd, 3);
+        cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        char path[64], link[64] = "";
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        cr_assert_gt(readlink(path, link, sizeof(link) - 1), 0);
+        cr_assert_str_eq(link, "anon_inode:[io_uring]");
+        pv_loop_free(l);
+}
