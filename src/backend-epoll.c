@@ -48,8 +48,9 @@ static void epoll_done(pv_loop *l)
         l->be = NULL;
 }
 
-static int epoll_fd(const pv_loop *l)
+static int epoll_fd(const pv_loop *l, bool owner)
 {
+        (void)owner;
         return epfd(l);
 }
 

@@ -276,12 +276,16 @@ static int uring_wait(pv_loop *l, int timeout_ms)
         return handled;
 }
 
-static int uring_fd(const pv_loop *l)
+static int uring_fd(const pv_loop *l, bool owner)
 {
         struct uring_be *u = l->be;
 
-        u->exported = true;
-        flush(u);
+        /* In a forked process the ring's queues are the parent's too: only
+         * the number is handed out. */
+        if (owner) {
+                u->exported = true;
+                flush(u);
+        }
         return u->ring.ring_fd;
 }
 
@@ -352,7 +356,11 @@ static int uring_init(pv_loop *l)
 }
 
 static void uring_done(pv_loop *l) { (void)l; }
-static int uring_fd(const pv_loop *l) { (void)l; return -EOPNOTSUPP; }
+static int uring_fd(const pv_loop *l, bool owner)
+{
+        (void)l; (void)owner;
+        return -EOPNOTSUPP;
+}
 static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
 {
         (void)l; (void)s; (void)events;

@@ -27,6 +27,7 @@
 #ifndef PV_BACKEND_H
 #define PV_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "internal.h"
@@ -58,10 +59,11 @@ struct pv__backend_ops {
         int (*init)(pv_loop *l);
         void (*done)(pv_loop *l);                /* accepts a failed init */
         /* An fd that polls readable whenever wait() would call a callback,
-         * for nesting in another loop.  From the first call on, whatever
-         * the backend queues is handed to the kernel before the library
-         * returns to the caller. */
-        int (*fd)(const pv_loop *l);
+         * for nesting in another loop.  From the first call with owner set
+         * on, whatever the backend queues is handed to the kernel before
+         * the library returns to the caller.  owner is false in a process
+         * forked since the loop was made: touch nothing shared there. */
+        int (*fd)(const pv_loop *l, bool owner);
         /* Watch s->fd for events (PV_EV_*); 0 or -errno. */
         int (*add)(pv_loop *l, struct pv__source *s, uint32_t events);
         /* Stop watching s; cannot fail.  Called before s->fd is closed:

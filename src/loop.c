@@ -290,7 +290,9 @@ PV_EXPORT void pv_loop_free(pv_loop *l)
 PV_EXPORT int pv_loop_fd(const pv_loop *l)
 {
         return_if_invalid(l, -EINVAL);
-        return l->ops->fd(l);
+        /* No system call: the pid page (is_owner's test, without marking
+         * the const loop). */
+        return l->ops->fd(l, !l->forked && pv__getpid() == l->owner_pid);
 }
 
 PV_EXPORT int pv_loop_dispatch(pv_loop *l, int timeout_ms)

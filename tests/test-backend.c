@@ -285,7 +285,7 @@ static void nested_fd(pv_loop *l)
         int p[2];
 
         pipe_nb(p);
-        pfd = (struct pollfd){ .fd = l->ops->fd(l), .events = POLLIN };
+        pfd = (struct pollfd){ .fd = l->ops->fd(l, true), .events = POLLIN };
         cr_assert_geq(pfd.fd, 3);
         probe_init(&a, l, p[0]);
         cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
