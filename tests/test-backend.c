@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../src/backend.h"
@@ -417,5 +418,37 @@ Test(backend, forced_uring)
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         cr_assert_gt(readlink(path, link, sizeof(link) - 1), 0);
         cr_assert_str_eq(link, "anon_inode:[io_uring]");
+        pv_loop_free(l);
+}
+
+/* A process forked while requests sit queued in the ring asks for the
+ * loop's fd: it gets the number, and the parent's queue stays the parent's
+ * (submitted from the child, the polls would be the child's, and go with
+ * it: the parent would never hear of its child's exit). */
+Test(backend, fd_asked_in_a_forked_process_leaves_the_ring_alone)
+{
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        struct pv_spawn_opts so = PV_SPAWN_OPTS_INIT;
+        const char *argv[] = { "/bin/true", NULL };
+        struct pv_exit e;
+        pv_loop *l = NULL;
+        pv_child *c;
+        int st;
+
+        if (uring_lacks())
+                cr_skip_test("io_uring: %s", uring_lacks());
+        o.backend = PV_BACKEND_URING;
+        cr_assert_eq(pv_loop_new(&l, &o), 0);
+        so.argv = argv;
+        cr_assert_eq(pv_spawn(l, &so, &c, NULL), 0);     /* its poll is queued */
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+                _exit(pv_loop_fd(l) >= 3 ? 0 : 1);
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert_eq(pv_child_wait(c, 10000, &e), 0, "the exit was never heard of");
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        pv_child_release(c);
         pv_loop_free(l);
 }
