@@ -421,10 +421,37 @@ Test(backend, forced_uring)
         pv_loop_free(l);
 }
 
+/* The ring's fd (the one fd of this process that is an io_uring) and its
+ * SqTail as /proc/self/fdinfo shows it: how far submissions have gone. */
+static unsigned sq_tail(int *ring_fd)
+{
+        char path[64], link[64], line[128];
+        unsigned tail = ~0u;
+        FILE *f;
+
+        for (*ring_fd = 3; *ring_fd < 1024; ++*ring_fd) {
+                ssize_t n;
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", *ring_fd);
+                n = readlink(path, link, sizeof(link) - 1);
+                if (n > 0 && (link[n] = 0, !strcmp(link, "anon_inode:[io_uring]")))
+                        break;
+        }
+        cr_assert_lt(*ring_fd, 1024, "no io_uring fd");
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", *ring_fd);
+        f = fopen(path, "re");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "SqTail: %u", &tail) == 1)
+                        break;
+        fclose(f);
+        cr_assert_neq(tail, ~0u, "no SqTail in %s", path);
+        return tail;
+}
+
 /* A process forked while requests sit queued in the ring asks for the
- * loop's fd: it gets the number, and the parent's queue stays the parent's
- * (submitted from the child, the polls would be the child's, and go with
- * it: the parent would never hear of its child's exit). */
+ * loop's fd: it gets the number, and submits nothing (the ring's queues
+ * are mapped shared: it would hand in the parent's requests, racing the
+ * parent's own submissions). */
 Test(backend, fd_asked_in_a_forked_process_leaves_the_ring_alone)
 {
         struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
@@ -433,7 +460,8 @@ Test(backend, fd_asked_in_a_forked_process_leaves_the_ring_alone)
         struct pv_exit e;
         pv_loop *l = NULL;
         pv_child *c;
-        int st;
+        int st, ring, ring2;
+        unsigned tail;
 
         if (uring_lacks())
                 cr_skip_test("io_uring: %s", uring_lacks());
@@ -441,14 +469,17 @@ Test(backend, fd_asked_in_a_forked_process_leaves_the_ring_alone)
         cr_assert_eq(pv_loop_new(&l, &o), 0);
         so.argv = argv;
         cr_assert_eq(pv_spawn(l, &so, &c, NULL), 0);     /* its poll is queued */
+        tail = sq_tail(&ring);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0)
-                _exit(pv_loop_fd(l) >= 3 ? 0 : 1);
+                _exit(pv_loop_fd(l) == ring ? 0 : 1);
         cr_assert_eq(waitpid(pid, &st, 0), pid);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert_eq(sq_tail(&ring2), tail, "the forked process submitted the parent's queue");
         cr_assert_eq(pv_child_wait(c, 10000, &e), 0, "the exit was never heard of");
         cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        cr_assert_gt(sq_tail(&ring2), tail);
         pv_child_release(c);
         pv_loop_free(l);
 }
