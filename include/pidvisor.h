@@ -91,8 +91,9 @@ enum pv_mech {
 };
 
 /* Event backends: how the loop waits.  Both are level-triggered readiness
- * on the same fds; io_uring hands registering, re-arming and unwatching to
- * the kernel with the wait itself (fewer system calls per child).  AUTO
+ * on the same fds; io_uring hands registering and re-arming to the kernel
+ * with the wait itself, and a watch that has fired needs no removal (fewer
+ * system calls per child).  AUTO
  * picks the one the README's benchmark found faster here, and falls back
  * to epoll, silently, where io_uring cannot be had (a sandbox's seccomp
  * filter, kernel.io_uring_disabled, a kernel before 5.11, a build without

@@ -3,10 +3,12 @@
  * The io_uring backend (liburing): readiness through one-shot
  * IORING_OP_POLL_ADD requests, armed again after each callback, so that a
  * source stays level-triggered as on epoll (a re-armed poll on a fd still
- * ready completes at once).  What it saves: registering, re-arming and
- * unwatching are SQEs handed to the kernel with the next wait, in the same
- * io_uring_enter, where epoll spends an epoll_ctl on each; a poll that has
- * fired and a source deleted from its own callback need no cancel at all.
+ * ready completes at once).  What it saves: registering and re-arming are
+ * SQEs handed to the kernel with the next wait, in the same io_uring_enter,
+ * where epoll spends an epoll_ctl on each; a source deleted from its own
+ * callback (its poll has fired) needs no cancel at all.  Only a source
+ * deleted while its poll is in flight costs a system call, as on epoll:
+ * the cancel is submitted at once (uring_del says why).
  * Reads, writes and waitid stay with their owners (backend.h; the README
  * has the measurement behind that choice).
  *
@@ -330,6 +332,8 @@ static int uring_init(pv_loop *l)
                 p.cq_entries = CQ_ENTRIES;
                 r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
         }
+        if (r == -EINVAL)
+                return -EOPNOTSUPP;     /* before 5.5: no IORING_SETUP_CQSIZE */
         if (r < 0)
                 return r;
         u->ring_up = true;
