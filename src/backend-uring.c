@@ -30,6 +30,7 @@
 
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,15 @@ struct uring_be {
         bool ring_up;
         bool exported;            /* pv_loop_fd() was asked: submit before
                                    * returning to the caller */
+        bool unarmed;             /* some registered slot has no poll in
+                                   * flight (its re-arm found no SQE): every
+                                   * wait arms them first */
+        bool rearm;               /* every poll in flight must be made anew
+                                   * by the thread that waits (see below) */
+        pthread_t thread;         /* who submitted the polls in flight */
         struct slot *slots;
         uint32_t n_slots;
         uint32_t free_head;       /* UINT32_MAX: none */
-        uint32_t n_unarmed;       /* registered slots whose re-arm found no
-                                   * SQE: armed before the next wait */
 };
 
 static uint64_t user_data(uint32_t idx, uint32_t gen)
@@ -86,46 +91,93 @@ static uint32_t from_poll(int res)
                (res & POLLHUP ? PV_EV_HUP : 0);
 }
 
+/*
+ * Whose polls.  A poll completes through task work of the thread that
+ * submitted it: while that thread sleeps in the kernel outside our wait, or
+ * is stopped, the completion waits with it.  A loop may pass from thread to
+ * thread (include/pidvisor.h), so a submission from a thread other than the
+ * one whose polls are in flight asks the next wait to make every poll anew
+ * from its own thread (cancel, new generation, arm).  pthread_self() is a
+ * read of the thread pointer, no system call.
+ */
+static int submit(struct uring_be *u)
+{
+        if (!pthread_equal(u->thread, pthread_self()))
+                u->rearm = true;
+        return io_uring_submit(&u->ring);
+}
+
 /* An SQE, handing the full queue to the kernel first if need be; NULL only
  * when that fails too. */
 static struct io_uring_sqe *get_sqe(struct uring_be *u)
 {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-        if (!sqe && io_uring_submit(&u->ring) >= 0)
+        if (!sqe && submit(u) >= 0)
                 sqe = io_uring_get_sqe(&u->ring);
         return sqe;
 }
 
-/* Queue the slot's poll; false when no SQE could be had (the slot is then
- * counted in n_unarmed, and arm_all() tries again before the next wait). */
-static bool arm(struct uring_be *u, uint32_t idx)
+/* Queue the slot's poll; -EAGAIN when no SQE could be had (the slot stays
+ * unarmed, and u->unarmed has arm_all() try again before the next wait). */
+static int arm(struct uring_be *u, uint32_t idx)
 {
         struct slot *sl = &u->slots[idx];
         struct io_uring_sqe *sqe = get_sqe(u);
 
         if (!sqe) {
-                u->n_unarmed++;
-                return false;
+                u->unarmed = true;
+                return -EAGAIN;
         }
         io_uring_prep_poll_add(sqe, sl->src->fd, to_poll(sl->events));
         io_uring_sqe_set_data64(sqe, user_data(idx, sl->gen));
         sl->armed = true;
-        return true;
+        return 0;
 }
 
 static void arm_all(struct uring_be *u)
 {
-        uint32_t want = u->n_unarmed;
+        u->unarmed = false;
+        for (uint32_t i = 0; i < u->n_slots; i++)
+                if (u->slots[i].src && !u->slots[i].armed && arm(u, i) < 0)
+                        return;
+}
 
-        u->n_unarmed = 0;
-        for (uint32_t i = 0; i < u->n_slots && want; i++) {
-                struct slot *sl = &u->slots[i];
-                if (sl->src && !sl->armed) {
-                        want--;
-                        (void)arm(u, i);
-                }
+/* Queue the cancel of the slot's poll in flight (by its user_data). */
+static void cancel(struct uring_be *u, uint32_t idx)
+{
+        struct io_uring_sqe *sqe = get_sqe(u);
+
+        /* With no SQE to be had the poll lingers until its fd is ready, and
+         * its completion is dropped like any stale one. */
+        if (sqe) {
+                io_uring_prep_poll_remove(sqe, user_data(idx, u->slots[idx].gen));
+                io_uring_sqe_set_data64(sqe, UD_CANCEL);
         }
+}
+
+static void next_gen(struct slot *sl)
+{
+        sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
+}
+
+/* Every poll in flight made anew: after a change of thread (above), or
+ * after the kernel dropped completions (-EBADR: with IORING_FEAT_NODROP
+ * only when it could not allocate room for an overflow), which may have
+ * been any slot's.  Their old completions find a new generation. */
+static void rearm_all(struct uring_be *u)
+{
+        u->rearm = false;
+        u->thread = pthread_self();
+        for (uint32_t i = 0; i < u->n_slots; i++) {
+                struct slot *sl = &u->slots[i];
+                if (!sl->src || !sl->armed)
+                        continue;
+                cancel(u, i);
+                next_gen(sl);
+                sl->armed = false;
+        }
+        arm_all(u);
 }
 
 /* In nesting mode, what is queued reaches the kernel before we return:
@@ -134,7 +186,7 @@ static void arm_all(struct uring_be *u)
 static void flush(struct uring_be *u)
 {
         if (u->exported && io_uring_sq_ready(&u->ring))
-                (void)io_uring_submit(&u->ring);
+                (void)submit(u);
 }
 
 static int grow(struct uring_be *u)
@@ -160,9 +212,12 @@ static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
         struct uring_be *u = l->be;
         struct slot *sl;
         uint32_t idx;
+        int r;
 
+        if (s->be_id < u->n_slots && u->slots[s->be_id].src == s)
+                return -EEXIST;         /* as epoll says */
         if (u->free_head == UINT32_MAX) {
-                int r = grow(u);
+                r = grow(u);
                 if (r < 0)
                         return r;
         }
@@ -173,7 +228,14 @@ static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
         sl->events = events;
         sl->armed = false;
         s->be_id = idx;
-        (void)arm(u, idx);
+        r = arm(u, idx);
+        if (r < 0) {
+                /* Say so rather than watch nothing: the slot goes back. */
+                sl->src = NULL;
+                sl->next_free = u->free_head;
+                u->free_head = idx;
+                return r;
+        }
         flush(u);
         return 0;
 }
@@ -187,23 +249,15 @@ static void uring_del(pv_loop *l, struct pv__source *s)
                 return;         /* never added, or deleted already */
         sl = &u->slots[s->be_id];
         if (sl->armed) {
-                struct io_uring_sqe *sqe = get_sqe(u);
                 /* Cancel now, not with the next wait: the poll holds the
                  * file, and a pipe end closed by the caller must close
-                 * (the child's EOF on stdin, its EPIPE on output).  With
-                 * no SQE to be had the poll lingers until its fd is ready
-                 * and its completion is dropped like any stale one. */
-                if (sqe) {
-                        io_uring_prep_poll_remove(sqe, user_data(s->be_id, sl->gen));
-                        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-                        (void)io_uring_submit(&u->ring);
-                }
-        } else if (u->n_unarmed) {
-                u->n_unarmed--;
+                 * (the child's EOF on stdin, its EPIPE on output). */
+                cancel(u, s->be_id);
+                (void)submit(u);
         }
         sl->src = NULL;
         sl->armed = false;
-        sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
+        next_gen(sl);
         sl->next_free = u->free_head;
         u->free_head = s->be_id;
 }
@@ -215,9 +269,14 @@ static int submit_and_wait(struct uring_be *u, int timeout_ms)
         struct io_uring_cqe *cqe;
         int r;
 
-        if (timeout_ms == 0 || io_uring_cq_ready(&u->ring))
+        if (timeout_ms == 0 || io_uring_cq_ready(&u->ring)) {
                 r = io_uring_submit(&u->ring);
-        else if (timeout_ms < 0)
+                /* Completions whose task work has not run yet (COOP_TASKRUN
+                 * leaves it for our next entry into the kernel): run it. */
+                if (r >= 0 && IO_URING_READ_ONCE(*u->ring.sq.kflags) &
+                                      (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+                        r = io_uring_get_events(&u->ring);
+        } else if (timeout_ms < 0)
                 r = io_uring_submit_and_wait(&u->ring, 1);
         else {
                 struct __kernel_timespec ts = {
@@ -228,6 +287,13 @@ static int submit_and_wait(struct uring_be *u, int timeout_ms)
                  * (IORING_FEAT_EXT_ARG, which init requires). */
                 r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
         }
+        if (r == -EBADR) {
+                rearm_all(u);   /* completions were lost */
+                return 0;
+        }
+        /* A timeout, a signal, a full queue: nothing (more) to report;
+         * submit_and_wait_timeout may also say > 0 having submitted and
+         * timed out, with no completion. */
         if (r == -EINTR || r == -ETIME || r == -EAGAIN || r == -EBUSY)
                 return 0;
         return r < 0 ? r : 0;
@@ -241,7 +307,9 @@ static int uring_wait(pv_loop *l, int timeout_ms)
         unsigned head, n = 0;
         int handled = 0, r;
 
-        if (u->n_unarmed)
+        if (u->rearm || !pthread_equal(u->thread, pthread_self()))
+                rearm_all(u);
+        else if (u->unarmed)
                 arm_all(u);
         r = submit_and_wait(u, timeout_ms);
         if (r < 0)
@@ -266,6 +334,15 @@ static int uring_wait(pv_loop *l, int timeout_ms)
                         break;          /* a callback freed the loop */
                 u->slots[idx].armed = false;
                 s = u->slots[idx].src;
+                /* A poll the kernel ended without an event (cancelled as
+                 * its thread exited, out of memory): watch again, silently.
+                 * Any other error is the fd's: reported, as epoll's
+                 * EPOLLERR is. */
+                if (got[i].res == -ECANCELED || got[i].res == -ENOMEM ||
+                    got[i].res == -EAGAIN || got[i].res == -EINTR) {
+                        (void)arm(u, idx);
+                        continue;
+                }
                 s->cb(s, from_poll(got[i].res));
                 handled++;
                 /* Level-triggered: watch again unless the callback let go
@@ -273,8 +350,11 @@ static int uring_wait(pv_loop *l, int timeout_ms)
                 if (u->slots[idx].gen == gen && !u->slots[idx].armed)
                         (void)arm(u, idx);
         }
-        if (!l->free_pending)
+        if (!l->free_pending) {
+                if (u->unarmed)
+                        arm_all(u);
                 flush(u);
+        }
         return handled;
 }
 
@@ -320,10 +400,13 @@ static int uring_init(pv_loop *l)
         u->free_head = UINT32_MAX;
         l->be = u;
         /* COOP_TASKRUN (5.19): completions wait for our next entry into the
-         * kernel instead of interrupting us, as a single-threaded loop
-         * wants.  Older kernels refuse the flag: ask again without it. */
+         * kernel instead of interrupting us with an IPI, as a single-
+         * threaded loop wants; TASKRUN_FLAG says when such work waits, so
+         * a wait of 0 enters the kernel only then.  Older kernels refuse
+         * the flags: ask again without them. */
+        u->thread = pthread_self();
         memset(&p, 0, sizeof(p));
-        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
         p.cq_entries = CQ_ENTRIES;
         r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
         if (r == -EINVAL) {

@@ -20,9 +20,17 @@
  * later; its completion finds the source's slot given up and is dropped,
  * by a generation number, never by a pointer).  So del() may be followed at
  * once by close() and free().  Events already fetched in one batch for a
- * source deleted earlier in that batch are dropped: io_uring's by the same
- * generation, epoll's because the source's fd reads -1 (its owner's memory
- * stays until the batch ends: loop.c's graveyard).
+ * source deleted earlier in that batch: io_uring drops them (the same
+ * generation); epoll drops them once the source is also closed (its fd
+ * reads -1; its owner's memory stays until the batch ends: loop.c's
+ * graveyard), and delivers them if it is only deleted (pv__exit_park,
+ * input.c's unwatch), which is harmless: the readiness was real.
+ *
+ * On io_uring a poll completes through task work of the thread that
+ * submitted it, which the kernel runs when that thread next enters it: a
+ * blocking call of the host's own on that thread that is not restarted
+ * after a signal (epoll_wait, poll, select, sigtimedwait) may return EINTR
+ * meanwhile, as for a signal.  pv_loop_fd(3) says so.
  */
 #ifndef PV_BACKEND_H
 #define PV_BACKEND_H

@@ -162,6 +162,7 @@ static int backend_init(pv_loop *l, int backend)
         l->ops = backends[PV__BACKEND_PREFERRED];
         r = l->ops->init(l);
         if (r < 0 && l->ops != &pv__backend_epoll) {
+                l->ops->done(l);        /* what the failed init made */
                 l->ops = &pv__backend_epoll;
                 r = l->ops->init(l);
         }

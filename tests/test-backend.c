@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,31 @@ Test(backend, more_sources_than_a_batch)
         each_backend(many);
 }
 
+/* A source added twice is refused, as epoll does (-EEXIST), and stays
+ * watched once. */
+static void twice(pv_loop *l)
+{
+        struct probe a;
+        int p[2];
+
+        pipe_nb(p);
+        probe_init(&a, l, p[0]);
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), -EEXIST, "%s", l->ops->name);
+        cr_assert_eq(write(p[1], "x", 1), 1);
+        cr_assert_eq(l->ops->wait(l, 5000), 1);
+        cr_assert_eq(a.calls, 1);
+        l->ops->del(l, &a.src);
+        cr_assert_eq(l->ops->wait(l, 0), 0);
+        close(p[0]);
+        close(p[1]);
+}
+
+Test(backend, added_twice)
+{
+        each_backend(twice);
+}
+
 /* ---- pv_loop_new's choice ------------------------------------------- */
 
 static int refused(void *arg)
@@ -482,4 +508,82 @@ Test(backend, fd_asked_in_a_forked_process_leaves_the_ring_alone)
         cr_assert_gt(sq_tail(&ring2), tail);
         pv_child_release(c);
         pv_loop_free(l);
+}
+
+/* A loop handed from one thread to another: the thread that armed its polls
+ * then blocks (here in vfork(), until we let its child go), and the new
+ * owner still hears its child's exit (io_uring: a poll completes through
+ * its submitter's task work, so the new owner's wait makes them anew). */
+struct handoff {
+        int backend;
+        pv_loop *l;
+        pv_child *c;
+        int gate[2];            /* the vfork child reads it: our release */
+        int handed[2];          /* the thread says the loop is ours */
+};
+
+static void *handoff_thread(void *arg)
+{
+        struct handoff *h = arg;
+        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
+        struct pv_spawn_opts so = PV_SPAWN_OPTS_INIT;
+        /* It exits by itself: a pipe to it would be held open by the
+         * vfork child below, which copies our fds. */
+        const char *argv[] = { HELPER_PATH, "sleep", "200", NULL };
+        char c = 0;
+        pid_t pid;
+
+        o.backend = h->backend;
+        if (pv_loop_new(&h->l, &o) < 0)
+                return NULL;
+        so.argv = argv;
+        if (pv_spawn(h->l, &so, &h->c, NULL) < 0)
+                return NULL;
+        (void)pv_loop_dispatch(h->l, 0);        /* its polls are this thread's */
+        if (write(h->handed[1], "h", 1) != 1)
+                return NULL;
+        /* Blocked in the kernel, not interruptibly, until the test ends. */
+        pid = vfork();
+        if (pid == 0) {
+                ssize_t n = read(h->gate[0], &c, 1);
+                _exit(n == 1 ? 0 : 1);
+        }
+        if (pid > 0)
+                (void)waitpid(pid, NULL, 0);
+        return NULL;
+}
+
+static void handoff(int backend)
+{
+        struct handoff h = { .backend = backend };
+        struct pv_exit e;
+        pthread_t t;
+        char c;
+
+        cr_assert_eq(pipe2(h.gate, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(h.handed, O_CLOEXEC), 0);
+        cr_assert_eq(pthread_create(&t, NULL, handoff_thread, &h), 0);
+        struct pollfd pfd = { .fd = h.handed[0], .events = POLLIN };
+        cr_assert_eq(poll(&pfd, 1, 10000), 1, "the thread never handed the loop over");
+        cr_assert_eq(read(h.handed[0], &c, 1), 1);
+        int r = pv_child_wait(h.c, 5000, &e);
+        cr_assert_eq(write(h.gate[1], "g", 1), 1);      /* let the thread go */
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        cr_assert_eq(r, 0, "%s: the exit was not heard while the arming thread slept: %s",
+                     pv_backend_name(backend), strerror(-r));
+        cr_assert_eq(e.kind, PV_EXIT_EXITED);
+        pv_child_release(h.c);
+        pv_loop_free(h.l);
+        close(h.gate[0]);
+        close(h.gate[1]);
+        close(h.handed[0]);
+        close(h.handed[1]);
+}
+
+Test(backend, loop_handed_to_another_thread_while_the_first_sleeps)
+{
+        handoff(PV_BACKEND_EPOLL);
+        if (uring_lacks())
+                cr_skip_test("io_uring: %s", uring_lacks());
+        handoff(PV_BACKEND_URING);
 }
