@@ -101,7 +101,13 @@ enum pv_mech {
 enum pv_backend {
         PV_BACKEND_AUTO = 0,
         PV_BACKEND_EPOLL,
-        PV_BACKEND_URING,   /* io_uring (Linux 5.11+), built with liburing */
+        PV_BACKEND_URING,   /* io_uring (Linux 5.11+), built with liburing.
+                             * Its polls complete through task work of the
+                             * thread that dispatches the loop: a blocking
+                             * call of that thread's own that a signal
+                             * would interrupt (epoll_wait, poll, select,
+                             * sigtimedwait) may return EINTR, as for a
+                             * signal.  Nesting hosts retry anyway. */
         _PV_BACKEND_MAX,
         _PV_BACKEND_INVALID = -22
 };
@@ -217,7 +223,8 @@ PV_EXPORT void pv_loop_free(pv_loop *loop);
  * event loop.  The loop keeps ownership; do not close it.  On io_uring, from
  * the first call on, every call of the library hands what it queued to the
  * kernel before it returns (one io_uring_enter more per spawn: the price of
- * nesting).  Returns the fd, or -EINVAL for NULL. */
+ * nesting), and the host's own epoll_wait() on that thread may return
+ * EINTR (enum pv_backend).  Returns the fd, or -EINVAL for NULL. */
 PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 
 /* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then
