@@ -65,6 +65,8 @@ struct uring_be {
                                    * wait arms them first */
         bool rearm;               /* every poll in flight must be made anew
                                    * by the thread that waits (see below) */
+        bool deferred;            /* DEFER_TASKRUN + SINGLE_ISSUER: only
+                                   * u->thread may enter this ring */
         pthread_t thread;         /* who submitted the polls in flight */
         struct slot *slots;
         uint32_t n_slots;
@@ -91,19 +93,8 @@ static uint32_t from_poll(int res)
                (res & POLLHUP ? PV_EV_HUP : 0);
 }
 
-/*
- * Whose polls.  A poll completes through task work of the thread that
- * submitted it: while that thread sleeps in the kernel outside our wait, or
- * is stopped, the completion waits with it.  A loop may pass from thread to
- * thread (include/pidvisor.h), so a submission from a thread other than the
- * one whose polls are in flight asks the next wait to make every poll anew
- * from its own thread (cancel, new generation, arm).  pthread_self() is a
- * read of the thread pointer, no system call.
- */
 static int submit(struct uring_be *u)
 {
-        if (!pthread_equal(u->thread, pthread_self()))
-                u->rearm = true;
         return io_uring_submit(&u->ring);
 }
 
@@ -168,7 +159,6 @@ static void next_gen(struct slot *sl)
 static void rearm_all(struct uring_be *u)
 {
         u->rearm = false;
-        u->thread = pthread_self();
         for (uint32_t i = 0; i < u->n_slots; i++) {
                 struct slot *sl = &u->slots[i];
                 if (!sl->src || !sl->armed)
@@ -187,6 +177,107 @@ static void flush(struct uring_be *u)
 {
         if (u->exported && io_uring_sq_ready(&u->ring))
                 (void)submit(u);
+}
+
+/*
+ * A ring into *ring, or -errno.  Task work is how a poll's completion is
+ * posted, and it runs in the thread that submitted the poll:
+ *   deferred   DEFER_TASKRUN + SINGLE_ISSUER (6.1): only when that thread
+ *              waits in io_uring_enter, so it never interrupts anything of
+ *              the host's; but only that thread may ever enter the ring;
+ *   otherwise  COOP_TASKRUN (5.19): at that thread's next entry into the
+ *              kernel, which may then see EINTR from a wait of its own
+ *              (include/pidvisor.h); any thread may enter.
+ * TASKRUN_FLAG says when such work waits, so a wait of 0 enters the kernel
+ * only then.  A kernel that refuses the flags gets asked with fewer; the
+ * last try has none.  *got_deferred says which was had.
+ */
+static int ring_open(struct io_uring *ring, bool deferred, bool *got_deferred)
+{
+        static const unsigned flags[] = {
+                IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG,
+                IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+                0,
+        };
+        struct io_uring_params p;
+        int r = -EINVAL;
+
+        for (size_t i = deferred ? 0 : 1; i < ARRAY_SIZE(flags) && r == -EINVAL; i++) {
+                memset(&p, 0, sizeof(p));
+                p.flags = IORING_SETUP_CQSIZE | flags[i];
+                p.cq_entries = CQ_ENTRIES;
+                r = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+                *got_deferred = i == 0;
+        }
+        if (r == -EINVAL)
+                return -EOPNOTSUPP;     /* before 5.5: no IORING_SETUP_CQSIZE */
+        if (r < 0)
+                return r;
+        /* NODROP (5.5): an overflowing CQ is kept, not lost.  EXT_ARG
+         * (5.11): a wait with a timeout is one system call.  Both are
+         * needed, and a kernel with EXT_ARG has every op we use. */
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
+                r = -EOPNOTSUPP;
+        else
+                /* Born O_CLOEXEC (the kernel makes it so); at >= 3 as every
+                 * fd of ours (pv__fd_high; on failure it closed the fd). */
+                r = pv__fd_high(ring->ring_fd);
+        if (r < 0) {
+                if (r != -EOPNOTSUPP)
+                        ring->ring_fd = -1;
+                io_uring_queue_exit(ring);
+                return r;
+        }
+        ring->ring_fd = ring->enter_ring_fd = r;
+        return 0;
+}
+
+/* A new ring, made by this thread, for every registered source: the old
+ * one's polls go with it, so every slot gets a new generation and a poll
+ * in the new ring.  On failure the old ring stays. */
+static int rebuild(struct uring_be *u, bool deferred)
+{
+        struct io_uring old = u->ring;
+        bool got;
+        int r = ring_open(&u->ring, deferred, &got);
+
+        if (r < 0) {
+                u->ring = old;
+                return r;
+        }
+        io_uring_queue_exit(&old);
+        u->deferred = got;
+        u->thread = pthread_self();
+        u->rearm = false;
+        for (uint32_t i = 0; i < u->n_slots; i++) {
+                if (!u->slots[i].src)
+                        continue;
+                u->slots[i].armed = false;
+                next_gen(&u->slots[i]);
+        }
+        arm_all(u);
+        return 0;
+}
+
+/*
+ * Whose polls.  A loop may pass from thread to thread (include/pidvisor.h);
+ * whichever thread calls the backend is its owner from then on.  A
+ * deferred ring cannot be entered by another thread at all: the new owner
+ * makes a ring of its own.  Otherwise the polls in flight would complete
+ * through the old thread's task work (while it sleeps in the kernel, or is
+ * stopped, the completions wait with it): the new owner's next wait makes
+ * every poll anew (rearm_all).  pthread_self() reads the thread pointer, no
+ * system call.
+ */
+static int claim(struct uring_be *u)
+{
+        if (pthread_equal(u->thread, pthread_self()))
+                return 0;
+        if (u->deferred)
+                return rebuild(u, true);
+        u->rearm = true;
+        u->thread = pthread_self();
+        return 0;
 }
 
 static int grow(struct uring_be *u)
@@ -216,6 +307,9 @@ static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
 
         if (s->be_id < u->n_slots && u->slots[s->be_id].src == s)
                 return -EEXIST;         /* as epoll says */
+        r = claim(u);
+        if (r < 0)
+                return r;
         if (u->free_head == UINT32_MAX) {
                 r = grow(u);
                 if (r < 0)
@@ -247,13 +341,19 @@ static void uring_del(pv_loop *l, struct pv__source *s)
 
         if (s->be_id >= u->n_slots || u->slots[s->be_id].src != s)
                 return;         /* never added, or deleted already */
+        /* A ring this thread may not enter would keep the cancel, and the
+         * file, until the owner's next wait: the new ring lets go of both.
+         * (Should no new ring be had, the poll lingers: see cancel().) */
+        (void)claim(u);
         sl = &u->slots[s->be_id];
         if (sl->armed) {
                 /* Cancel now, not with the next wait: the poll holds the
                  * file, and a pipe end closed by the caller must close
                  * (the child's EOF on stdin, its EPIPE on output). */
                 cancel(u, s->be_id);
-                (void)submit(u);
+                /* With the task work that tears the poll down, which a
+                 * deferred ring runs only when asked. */
+                (void)io_uring_submit_and_get_events(&u->ring);
         }
         sl->src = NULL;
         sl->armed = false;
@@ -307,7 +407,10 @@ static int uring_wait(pv_loop *l, int timeout_ms)
         unsigned head, n = 0;
         int handled = 0, r;
 
-        if (u->rearm || !pthread_equal(u->thread, pthread_self()))
+        r = claim(u);
+        if (r < 0)
+                return r;
+        if (u->rearm)
                 rearm_all(u);
         else if (u->unarmed)
                 arm_all(u);
@@ -365,6 +468,14 @@ static int uring_fd(const pv_loop *l, bool owner)
         /* In a forked process the ring's queues are the parent's too: only
          * the number is handed out. */
         if (owner) {
+                int r = claim(u);
+                /* A host will poll the fd from its own loop, perhaps from
+                 * another thread than the one that dispatches: a ring any
+                 * thread may enter, made before the fd is first seen. */
+                if (r == 0 && u->deferred)
+                        r = rebuild(u, false);
+                if (r < 0)
+                        return r;
                 u->exported = true;
                 flush(u);
         }
@@ -391,47 +502,17 @@ static void uring_done(pv_loop *l)
  * -EOPNOTSUPP (a kernel without what we rely on). */
 static int uring_init(pv_loop *l)
 {
-        struct io_uring_params p;
         struct uring_be *u = calloc(1, sizeof(*u));
         int r;
 
         if (!u)
                 return -ENOMEM;
         u->free_head = UINT32_MAX;
-        l->be = u;
-        /* COOP_TASKRUN (5.19): completions wait for our next entry into the
-         * kernel instead of interrupting us with an IPI, as a single-
-         * threaded loop wants; TASKRUN_FLAG says when such work waits, so
-         * a wait of 0 enters the kernel only then.  Older kernels refuse
-         * the flags: ask again without them. */
         u->thread = pthread_self();
-        memset(&p, 0, sizeof(p));
-        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-        p.cq_entries = CQ_ENTRIES;
-        r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
-        if (r == -EINVAL) {
-                memset(&p, 0, sizeof(p));
-                p.flags = IORING_SETUP_CQSIZE;
-                p.cq_entries = CQ_ENTRIES;
-                r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
-        }
-        if (r == -EINVAL)
-                return -EOPNOTSUPP;     /* before 5.5: no IORING_SETUP_CQSIZE */
-        if (r < 0)
-                return r;
-        u->ring_up = true;
-        /* Born O_CLOEXEC (the kernel makes it so); at >= 3 as every fd of
-         * ours (pv__fd_high). */
-        r = pv__fd_high(u->ring.ring_fd);
-        u->ring.ring_fd = u->ring.enter_ring_fd = r;    /* -1: closed */
-        if (r < 0)
-                return r;
-        /* NODROP (5.5): an overflowing CQ is kept, not lost.  EXT_ARG
-         * (5.11): a wait with a timeout is one system call.  Both are
-         * needed, and a kernel with EXT_ARG has every op we use. */
-        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
-                return -EOPNOTSUPP;
-        return 0;
+        l->be = u;
+        r = ring_open(&u->ring, true, &u->deferred);
+        u->ring_up = r == 0;
+        return r;
 }
 
 #else /* !HAVE_LIBURING */
