@@ -399,6 +399,15 @@ static int submit_and_wait(struct uring_be *u, int timeout_ms)
         return r < 0 ? r : 0;
 }
 
+/* Does a completion's user_data name a slot still in use by the source it
+ * was armed for (same generation)? */
+static bool live(const struct uring_be *u, uint64_t ud)
+{
+        uint32_t idx = (uint32_t)ud;
+
+        return ud != UD_CANCEL && idx < u->n_slots && u->slots[idx].gen == (uint32_t)(ud >> 32);
+}
+
 static int uring_wait(pv_loop *l, int timeout_ms)
 {
         struct uring_be *u = l->be;
@@ -426,16 +435,24 @@ static int uring_wait(pv_loop *l, int timeout_ms)
                 n++;
         }
         io_uring_cq_advance(&u->ring, n);
+        /* Every poll of the batch has fired: none is in flight any more, so
+         * a callback that deletes another of them cancels nothing (a child's
+         * exit handled before its pipes' EOF in the same batch). */
+        for (unsigned i = 0; i < n; i++)
+                if (live(u, got[i].ud))
+                        u->slots[(uint32_t)got[i].ud].armed = false;
 
         for (unsigned i = 0; i < n; i++) {
                 uint32_t idx = (uint32_t)got[i].ud, gen = (uint32_t)(got[i].ud >> 32);
                 struct pv__source *s;
 
-                if (got[i].ud == UD_CANCEL || idx >= u->n_slots || u->slots[idx].gen != gen)
+                if (!live(u, got[i].ud))
                         continue;       /* deleted since: dropped */
                 if (l->free_pending)
                         break;          /* a callback freed the loop */
-                u->slots[idx].armed = false;
+                if (u->slots[idx].armed)
+                        continue;       /* armed again meanwhile (arm_all):
+                                         * its next completion will say */
                 s = u->slots[idx].src;
                 /* A poll the kernel ended without an event (cancelled as
                  * its thread exited, out of memory): watch again, silently.
@@ -535,6 +552,15 @@ static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
         return -EOPNOTSUPP;
 }
 static void uring_del(pv_loop *l, struct pv__source *s) { (void)l; (void)s; }
+/* Does a completion's user_data name a slot still in use by the source it
+ * was armed for (same generation)? */
+static bool live(const struct uring_be *u, uint64_t ud)
+{
+        uint32_t idx = (uint32_t)ud;
+
+        return ud != UD_CANCEL && idx < u->n_slots && u->slots[idx].gen == (uint32_t)(ud >> 32);
+}
+
 static int uring_wait(pv_loop *l, int timeout_ms)
 {
         (void)l; (void)timeout_ms;
