@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Spawn cost, in two parts.
+ * Spawn cost, in three parts.  pidvisor runs on each of its event backends,
+ * epoll and io_uring, side by side in the same run (a loop each; io_uring
+ * only where it can be had, which is said when it cannot).
  *
  * 1. Against the raw floor.  A cycle: spawn /bin/true with a pipe on each
  *    of fds 0-2, let it exit, drain its stdout and stderr to EOF, reap it,
@@ -18,40 +20,67 @@
  *    child: this process has no handler and ignores nothing, so it needs
  *    none of that; pidvisor must be safe in any host.
  *
- *    Time: both run in this process, alternating in batches (the order
- *    flipping every round), so the machine's mood hits both alike; mean
- *    microseconds per cycle, the ratio of the means and the median of the
- *    per-round ratios.
+ *    Time: the three run in this process, alternating in batches (the
+ *    order rotating every round), so the machine's mood hits all alike;
+ *    mean microseconds per cycle, the ratios of the means (each backend to
+ *    the floor, io_uring to epoll) and the medians of the per-round ratios.
  *    System calls: counted in a forked process (the counting cannot be
  *    undone), again alternating, by a seccomp user-notification listener
  *    (Linux 5.5): a filter on the main thread only sends every system call
  *    of it and of its children to a thread of ours that counts it and lets
  *    it continue.  No ptrace, no tracefs.  Per cycle: the parent's calls,
- *    all of them and the job's (not epoll_wait, whose count depends on how
- *    the child's exit and our wake-ups interleave, nor the allocator's),
- *    and the child's calls before its execve.  The counting slows every
- *    call down, so it is never timed.
+ *    all of them; the job's, which are all but the waits and the
+ *    allocator's; the waits; and the child's calls before its execve.  A
+ *    wait is a call that asks for events: epoll_wait, and io_uring_enter
+ *    with IORING_ENTER_GETEVENTS (which also hands the kernel what was
+ *    queued: registering, re-arming and unwatching ride on the wait, which
+ *    is the point of that backend).  How many waits a cycle takes depends
+ *    on how the child's exit and our wake-ups interleave, so the job's
+ *    count leaves them out; an io_uring_enter that only submits (a
+ *    POLL_REMOVE handed over at once on a close, a hand-over that finds
+ *    completions waiting already, a full queue) is the job's.  The
+ *    counting slows every call down, so it is never timed.
  *
- * 2. Against the parent's size: spawn + reap /bin/true CYCLES times with
- *    pidvisor (stdio inherited), and with fork() + execve() + waitpid(),
- *    first with a small parent, then after the parent has touched MB
- *    megabytes of memory, alternating; mean microseconds per cycle.
- *    pidvisor spawns with a vfork-style clone (no page tables copied), so
- *    its cost should stay flat; fork copies the page tables, so its cost
- *    grows.  The memory is mapped with 4 KiB pages (MADV_NOHUGEPAGE), as a
- *    long-lived service's fragmented heap mostly is: with transparent huge
- *    pages a big region has few page-table entries and fork stays cheap;
- *    --thp measures that case instead.
+ * 2. Many children at once: ALIVE children (/bin/cat, all reading one pipe
+ *    as stdin, stdout and stderr piped: three watched fds each) are
+ *    spawned on one loop, then the pipe's write end is closed, so that
+ *    all exit together, and the loop reaps them all (pv_loop_run).  The
+ *    parent's CPU time (CLOCK_PROCESS_CPUTIME_ID: user + system) per child
+ *    is measured for the spawns (ending with a pv_loop_dispatch(0), which
+ *    hands io_uring what it queued) and for the exits and reaps, on each
+ *    backend, alternating, median of ALIVE_ROUNDS rounds.
+ *
+ * 3. Against the parent's size: spawn + reap /bin/true CYCLES times with
+ *    pidvisor (stdio inherited; epoll), and with fork() + execve() +
+ *    waitpid(), first with a small parent, then after the parent has
+ *    touched MB megabytes of memory, alternating; mean microseconds per
+ *    cycle.  pidvisor spawns with a vfork-style clone (no page tables
+ *    copied), so its cost should stay flat; fork copies the page tables, so
+ *    its cost grows.  The memory is mapped with 4 KiB pages
+ *    (MADV_NOHUGEPAGE), as a long-lived service's fragmented heap mostly
+ *    is: with transparent huge pages a big region has few page-table
+ *    entries and fork stays cheap; --thp measures that case instead.
  *
  * Times are reported, never asserted.  Exit status: 1 if a spawn failed;
- * with --check also 1 if pidvisor's parent makes more system calls per
- * cycle than the floor's, counting only the job's: not epoll_wait (how many
- * wake-ups the exit takes is timing) nor the allocator's mmap, brk and
- * the like; those counts do not depend on timing.  Where nothing can be
- * counted (no seccomp user notification), that is said and not judged.
+ * with --check also 1 if pidvisor's parent on epoll makes more of the job's
+ * system calls per cycle than the floor's, or on io_uring more of the job's
+ * than the floor's, or as many calls in all (waits included) as on epoll or
+ * more.  The first two do not turn on timing: on epoll the job's count is
+ * exact (22 here, as the floor's); on io_uring it is 16, plus now and then
+ * (the child's exit seen before a pipe's end) the cancel of each pipe
+ * closed while its poll was in flight and one io_uring_enter that hands
+ * the queue over without waiting, since those cancels' completions are
+ * found waiting the next time: three a cycle at most, a few hundredths on
+ * average.  The third adds the waits, which are timing, but with a wide
+ * margin: io_uring saves six epoll_ctl a cycle and spends at most three,
+ * so it would need three waits a cycle more than epoll, over the whole
+ * run, to lose, where each takes about one to three.  Where nothing can be
+ * counted (no seccomp user notification), or io_uring cannot be had, that
+ * is said and not judged.
  *
  *   bench-spawn [--mb N] [--cycles N] [--thp] [--floor-cycles N]
- *               [--count-cycles N] [--check] [--no-mem]
+ *               [--count-cycles N] [--alive N] [--alive-rounds N] [--check]
+ *               [--no-mem] [--verbose]
  */
 
 #include <errno.h>
@@ -74,6 +103,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -231,18 +261,62 @@ static int floor_cycle(struct floor *f)
         return si.si_code == CLD_EXITED && si.si_status == 0 ? 0 : -EPROTO;
 }
 
+/* ---- the contenders ---------------------------------------------------- */
+
+/* pidvisor on each backend (indexed as enum pv_backend less one), then the
+ * floor. */
+enum { K_EPOLL, K_URING, K_FLOOR, K_MAX };
+
+static const char *const kind_name[K_MAX] = { "epoll", "io_uring", "raw floor" };
+static const int kind_backend[2] = { PV_BACKEND_EPOLL, PV_BACKEND_URING };
+
+struct contenders {
+        pv_loop *l[2];          /* per backend; NULL: not here (err[] says why) */
+        int err[2];
+        struct floor f;
+        int kind[K_MAX];        /* the kinds that run, in K_ order */
+        int n;
+};
+
+/* A loop per backend and the floor.  0, or -errno when epoll or the floor
+ * cannot be had (io_uring missing is no error: it is left out). */
+static int contenders_init(struct contenders *c)
+{
+        memset(c, 0, sizeof(*c));
+        for (int b = 0; b < 2; b++) {
+                struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+                lo.backend = kind_backend[b];
+                c->err[b] = pv_loop_new(&c->l[b], &lo);
+                if (c->err[b] < 0)
+                        c->l[b] = NULL;
+                else
+                        c->kind[c->n++] = b;
+        }
+        if (!c->l[K_EPOLL])
+                return c->err[K_EPOLL];
+        if (floor_init(&c->f) < 0)
+                return -ENOMEM;
+        c->kind[c->n++] = K_FLOOR;
+        return 0;
+}
+
+static void contenders_done(struct contenders *c)
+{
+        floor_done(&c->f);
+        for (int b = 0; b < 2; b++)
+                pv_loop_free(c->l[b]);
+}
+
 /* Run n cycles of one kind; 0 or the first error. */
-static int run_cycles(int kind, pv_loop *l, struct floor *f, long n)
+static int run_cycles(struct contenders *c, int kind, long n)
 {
         for (long i = 0; i < n; i++) {
-                int r = kind == 0 ? pidvisor_cycle(l, true) : floor_cycle(f);
+                int r = kind == K_FLOOR ? floor_cycle(&c->f) : pidvisor_cycle(c->l[kind], true);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
-
-static const char *const kind_name[2] = { "pidvisor", "raw floor" };
 
 /* ---- part 1a: time, interleaved ---------------------------------------- */
 
@@ -252,30 +326,39 @@ static int cmp_double(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+static double median_of(double *v, long n)
+{
+        qsort(v, (size_t)n, sizeof(double), cmp_double);
+        return v[n / 2];
+}
+
 #define ROUNDS_MAX 1000
 
-static int time_floor(pv_loop *l, struct floor *f, long cycles)
+static int time_floor(struct contenders *c, long cycles)
 {
-        static double ratio[ROUNDS_MAX];
-        /* Short batches: the pair of a round sees the same machine. */
+        /* Per round: epoll/floor, io_uring/floor, io_uring/epoll. */
+        static double ratio[3][ROUNDS_MAX];
+        /* Short batches: the kinds of a round see the same machine. */
         long batch = cycles >= 20 ? 10 : 1;
         long rounds = cycles / batch;
-        double total[2] = { 0, 0 };
+        double total[K_MAX] = { 0 }, mean[K_MAX];
+        bool uring = c->l[K_URING] != NULL;
         int r;
 
         if (rounds > ROUNDS_MAX) {
                 rounds = ROUNDS_MAX;
                 batch = cycles / rounds;
         }
-        /* Warm both paths. */
-        if ((r = run_cycles(0, l, f, 10)) < 0 || (r = run_cycles(1, l, f, 10)) < 0)
-                return r;
+        /* Warm every path. */
+        for (int k = 0; k < c->n; k++)
+                if ((r = run_cycles(c, c->kind[k], 10)) < 0)
+                        return r;
         for (long i = 0; i < rounds; i++) {
-                double t[2];
-                for (int k = 0; k < 2; k++) {
-                        int kind = (int)((k + i) % 2);
+                double t[K_MAX];
+                for (int k = 0; k < c->n; k++) {
+                        int kind = c->kind[(k + i) % c->n];
                         double t0 = now_us();
-                        r = run_cycles(kind, l, f, batch);
+                        r = run_cycles(c, kind, batch);
                         if (r < 0) {
                                 fprintf(stderr, "%s: %s\n", kind_name[kind], strerror(-r));
                                 return r;
@@ -283,28 +366,45 @@ static int time_floor(pv_loop *l, struct floor *f, long cycles)
                         t[kind] = now_us() - t0;
                         total[kind] += t[kind];
                 }
-                ratio[i] = t[0] / t[1];
+                ratio[0][i] = t[K_EPOLL] / t[K_FLOOR];
+                if (uring) {
+                        ratio[1][i] = t[K_URING] / t[K_FLOOR];
+                        ratio[2][i] = t[K_URING] / t[K_EPOLL];
+                }
         }
-        qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-        double pv = total[0] / (double)(rounds * batch), fl = total[1] / (double)(rounds * batch);
-        printf("spawn + reap of /bin/true, three pipes, %s: pidvisor against the raw floor\n",
-               pv_mech_name(pv_loop_mech(l)));
-        printf("  time, %ld cycles each, alternating in batches of %ld:\n", rounds * batch, batch);
-        printf("    pidvisor   %8.1f us/cycle\n", pv);
-        printf("    raw floor  %8.1f us/cycle\n", fl);
-        printf("    ratio pidvisor/floor %.3f (of the means), %.3f (median of %ld rounds)\n",
-               pv / fl, ratio[rounds / 2], rounds);
+        for (int k = 0; k < K_MAX; k++)
+                mean[k] = total[k] / (double)(rounds * batch);
+        printf("spawn + reap of /bin/true, three pipes, %s: pidvisor on epoll and on io_uring "
+               "against the raw floor\n", pv_mech_name(pv_loop_mech(c->l[K_EPOLL])));
+        if (!uring)
+                printf("  io_uring: not here (%s); epoll only\n", strerror(-c->err[K_URING]));
+        printf("  time, %ld cycles each, alternating in batches of %ld "
+               "(ratios: of the means, median of %ld rounds):\n", rounds * batch, batch, rounds);
+        printf("    raw floor  %8.1f us/cycle\n", mean[K_FLOOR]);
+        printf("    epoll      %8.1f us/cycle   /floor %.3f, %.3f\n", mean[K_EPOLL],
+               mean[K_EPOLL] / mean[K_FLOOR], median_of(ratio[0], rounds));
+        if (uring)
+                printf("    io_uring   %8.1f us/cycle   /floor %.3f, %.3f   /epoll %.3f, %.3f\n",
+                       mean[K_URING], mean[K_URING] / mean[K_FLOOR], median_of(ratio[1], rounds),
+                       mean[K_URING] / mean[K_EPOLL], median_of(ratio[2], rounds));
         return 0;
 }
 
 /* ---- part 1b: system calls, counted ------------------------------------ */
 
 #define NSYS 512
+/* Where an io_uring_enter that asks for completions is counted (a wait),
+ * apart from the ones that only submit: a number no call has. */
+#define NR_ENTER_WAIT (NSYS - 2)
+#define ENTER_GETEVENTS 1u      /* IORING_ENTER_GETEVENTS (linux/io_uring.h) */
+#ifndef SYS_io_uring_enter
+#define SYS_io_uring_enter 426
+#endif
 
 struct counts {
-        unsigned long parent[2][NSYS];  /* per kind, per syscall number */
-        unsigned long child[2][NSYS];   /* the children's, before execve */
-        long cycles[2];
+        unsigned long parent[K_MAX][NSYS];  /* per kind, per syscall number */
+        unsigned long child[K_MAX][NSYS];   /* the children's, before execve */
+        long cycles[K_MAX];
         int err;                        /* 0, or why nothing was counted */
         bool done;
 };
@@ -335,10 +435,13 @@ static void *count_thread(void *unused)
                         return NULL;
                 }
                 int ph = atomic_load(&phase);
-                unsigned nr = req.data.nr >= 0 && req.data.nr < NSYS ? (unsigned)req.data.nr
-                                                                      : NSYS - 1;
+                unsigned long *counted = NULL;
+                unsigned nr = req.data.nr >= 0 && req.data.nr < NSYS - 2 ? (unsigned)req.data.nr
+                                                                          : NSYS - 1;
+                if (nr == SYS_io_uring_enter && (req.data.args[3] & ENTER_GETEVENTS))
+                        nr = NR_ENTER_WAIT;
                 if (ph >= 0 && (pid_t)req.pid == main_tid) {
-                        cnt->parent[ph][nr]++;
+                        counted = &cnt->parent[ph][nr];
                 } else if (ph >= 0) {
                         /* Children come one at a time; count each until
                          * it execs (the exec'd program is not ours). */
@@ -349,19 +452,33 @@ static void *count_thread(void *unused)
                         if (nr == SYS_execve || nr == SYS_execveat)
                                 child_execd = true;
                         else if (!child_execd)
-                                cnt->child[ph][nr]++;
+                                counted = &cnt->child[ph][nr];
                 }
+                if (counted)
+                        (*counted)++;
                 memset(&resp, 0, sizeof(resp));
                 resp.id = req.id;
                 resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-                /* ENOENT: the caller was killed meanwhile. */
-                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
+                        continue;
+                if (errno != ENOENT)
                         return NULL;
+                /* ENOENT: the caller stopped waiting for us, killed or
+                 * interrupted; interrupted, it makes the call again and
+                 * is seen again, so this one did not happen.  io_uring
+                 * interrupts it that way (its completions run as task
+                 * work, which sets TIF_NOTIFY_SIGNAL): without this, a
+                 * call caught waiting for us when a poll completed was
+                 * counted twice (a read now and then: a few hundredths
+                 * of a call per cycle). */
+                if (counted)
+                        (*counted)--;
         }
 }
 
-/* In a forked process: count, write *cnt, exit. */
-static void count_in_child(long cycles)
+/* In a forked process: count, write *cnt, exit.  The loops are this
+ * process's own (a loop does not cross a fork). */
+static void count_in_child(long cycles, bool uring)
 {
         struct sock_filter filter[] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -370,22 +487,23 @@ static void count_in_child(long cycles)
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
         };
         struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
-        struct floor f;
+        struct contenders c;
         pthread_t t;
-        pv_loop *l;
         long batch = cycles >= 20 ? 10 : 1;
         int r, fd;
 
         main_tid = (pid_t)syscall(SYS_gettid);
-        r = pv_loop_new(&l, NULL);
-        if (r < 0 || floor_init(&f) < 0) {
-                cnt->err = r < 0 ? r : -ENOMEM;
+        r = contenders_init(&c);
+        if (r < 0 || (uring && !c.l[K_URING])) {
+                cnt->err = r < 0 ? r : c.err[K_URING];
                 _exit(1);
         }
-        /* Warm both paths before counting. */
-        if ((r = run_cycles(0, l, &f, 5)) < 0 || (r = run_cycles(1, l, &f, 5)) < 0) {
-                cnt->err = r;
-                _exit(1);
+        /* Warm every path before counting. */
+        for (int k = 0; k < c.n; k++) {
+                if ((r = run_cycles(&c, c.kind[k], 5)) < 0) {
+                        cnt->err = r;
+                        _exit(1);
+                }
         }
         r = pthread_create(&t, NULL, count_thread, NULL);
         if (r != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -400,10 +518,10 @@ static void count_in_child(long cycles)
         }
         atomic_store(&listener, fd);
         for (long done = 0; done < cycles; done += batch) {
-                for (int k = 0; k < 2; k++) {
-                        int kind = (int)((k + done / batch) % 2);
+                for (int k = 0; k < c.n; k++) {
+                        int kind = c.kind[(k + done / batch) % c.n];
                         atomic_store(&phase, kind);
-                        r = run_cycles(kind, l, &f, batch);
+                        r = run_cycles(&c, kind, batch);
                         atomic_store(&phase, -1);
                         if (r < 0) {
                                 cnt->err = r;
@@ -426,58 +544,92 @@ static const char *const sys_name[NSYS] = {
         N(pidfd_send_signal), N(setsid), N(setpgid), N(prctl), N(chdir),
         N(getrlimit), N(getdents64), N(wait4), N(gettid), N(clock_gettime),
         N(madvise), N(sched_yield),
+        [SYS_io_uring_enter] = "io_uring_enter, submit",
+        [NR_ENTER_WAIT] = "io_uring_enter, wait",
 };
 #undef N
 
-/* Calls whose number depends on timing (how many wake-ups the child's
- * exit takes) or on the allocator's mood (when malloc asks the kernel for
- * memory: under a sanitizer, often), not on the job. */
-static bool not_the_job(int nr)
+/* The waits: their number is how many wake-ups the child's exit takes,
+ * timing, not the job. */
+static bool is_wait(int nr)
 {
-        return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_mmap ||
-               nr == SYS_munmap || nr == SYS_brk || nr == SYS_mremap || nr == SYS_madvise;
+        return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == NR_ENTER_WAIT;
 }
 
-static double per_cycle(const unsigned long *v, long cycles, bool job_only)
+/* The allocator's: when malloc asks the kernel for memory (under a
+ * sanitizer, often), not the job either. */
+static bool is_alloc(int nr)
+{
+        return nr == SYS_mmap || nr == SYS_munmap || nr == SYS_brk || nr == SYS_mremap ||
+               nr == SYS_madvise;
+}
+
+enum { ALL, JOB, WAITS };
+
+static double per_cycle(const unsigned long *v, long cycles, int which)
 {
         unsigned long sum = 0;
         for (int i = 0; i < NSYS; i++)
-                if (!job_only || !not_the_job(i))
+                if (which == ALL || (which == JOB && !is_wait(i) && !is_alloc(i)) ||
+                    (which == WAITS && is_wait(i)))
                         sum += v[i];
         return (double)sum / (double)cycles;
 }
 
-static void print_breakdown(const char *what, unsigned long v[2][NSYS], const long cycles[2])
+static void print_breakdown(const char *what, unsigned long v[K_MAX][NSYS],
+                            const long cycles[K_MAX])
 {
-        printf("    %s, per cycle:        pidvisor  raw floor\n", what);
+        printf("    %s, per cycle:\n", what);
+        printf("      %-22s %9s %9s %10s\n", "", "epoll", "io_uring", "raw floor");
         for (int i = 0; i < NSYS; i++) {
-                if (!v[0][i] && !v[1][i])
+                if (!v[K_EPOLL][i] && !v[K_URING][i] && !v[K_FLOOR][i])
                         continue;
                 char other[32];
                 snprintf(other, sizeof(other), "syscall %d", i);
-                printf("      %-22s %9.2f %10.2f\n", sys_name[i] ? sys_name[i] : other,
-                       (double)v[0][i] / (double)cycles[0], (double)v[1][i] / (double)cycles[1]);
+                printf("      %-22s", sys_name[i] ? sys_name[i] : other);
+                for (int k = 0; k < K_MAX; k++)
+                        printf(k == K_FLOOR ? " %10.2f" : " %9.2f",
+                               cycles[k] ? (double)v[k][i] / (double)cycles[k] : 0.0);
+                printf("\n");
         }
 }
 
-/* Returns 1 when the counts show pidvisor above the floor, 0 when not, -1
- * when they could not be counted. */
-static int count_floor(long cycles, bool verbose)
+/* What the counting found, per cycle. */
+struct verdict {
+        bool counted;
+        bool uring;             /* io_uring was counted too */
+        double all[K_MAX], job[K_MAX];
+};
+
+static void print_row(const char *what, const struct verdict *v, const double *x,
+                      const char *note)
 {
+        printf("    %-22s %9.2f", what, x[K_EPOLL]);
+        if (v->uring)
+                printf(" %9.2f", x[K_URING]);
+        else
+                printf(" %9s", "-");
+        printf(" %10.2f%s%s\n", x[K_FLOOR], *note ? "  " : "", note);
+}
+
+static struct verdict count_floor(long cycles, bool uring, bool verbose)
+{
+        struct verdict v = { .uring = uring };
+        double waits[K_MAX], child[K_MAX];
         struct pollfd p;
-        int st, r = -1;
+        int st;
         pid_t pid;
 
         cnt = mmap(NULL, sizeof(*cnt), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (cnt == MAP_FAILED)
-                return -1;
+                return v;
         memset(cnt, 0, sizeof(*cnt));
         fflush(stdout);
         pid = fork();
         if (pid < 0)
                 goto out;
         if (pid == 0)
-                count_in_child(cycles);
+                count_in_child(cycles, uring);
         /* Bounded: a counting child that hangs is killed. */
         p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
         p.events = POLLIN;
@@ -486,35 +638,164 @@ static int count_floor(long cycles, bool verbose)
         if (p.fd >= 0)
                 close(p.fd);
         waitpid(pid, &st, 0);
-        printf("  system calls, counted over %ld cycles each (seccomp user notification):\n",
-               cycles);
+        printf("  system calls per cycle, counted over %ld cycles each "
+               "(seccomp user notification):\n", cycles);
         if (!cnt->done) {
                 printf("    not counted here: %s\n",
                        cnt->err ? strerror(-cnt->err) : "the counting process died");
                 goto out;
         }
-        double pv = per_cycle(cnt->parent[0], cnt->cycles[0], false);
-        double fl = per_cycle(cnt->parent[1], cnt->cycles[1], false);
-        double pvx = per_cycle(cnt->parent[0], cnt->cycles[0], true);
-        double flx = per_cycle(cnt->parent[1], cnt->cycles[1], true);
-        printf("    parent, per cycle:          pidvisor %6.2f  raw floor %6.2f  (ratio %.3f)\n",
-               pv, fl, pv / fl);
-        printf("    parent, the job's calls:    pidvisor %6.2f  raw floor %6.2f  "
-               "(no epoll_wait, mmap, brk...)\n", pvx, flx);
-        printf("    child before execve:        pidvisor %6.2f  raw floor %6.2f\n",
-               per_cycle(cnt->child[0], cnt->cycles[0], false),
-               per_cycle(cnt->child[1], cnt->cycles[1], false));
+        for (int k = 0; k < K_MAX; k++) {
+                long n = cnt->cycles[k] ? cnt->cycles[k] : 1;
+                v.all[k] = per_cycle(cnt->parent[k], n, ALL);
+                v.job[k] = per_cycle(cnt->parent[k], n, JOB);
+                waits[k] = per_cycle(cnt->parent[k], n, WAITS);
+                child[k] = per_cycle(cnt->child[k], n, ALL);
+        }
+        v.counted = true;
+        printf("    %-22s %9s %9s %10s\n", "", "epoll", "io_uring", "raw floor");
+        print_row("parent, all", &v, v.all, "");
+        print_row("parent, the job's", &v, v.job, "(all but the waits and mmap, brk...)");
+        print_row("parent, the waits", &v, waits,
+                  "(epoll_wait; io_uring_enter with GETEVENTS)");
+        print_row("child before execve", &v, child, "");
+        if (uring)
+                printf("    io_uring/epoll: all %.3f, the job's %.3f\n",
+                       v.all[K_URING] / v.all[K_EPOLL], v.job[K_URING] / v.job[K_EPOLL]);
         if (verbose) {
                 print_breakdown("parent", cnt->parent, cnt->cycles);
                 print_breakdown("child before execve", cnt->child, cnt->cycles);
         }
-        r = pvx > flx;
 out:
         munmap(cnt, sizeof(*cnt));
-        return r;
+        return v;
 }
 
-/* ---- part 2: the parent's size ----------------------------------------- */
+/* ---- part 2: many children alive at once ------------------------------- */
+
+static const char *argv_cat[] = { "/bin/cat", NULL };
+
+static double cpu_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+struct alive {
+        long exited;            /* exit callbacks */
+        long bad;               /* of which not a clean exit 0 */
+};
+
+static void alive_exit(pv_child *c, const struct pv_exit *e, void *ud)
+{
+        struct alive *a = ud;
+
+        (void)c;
+        a->exited++;
+        if (e->kind != PV_EXIT_EXITED || e->code != 0)
+                a->bad++;
+}
+
+/* One round on one loop: n children alive, then all exit.  The parent's
+ * CPU microseconds per child, spawning and exiting.  0, or -errno (the
+ * children spawned so far are reaped all the same). */
+static int alive_round(pv_loop *l, long n, double *spawn_us, double *exit_us)
+{
+        struct pv_spawn_opts o = PV_SPAWN_OPTS_INIT;
+        struct alive a = { 0 };
+        double c0, c1, c2;
+        long spawned = 0;
+        int p[2], r = 0;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        o.argv = argv_cat;
+        o.stdio[0].mode = PV_STDIO_FD;
+        o.stdio[0].fd = p[0];
+        o.stdio[1].mode = PV_STDIO_PIPE;
+        o.stdio[2].mode = PV_STDIO_PIPE;
+        o.on_exit = alive_exit;
+        o.userdata = &a;
+        c0 = cpu_us();
+        for (; spawned < n && r >= 0; spawned++)
+                r = pv_spawn(l, &o, NULL, NULL);
+        if (r < 0)
+                spawned--;
+        else
+                /* io_uring: what was queued reaches the kernel now, not in
+                 * the first wait of the exit phase. */
+                r = pv_loop_dispatch(l, 0);
+        c1 = cpu_us();
+        close(p[0]);
+        /* Every child reads EOF at once. */
+        close(p[1]);
+        c2 = cpu_us();
+        if (pv_loop_run(l) < 0 && r >= 0)
+                r = -EIO;
+        *spawn_us = (c1 - c0) / (double)n;
+        *exit_us = (cpu_us() - c2) / (double)n;
+        if (r >= 0 && (a.exited != spawned || a.bad))
+                r = -EPROTO;
+        return r < 0 ? r : 0;
+}
+
+/* Room for n children of three fds each, raising the soft limit to the
+ * hard one if need be; how many fit. */
+static long alive_room(long n)
+{
+        struct rlimit rl;
+        rlim_t need = (rlim_t)n * 3 + 64;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return n;
+        if (rl.rlim_cur < need) {
+                rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+                (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        return rl.rlim_cur >= need ? n : (long)(rl.rlim_cur - 64) / 3;
+}
+
+#define ALIVE_ROUNDS_MAX 64
+
+static int alive_part(struct contenders *c, long n, long rounds)
+{
+        static double sp[2][ALIVE_ROUNDS_MAX], ex[2][ALIVE_ROUNDS_MAX];
+        int nb = c->l[K_URING] ? 2 : 1;
+        long want = n;
+
+        n = alive_room(n);
+        printf("%ld children alive at once (/bin/cat on one shared stdin, stdout and stderr "
+               "piped), then all exit:\n", n);
+        if (n < want)
+                printf("  (not %ld: RLIMIT_NOFILE)\n", want);
+        if (n < 1)
+                return 1;
+        for (long i = 0; i < rounds; i++) {
+                for (int k = 0; k < nb; k++) {
+                        int b = (int)((k + i) % nb);
+                        int r = alive_round(c->l[b], n, &sp[b][i], &ex[b][i]);
+                        if (r < 0) {
+                                fprintf(stderr, "%s, %ld alive: %s\n", kind_name[b], n,
+                                        strerror(-r));
+                                return 1;
+                        }
+                }
+        }
+        printf("  parent CPU (user + system) per child, median of %ld rounds:\n", rounds);
+        printf("    %-10s %12s %14s\n", "", "spawn", "exit + reap");
+        for (int b = 0; b < nb; b++)
+                printf("    %-10s %9.1f us %11.1f us\n", kind_name[b], median_of(sp[b], rounds),
+                       median_of(ex[b], rounds));
+        if (nb == 2)
+                printf("    io_uring/epoll: spawn %.3f, exit + reap %.3f\n",
+                       median_of(sp[K_URING], rounds) / median_of(sp[K_EPOLL], rounds),
+                       median_of(ex[K_URING], rounds) / median_of(ex[K_EPOLL], rounds));
+        return 0;
+}
+
+/* ---- part 3: the parent's size ----------------------------------------- */
 
 static double run_pidvisor(pv_loop *l, long cycles, int *bad)
 {
@@ -566,8 +847,9 @@ static int mem_part(pv_loop *l, long mb, long cycles, bool thp)
 
         fork_big = run_fork(cycles, &bad);
         pv_big = run_pidvisor(l, cycles, &bad);
-        printf("spawn + reap of /bin/true, mean of %ld cycles (%s; parent memory in %s pages)\n",
-               cycles, pv_mech_name(pv_loop_mech(l)), thp ? "huge" : "4 KiB");
+        printf("spawn + reap of /bin/true, mean of %ld cycles (%s, %s; parent memory in %s "
+               "pages)\n", cycles, pv_mech_name(pv_loop_mech(l)),
+               pv_backend_name(pv_loop_backend(l)), thp ? "huge" : "4 KiB");
         printf("  parent RSS        small      +%ld MiB    ratio big/small\n", mb);
         printf("  pidvisor       %8.1f us  %8.1f us   %6.2f\n", pv_small, pv_big, pv_big / pv_small);
         printf("  fork+execve    %8.1f us  %8.1f us   %6.2f\n", fork_small, fork_big,
@@ -580,9 +862,10 @@ static int mem_part(pv_loop *l, long mb, long cycles, bool thp)
 int main(int argc, char **argv)
 {
         long mb = 1024, cycles = 200, floor_cycles = 2000, count_cycles = 200;
+        long alive = 1000, alive_rounds = 5;
         bool thp = false, check = false, mem = true, verbose = false, usage = false;
-        struct floor f;
-        pv_loop *l;
+        struct contenders c;
+        struct verdict v;
         int bad = 0, r;
 
         for (int i = 1; i < argc; i++) {
@@ -603,28 +886,48 @@ int main(int argc, char **argv)
                         floor_cycles = atol(argv[++i]);
                 else if (!strcmp(argv[i], "--count-cycles") && more)
                         count_cycles = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--alive") && more)
+                        alive = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--alive-rounds") && more)
+                        alive_rounds = atol(argv[++i]);
                 else
                         usage = true;
         }
-        if (usage || mb < 1 || cycles < 1 || floor_cycles < 1 || count_cycles < 1) {
+        if (usage || mb < 1 || cycles < 1 || floor_cycles < 1 || count_cycles < 1 ||
+            alive < 0 || alive_rounds < 1 || alive_rounds > ALIVE_ROUNDS_MAX) {
                 fprintf(stderr, "usage: bench-spawn [--mb N] [--cycles N] [--thp] "
-                                "[--floor-cycles N] [--count-cycles N] [--check] "
-                                "[--no-mem] [--verbose]\n");
+                                "[--floor-cycles N] [--count-cycles N] [--alive N] "
+                                "[--alive-rounds 1..64] [--check] [--no-mem] [--verbose]\n"
+                                "  --alive 0 skips the children alive at once\n");
                 return 2;
         }
-        if (pv_loop_new(&l, NULL) < 0 || floor_init(&f) < 0)
+        r = contenders_init(&c);
+        if (r < 0) {
+                fprintf(stderr, "bench-spawn: %s\n", strerror(-r));
                 return 1;
-        if (time_floor(l, &f, floor_cycles) < 0)
+        }
+        if (time_floor(&c, floor_cycles) < 0)
                 bad = 1;
-        r = count_floor(count_cycles, verbose);
-        if (r > 0 && check) {
-                printf("  FAIL: pidvisor's parent makes more system calls per cycle than "
-                       "the floor's (the job's calls)\n");
+        v = count_floor(count_cycles, c.l[K_URING] != NULL, verbose);
+        if (check && v.counted && v.job[K_EPOLL] > v.job[K_FLOOR]) {
+                printf("  FAIL: on epoll, pidvisor's parent makes more of the job's system "
+                       "calls per cycle than the floor's\n");
                 bad = 1;
         }
-        floor_done(&f);
-        if (mem && mem_part(l, mb, cycles, thp))
+        if (check && v.counted && v.uring && v.job[K_URING] > v.job[K_FLOOR]) {
+                printf("  FAIL: on io_uring, pidvisor's parent makes more of the job's system "
+                       "calls per cycle than the floor's\n");
                 bad = 1;
-        pv_loop_free(l);
+        }
+        if (check && v.counted && v.uring && v.all[K_URING] >= v.all[K_EPOLL]) {
+                printf("  FAIL: on io_uring, pidvisor's parent makes no fewer system calls "
+                       "per cycle (waits included) than on epoll\n");
+                bad = 1;
+        }
+        if (alive && alive_part(&c, alive, alive_rounds))
+                bad = 1;
+        if (mem && mem_part(c.l[K_EPOLL], mb, cycles, thp))
+                bad = 1;
+        contenders_done(&c);
         return bad;
 }

@@ -6,26 +6,28 @@
  *   raw:       posix_spawn, the same kind of pipe, plain read() of 64 KiB
  *              and memchr to count lines, nothing else;
  *   pidvisor:  pv_spawn with a PV_STDIO_PIPE in PV_OUTPUT_LINES mode, a
- *              callback that counts lines.
+ *              callback that counts lines; once per event backend, epoll
+ *              and io_uring (a loop each; io_uring only where it can be
+ *              had, which is said when it cannot).
  * Two workloads:
  *   short:  80-byte lines on stderr (log lines; every line lies whole in a
  *           read, the zero-copy path);
  *   long:   LONG-byte lines (600 KB: a JSON-RPC response carrying a 300 KB
- *           file) on stdout, read by pidvisor twice: with the default
- *           max_line (16 MiB: each line whole, through a buffer that grows
- *           and is freed per line) and with max_line 64 KiB (the old
- *           default: ten PV_OUT_F_PARTIAL pieces through a buffer of 64
+ *           file) on stdout, read by pidvisor twice per backend: with the
+ *           default max_line (16 MiB: each line whole, through a buffer
+ *           that grows and is freed per line) and with max_line 64 KiB (the
+ *           old default: ten PV_OUT_F_PARTIAL pieces through a buffer of 64
  *           KiB that stays).
- * Prints lines/s and MB/s for each, the ratios side by side (pidvisor/raw;
- * target >= 0.9), and the reader's own CPU time (user + system,
- * RUSAGE_SELF) per run, which is steadier than wall time on a shared
- * machine: the writer and the reader share 2 cores, and how their
+ * Prints lines/s and MB/s for each, and the reader's own CPU time (user +
+ * system, RUSAGE_SELF) per MB read, which is steadier than wall time on a
+ * shared machine: the writer and the reader share 2 cores, and how their
  * wake-ups interleave moves the wall time by 20% either way from run to
- * run.  For the long lines it also prints the most the heap held during
- * a callback (mallinfo2, above its level before the spawn): the line
- * buffer at its largest.  Exit status 0 when
- * every run counted every line, 1 otherwise; the ratios are reported, not
- * asserted.
+ * run.  Ratios side by side: each pidvisor reader to raw (throughput, CPU
+ * per MB; target >= 0.9 for the throughput), and io_uring to epoll.  For the
+ * long lines it also prints the most the heap held during a callback
+ * (mallinfo2, above its level before the spawn): the line buffer at its
+ * largest.  Exit status 0 when every run counted every line, 1 otherwise;
+ * the ratios are reported, not asserted.
  *
  *   bench-throughput [--mb N] [--runs N] [--long BYTES]
  */
@@ -191,7 +193,7 @@ static int cmp_double(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-static double median(struct sample *v, long n, bool want_cpu)
+static double median(const struct sample *v, long n, bool want_cpu)
 {
         double x[64];
 
@@ -201,28 +203,35 @@ static double median(struct sample *v, long n, bool want_cpu)
         return x[n / 2];
 }
 
-/* How the reader runs: raw, or pidvisor with a max_line (0: default). */
+/* How the reader runs: raw, or pidvisor on a backend with a max_line (0:
+ * default). */
 struct mode {
         const char *name;
-        bool raw;
+        int backend;            /* 0: raw; else enum pv_backend */
         uint32_t max_line;
+        int twin;               /* io_uring: the index of the same mode on
+                                 * epoll, for the ratio; else 0 */
+        bool absent;            /* its backend cannot be had here */
         struct sample s[64];
         size_t heap_peak;       /* pidvisor, long lines: see run_pidvisor */
 };
 
 /* Every mode RUNS times, rotating which goes first, so that none always
  * gets a cold or a warm machine.  Whether every run counted every line. */
-static bool measure(pv_loop *l, const struct work *w, struct mode *modes, int n, long runs,
-                    bool sample_heap)
+static bool measure(pv_loop *const *loops, const struct work *w, struct mode *modes, int n,
+                    long runs, bool sample_heap)
 {
         bool ok = true;
 
         for (long r = 0; r < runs; r++) {
                 for (int k = 0; k < n; k++) {
                         struct mode *md = &modes[(k + r) % n];
-                        long got = md->raw ? run_raw(w, &md->s[r])
-                                           : run_pidvisor(l, w, md->max_line, &md->s[r],
-                                                          sample_heap ? &md->heap_peak : NULL);
+                        if (md->absent)
+                                continue;
+                        long got = !md->backend
+                                ? run_raw(w, &md->s[r])
+                                : run_pidvisor(loops[md->backend], w, md->max_line, &md->s[r],
+                                               sample_heap ? &md->heap_peak : NULL);
                         if (got != w->lines) {
                                 fprintf(stderr, "%s run %ld: %ld lines of %ld\n", md->name, r,
                                         got, w->lines);
@@ -233,21 +242,36 @@ static bool measure(pv_loop *l, const struct work *w, struct mode *modes, int n,
         return ok;
 }
 
-/* modes[0] is raw: every other mode is also given as a ratio to it. */
+/* modes[0] is raw: every other mode is also given as a ratio to it, and
+ * an io_uring mode as a ratio to its epoll twin. */
 static void report(const struct work *w, struct mode *modes, int n, long runs)
 {
-        double bytes = (double)w->lines * (double)w->len;
+        double bytes = (double)w->lines * (double)w->len, mb = bytes / 1e6;
         double t0 = median(modes[0].s, runs, false), c0 = median(modes[0].s, runs, true);
 
+        printf("  %-32s %10s %9s %11s   %s\n", "", "lines/s", "MB/s", "CPU/MB",
+               "/raw: thru, CPU/MB   /epoll: thru, CPU/MB");
         for (int k = 0; k < n; k++) {
-                double t = median(modes[k].s, runs, false), c = median(modes[k].s, runs, true);
+                const struct mode *md = &modes[k];
 
-                printf("  %-22s %10.0f lines/s %8.1f MB/s  reader CPU %.3f s", modes[k].name,
-                       (double)w->lines / t, bytes / t / 1e6, c);
+                if (md->absent) {
+                        printf("  %-32s not here\n", md->name);
+                        continue;
+                }
+                double t = median(md->s, runs, false), c = median(md->s, runs, true);
+                printf("  %-32s %10.0f %9.1f %8.3f ms", md->name, (double)w->lines / t,
+                       bytes / t / 1e6, c / mb * 1e3);
                 if (k > 0)
-                        printf("  ratio/raw: throughput %.2f, CPU %.2f", t0 / t, c / c0);
-                if (modes[k].heap_peak)
-                        printf("  heap peak +%zu KiB", modes[k].heap_peak / 1024);
+                        printf("   %5.2f  %5.2f", t0 / t, c / c0);
+                if (md->twin && !modes[md->twin].absent) {
+                        double te = median(modes[md->twin].s, runs, false);
+                        double ce = median(modes[md->twin].s, runs, true);
+                        printf("        %5.2f  %5.2f", te / t, c / ce);
+                } else if (md->heap_peak) {
+                        printf("%20s", "");
+                }
+                if (md->heap_peak)
+                        printf("   heap peak +%zu KiB", md->heap_peak / 1024);
                 printf("\n");
         }
 }
@@ -256,15 +280,23 @@ int main(int argc, char **argv)
 {
         long mb = 200, runs = 9, long_len = LONG_DEFAULT;
         struct mode short_modes[] = {
-                { .name = "raw read+memchr", .raw = true },
-                { .name = "pidvisor lines" },
+                { .name = "raw read+memchr" },
+                { .name = "pidvisor lines, epoll", .backend = PV_BACKEND_EPOLL },
+                { .name = "pidvisor lines, io_uring", .backend = PV_BACKEND_URING, .twin = 1 },
         };
         struct mode long_modes[] = {
-                { .name = "raw read+memchr", .raw = true },
-                { .name = "pidvisor default", .max_line = 0 },
-                { .name = "pidvisor max_line 64K", .max_line = 65536 },
+                { .name = "raw read+memchr" },
+                { .name = "pidvisor default, epoll", .backend = PV_BACKEND_EPOLL },
+                { .name = "pidvisor default, io_uring", .backend = PV_BACKEND_URING, .twin = 1 },
+                { .name = "pidvisor max_line 64K, epoll", .backend = PV_BACKEND_EPOLL,
+                  .max_line = 65536 },
+                { .name = "pidvisor max_line 64K, io_uring", .backend = PV_BACKEND_URING,
+                  .max_line = 65536, .twin = 3 },
         };
-        pv_loop *l;
+        enum { N_SHORT = sizeof(short_modes) / sizeof(short_modes[0]),
+               N_LONG = sizeof(long_modes) / sizeof(long_modes[0]) };
+        pv_loop *loops[_PV_BACKEND_MAX] = { NULL };
+        int uring_err;
         bool ok;
 
         for (int i = 1; i + 1 < argc; i += 2) {
@@ -284,17 +316,33 @@ int main(int argc, char **argv)
         struct work long_w = { .fd = 1, .len = long_len, .lines = mb * 1000 * 1000 / long_len };
         if (long_w.lines < 1)
                 long_w.lines = 1;
-        if (pv_loop_new(&l, NULL) < 0)
-                return 1;
-        ok = measure(l, &short_w, short_modes, 2, runs, false);
-        ok &= measure(l, &long_w, long_modes, 3, runs, true);
-        pv_loop_free(l);
+        for (int b = PV_BACKEND_EPOLL; b < _PV_BACKEND_MAX; b++) {
+                struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
+                lo.backend = b;
+                int r = pv_loop_new(&loops[b], &lo);
+                if (r < 0 && b == PV_BACKEND_EPOLL)
+                        return 1;
+                if (r < 0)
+                        loops[b] = NULL;
+                if (b == PV_BACKEND_URING)
+                        uring_err = r;
+        }
+        for (int k = 0; k < N_SHORT; k++)
+                short_modes[k].absent = short_modes[k].backend && !loops[short_modes[k].backend];
+        for (int k = 0; k < N_LONG; k++)
+                long_modes[k].absent = long_modes[k].backend && !loops[long_modes[k].backend];
+        ok = measure(loops, &short_w, short_modes, N_SHORT, runs, false);
+        ok &= measure(loops, &long_w, long_modes, N_LONG, runs, true);
+        for (int b = 0; b < _PV_BACKEND_MAX; b++)
+                pv_loop_free(loops[b]);
 
+        if (uring_err < 0)
+                printf("io_uring: not here (%s)\n", strerror(-uring_err));
         printf("throughput: %ld MB of %d-byte lines on stderr, median of %ld runs\n", mb, LINE,
                runs);
-        report(&short_w, short_modes, 2, runs);
+        report(&short_w, short_modes, N_SHORT, runs);
         printf("throughput: %ld lines of %ld bytes on stdout, median of %ld runs\n",
                long_w.lines, long_len, runs);
-        report(&long_w, long_modes, 3, runs);
+        report(&long_w, long_modes, N_LONG, runs);
         return ok ? 0 : 1;
 }
