@@ -103,11 +103,16 @@ enum pv_backend {
         PV_BACKEND_EPOLL,
         PV_BACKEND_URING,   /* io_uring (Linux 5.11+), built with liburing.
                              * Its polls complete through task work of the
-                             * thread that dispatches the loop: a blocking
-                             * call of that thread's own that a signal
-                             * would interrupt (epoll_wait, poll, select,
-                             * sigtimedwait) may return EINTR, as for a
-                             * signal.  Nesting hosts retry anyway. */
+                             * thread that dispatches the loop.  On 6.1+
+                             * that work runs only in the loop's own wait
+                             * (DEFER_TASKRUN), until pv_loop_fd() is
+                             * asked: from then on (and before 6.1) it
+                             * runs at that thread's next entry into the
+                             * kernel, and a blocking call of the thread's
+                             * own that a signal would interrupt
+                             * (epoll_wait, poll, select, sigtimedwait)
+                             * may return EINTR, as for a signal.  Nesting
+                             * hosts retry anyway. */
         _PV_BACKEND_MAX,
         _PV_BACKEND_INVALID = -22
 };
