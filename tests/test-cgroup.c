@@ -81,7 +81,7 @@ static void fix_start(struct fix *f, const char **argv)
         struct pv_spawn_opts o = tu_helper_opts(argv, &f->out);
 
         f->cg = new_cgroup(f->parent, sizeof(f->parent));
-        cr_assert_eq(pv_loop_new(&f->l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&f->l, NULL), 0);
         o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = pv_cgroup_fd(f->cg);
         f->c = tu_spawn_ready(f->l, &o, &f->out);

@@ -27,7 +27,7 @@ TestSuite(child, .timeout = 30);
 static pv_loop *new_loop(void)
 {
         pv_loop *l;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         return l;
 }
 
@@ -578,7 +578,7 @@ Test(child, cgroup_every_rung, .timeout = 60)
                 lo.mech = m;
                 if (tu_kernel_lacks_mech(m))
                         continue;       /* not on this kernel: test-spawn says */
-                cr_assert_eq(pv_loop_new(&l, &lo), 0);
+                cr_assert_eq(tu_loop_new(&l, &lo), 0);
                 o.flags |= PV_SPAWN_F_CGROUP;
                 o.cgroup_fd = cg;
                 cr_assert_eq(tu_run_opts(l, &o, &e), 0, "%s", pv_mech_name(m));
@@ -590,7 +590,7 @@ Test(child, cgroup_every_rung, .timeout = 60)
         }
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("exit", "0"), NULL);
         pv_loop *l;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = -1;
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), -EINVAL);
@@ -613,7 +613,7 @@ Test(child, cgroup_respawn_after_kill, .timeout = 60)
         pv_loop *l;
         pv_child *c;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 20;
@@ -789,7 +789,7 @@ static int no_cgroup_kill(void *arg)
         TU_SB_CHECK(open(kill_file, O_WRONLY | O_CLOEXEC) < 0 && errno == EROFS);
         cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         TU_SB_CHECK(cg >= 0);
-        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        TU_SB_CHECK(tu_loop_new(&l, NULL) == 0);
         o.flags |= PV_SPAWN_F_CGROUP;
         o.cgroup_fd = cg;
         o.grace_ms = 20;
@@ -813,6 +813,6 @@ Test(child, cgroup_without_cgroup_kill, .timeout = 60)
         int cg = tu_make_cgroup(path, sizeof(path), "child");
 
         close(cg);
-        TU_SB_RUN("no-uring", no_cgroup_kill, path);
+        TU_SB_RUN(TU_SB_NOTHING, no_cgroup_kill, path);
         cr_assert_eq(rmdir(path), 0, "rmdir: %s", strerror(errno));
 }

@@ -56,7 +56,7 @@ ParameterizedTest(struct fcase *fc, fault, every_site, .timeout = 60)
         int walked = 0;
 
         lo.mech = fc->mech;
-        cr_assert_eq(pv_loop_new(&l, &lo), 0);
+        cr_assert_eq(tu_loop_new(&l, &lo), 0);
         for (int nth = 1; injected && nth < 50; nth++) {
                 struct pv_spawn_opts o = tu_helper_opts(cat, NULL);
                 char spec[64];
@@ -137,7 +137,7 @@ Test(fault, failed_grace_timer_escalates_at_once)
         pv_loop *l;
         pv_child *c;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.grace_ms = 3600 * 1000;
         c = tu_spawn_ready(l, &o, &out);
         snprintf(spec, sizeof(spec), "timer,1,%d", ENOMEM);
@@ -165,7 +165,7 @@ static int unwatchable_unkillable(void *arg)
         pv_child *c;
 
         (void)arg;
-        TU_SB_CHECK(pv_loop_new(&l, NULL) == 0);
+        TU_SB_CHECK(tu_loop_new(&l, NULL) == 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOSPC);
         setenv("PV_FAULT", spec, 1);
@@ -201,7 +201,7 @@ Test(fault, stdin_watch_failure_writes_nothing, .timeout = 60)
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.keep_fds = &p[0];
         o.n_keep_fds = 1;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = tu_spawn_ready(l, &o, &out);
         snprintf(spec, sizeof(spec), "epoll_ctl,1,%d", ENOMEM);
         setenv("PV_FAULT", spec, 1);

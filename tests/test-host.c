@@ -73,7 +73,7 @@ static pv_loop *loop_on(int m)
         int r;
 
         lo.mech = m;
-        r = pv_loop_new(&l, &lo);
+        r = tu_loop_new(&l, &lo);
         if (r == 0)
                 return l;
         cr_assert(lacks[m], "%s refused (%s) while the kernel has it", pv_mech_name(m),
@@ -197,7 +197,7 @@ Test(host, all_signals_blocked)
 
         sigfillset(&all);
         cr_assert_eq(pthread_sigmask(SIG_BLOCK, &all, NULL), 0);
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate", "ready", "pause"), &out);
         o.grace_ms = 60000;
         c = tu_spawn_ready(l, &o, &out);
@@ -221,7 +221,7 @@ Test(host, dispositions_reset)
         signal(SIGPIPE, SIG_IGN);
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, on_term);
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("sigstate"), &out);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_wait(c, 30000, NULL), 0);

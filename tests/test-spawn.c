@@ -271,7 +271,7 @@ static int closed_stdio_scenario(int mech)
         for (int fd = 0; fd < 3; fd++)
                 close(fd);
         lo.mech = mech;
-        if (pv_loop_new(&l, &lo) < 0)
+        if (tu_loop_new(&l, &lo) < 0)
                 return 77;
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_INHERIT;    /* closed: must stay closed */

@@ -31,7 +31,7 @@ Test(stdio, output_before_exit, .timeout = 60)
 {
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         for (int i = 0; i < 50; i++) {
                 struct tu_out out = { 0 };
                 struct pv_spawn_opts o = tu_helper_opts(
@@ -54,7 +54,7 @@ Test(stdio, large_output_drained, .timeout = 60)
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("write-bytes", "8388608"), &out);
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.last.code, 0);
@@ -70,7 +70,7 @@ Test(stdio, drained_without_callback, .timeout = 60)
         pv_loop *l;
 
         o.stdio[1].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, &e), 0);
         cr_assert_eq(e.code, 6);
         pv_loop_free(l);
@@ -84,7 +84,7 @@ Test(stdio, grandchild_holding_pipes, .timeout = 60)
         pv_loop *l;
         int gc = 0;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 1);
@@ -102,7 +102,7 @@ Test(stdio, close_stdin)
         pv_child *c;
 
         o.stdio[0].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_wait(c, 20, NULL), -ETIMEDOUT, "child did not wait for stdin");
         cr_assert_eq(pv_child_close_stdin(c), 0);
@@ -130,7 +130,7 @@ Test(stdio, json_rpc_echo_through_cat, .timeout = 60)
         const int n = 1000;
 
         o.stdio[0].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         for (int i = 0; i < n; i++) {
                 char msg[96];
@@ -188,7 +188,7 @@ Test(stdio, interleaved_lines_once_in_order, .timeout = 60)
         o.stdio[2].mode = PV_STDIO_PIPE;
         o.on_output = check_seq;
         o.userdata = &s;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(s.bad, 0);
         cr_assert_eq(s.next[1], 5000);
@@ -228,7 +228,7 @@ Test(stdio, hundred_mb_of_lines, .timeout = 120)
         o.stdio[2].mode = PV_STDIO_PIPE;
         o.on_output = count_lines;
         o.userdata = &k;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(k.lines, 1310720);
         cr_assert_eq(k.bytes, 1310720u * 79);
@@ -289,7 +289,7 @@ Test(stdio, gigabyte_without_newline_bounded, .timeout = 300)
         o.stdio[1].mode = PV_STDIO_PIPE;
         o.on_output = count_giant;
         o.userdata = &g;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         before = vm_hwm_kb();
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         long growth = vm_hwm_kb() - before;
@@ -313,7 +313,7 @@ Test(stdio, long_line_pieces_and_last_line)
         pv_loop *l;
 
         o.stdio[1].max_line = 1000;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         memset(want, 'a', 5000);
         memcpy(want + 5000, "\ntail", 6);
@@ -384,7 +384,7 @@ static void run_pieces(const char **argv, uint32_t max_out, uint32_t max_err,
         o.stdio[2].max_line = max_err;
         o.on_output = note_pieces;
         o.userdata = p;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         pv_loop_free(l);
 }
@@ -463,7 +463,7 @@ Test(stdio, long_line_memory_returned, .timeout = 60)
         tu_pipe_all(&o);
         o.on_output = note_pieces;
         o.userdata = &p;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int want = 1; want <= 2; want++) {
@@ -504,7 +504,7 @@ Test(stdio, idle_streams_hold_little, .timeout = 60)
         pv_loop *l;
         int r;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         base = heap_in_use();
         for (int i = 0; i < N; i++) {
                 /* The fragment first, then a whole "ready" line on the other
@@ -548,7 +548,7 @@ Test(stdio, chunks_mode)
         pv_loop *l;
 
         o.stdio[1].output = PV_OUTPUT_CHUNKS;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_str_eq(out.data, "a\nb");
         cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
@@ -565,7 +565,7 @@ Test(stdio, child_closes_stdout)
                                                         "exit", "2"), &out);
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(tu_run_opts(l, &o, NULL), 0);
         cr_assert_eq(out.ends[1], PV_OUT_F_EOF);
         cr_assert_eq(out.ends[2], PV_OUT_F_EOF);
@@ -610,7 +610,7 @@ Test(stdio, epipe_without_sigpipe)
         sigset_t set;
 
         sigaction(SIGPIPE, &sa, NULL);
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = spawn_closed_stdin(l);
         /* The kernel's EPIPE, from the write itself. */
         cr_assert_eq(pv_child_write(c, "x\n", 2), -EPIPE);
@@ -668,7 +668,7 @@ Test(stdio, backpressure_and_drain, .timeout = 60)
         o.on_drain = note_drain;
         o.userdata = &d;
         memset(block, 'q', sizeof(block));
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_write(c, block, 0), 0, "a zero-length write");
         cr_assert_eq(pv_child_write(c, NULL, 0), 0);
@@ -709,7 +709,7 @@ Test(stdio, stop_drops_queue)
 
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.grace_ms = 60000;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = tu_spawn_ready(l, &o, &out);
         for (int i = 0; i < 8; i++)
                 cr_assert_geq(pv_child_write(c, block, sizeof(block)), 0);
@@ -732,7 +732,7 @@ Test(stdio, write_needs_a_pipe)
         pv_loop *l;
         pv_child *c;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         cr_assert_eq(pv_child_write(c, "x", 1), -ENOTCONN);
         cr_assert_eq(pv_child_write(NULL, "x", 1), -EINVAL);
@@ -756,7 +756,7 @@ Test(stdio, raw_pipe)
 
         o.stdio[0].mode = PV_STDIO_PIPE_RAW;
         o.stdio[1].mode = PV_STDIO_PIPE_RAW;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         in = pv_child_stdio_fd(c, 0);
         outfd = pv_child_stdio_fd(c, 1);
@@ -785,7 +785,7 @@ Test(stdio, linger_after_exit, .timeout = 60)
         int gc = 0;
 
         o.linger_ms = 50;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(out.exits, 1);
@@ -830,7 +830,7 @@ Test(stdio, release_from_output_callback)
 
         o.on_output = release_on_first;
         o.userdata = &r;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &r.c, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(r.lines, 1);
@@ -846,7 +846,7 @@ Test(stdio, many_lingering, .timeout = 60)
         int gcs[40];
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         for (int i = 0; i < 40; i++) {
                 struct tu_out out = { 0 };
                 struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("fork-grandchild", "exit", "0"),
@@ -871,7 +871,7 @@ Test(stdio, raw_stdin_survives_stop)
         int fd;
 
         o.stdio[0].mode = PV_STDIO_PIPE_RAW;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         fd = pv_child_stdio_fd(c, 0);
         cr_assert_geq(fd, 3);
@@ -902,7 +902,7 @@ Test(stdio, spawn_from_exit_of_lingering_child, .timeout = 60)
         int gcs[16];
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         test_loop = l;
         /* 15 lingering fill a heap of 16; the 16th spawns from its exit
          * callback, then lingers too: 17 timers. */
@@ -942,7 +942,7 @@ Test(stdio, sigpipe_with_process_pending)
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         kill(getpid(), SIGPIPE); /* process-directed, pending */
         o.stdio[0].mode = PV_STDIO_PIPE;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(pv_child_write(c, "x", 1), -EPIPE);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -963,7 +963,7 @@ Test(stdio, linger_keeps_order_of_unfinished_line, .timeout = 60)
         int gc = 0;
 
         o.linger_ms = 30;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
         cr_assert_eq(sscanf(out.data, "grandchild=%d", &gc), 1);
@@ -990,7 +990,7 @@ Test(stdio, full_pipe_at_exit_is_eof)
 
         o.stdio[1].output = PV_OUTPUT_CHUNKS;
         o.deadline_ms = 100;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
         p.fd = pv_child_pidfd(c);
         cr_assert_eq(poll(&p, 1, 30000), 1);   /* dead, pipe full, unread */
@@ -1002,9 +1002,9 @@ Test(stdio, full_pipe_at_exit_is_eof)
         pv_loop_free(l);
 }
 
-/* A running child that closed its stdin: epoll reports an error on our
- * write end whatever we asked for; the loop must sleep all the same, and
- * a write then says -EPIPE.  (A spin answered hundreds of thousands of
+/* A running child that closed its stdin: the backend reports an error on
+ * our write end whatever we asked for; the loop must sleep all the same,
+ * and a write then says -EPIPE.  (A spin answered hundreds of thousands of
  * dispatches a second.) */
 Test(stdio, child_closed_stdin_no_spin, .timeout = 60)
 {
@@ -1014,7 +1014,7 @@ Test(stdio, child_closed_stdin_no_spin, .timeout = 60)
         pv_child *c;
         int busy = 0;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         c = tu_spawn_ready(l, &o, &out);
         /* 20 waits of up to 50 ms: a sleeping loop times out in (nearly)
@@ -1057,9 +1057,10 @@ static pv_child *spawn_waiting(pv_loop *l, struct tu_out *out, const char *const
         return c;
 }
 
-/* stdin is in the epoll set only while its queue holds data: a write the
- * pipe takes whole adds nothing (also one above PIPE_BUF), a queue adds it,
- * the drain removes it, and the close after the drain loses nothing. */
+/* stdin is watched (in the epoll set, or polled by the ring) only while
+ * its queue holds data: a write the pipe takes whole adds nothing (also one
+ * above PIPE_BUF), a queue adds it, the drain removes it, and the close
+ * after the drain loses nothing. */
 Test(stdio, stdin_watched_only_while_queued, .timeout = 60)
 {
         static char big[256 * 1024];
@@ -1069,7 +1070,7 @@ Test(stdio, stdin_watched_only_while_queued, .timeout = 60)
         pv_loop *l;
         pv_child *c;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = spawn_waiting(l, &out, (const char *[]){ "read-stdin", NULL }, &go_wr, &go_rd);
         /* The timerfd, the pidfd, stdout, stderr: stdin is not watched. */
         base = tu_count_watched(l);
@@ -1103,9 +1104,10 @@ Test(stdio, stdin_watched_only_while_queued, .timeout = 60)
         pv_loop_free(l);
 }
 
-/* The child closes its stdin while data is queued, and lives on: epoll
- * reports EPOLLERR on our end, the queue is dropped, writes say -EPIPE, the
- * host gets no SIGPIPE, and the loop goes back to sleep. */
+/* The child closes its stdin while data is queued, and lives on: the
+ * backend reports an error (POLLERR) on our end, the queue is dropped,
+ * writes say -EPIPE, the host gets no SIGPIPE, and the loop goes back to
+ * sleep. */
 Test(stdio, child_closes_stdin_with_queue, .timeout = 60)
 {
         static char big[256 * 1024];
@@ -1116,7 +1118,7 @@ Test(stdio, child_closes_stdin_with_queue, .timeout = 60)
         pv_child *c;
 
         sigaction(SIGPIPE, &sa, NULL);
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         c = spawn_waiting(l, &out, (const char *[]){ "close-stdin", "print", "closed", "pause", NULL },
                           &go_wr, &go_rd);
         cr_assert_eq(pv_child_write(c, big, sizeof(big)), 0);
@@ -1151,7 +1153,7 @@ Test(stdio, release_closes_stdin, .timeout = 20)
         pv_loop *l;
         pv_child *c;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         o.stdio[1].mode = PV_STDIO_NULL;
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
@@ -1169,7 +1171,7 @@ Test(stdio, loop_owned_stdin_eof, .timeout = 20)
         struct pv_spawn_opts o = tu_helper_opts(TU_ARGV("read-stdin"), &out);
         pv_loop *l;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         cr_assert_eq(pv_loop_run(l), 0);
@@ -1195,7 +1197,7 @@ Test(stdio, release_in_exit_ends_linger, .timeout = 20)
         pv_child *c;
         int gc = 0;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.linger_ms = 600000;
         o.on_exit = release_at_exit;
         cr_assert_eq(pv_spawn(l, &o, &c, NULL), 0);
@@ -1230,7 +1232,7 @@ static void late_output(uint32_t linger_ms, struct tu_out *out)
         o.n_keep_fds = 1;
         o.linger_ms = linger_ms;
         o.on_exit = exit_then_go;
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         cr_assert_eq(pv_spawn(l, &o, NULL, NULL), 0);
         close(gp[0]);
         cr_assert_eq(pv_loop_run(l), 0);
@@ -1270,7 +1272,7 @@ Test(stdio, write_enomem_writes_nothing_and_default_mark, .timeout = 60)
         size_t sent = 0;
         int r = 0;
 
-        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(tu_loop_new(&l, NULL), 0);
         o.stdio[0].mode = PV_STDIO_PIPE;
         c = tu_spawn_ready(l, &o, &out);
         cr_assert_eq(pv_child_write(c, chunk, SIZE_MAX / 2), -ENOMEM);

@@ -29,7 +29,17 @@ bool tu_wait_gone(int pid);
  * not (static text). */
 const char *tu_kernel_lacks_mech(int mech);
 
-/* pv_loop_new on rung mech (0: AUTO); skips the test, with the kernel's
+/* pv_loop_new, on the backend the run is for: where the caller leaves the
+ * backend to AUTO (o NULL, or o->backend 0), the one PV_TEST_BACKEND names
+ * ("epoll", "uring"; unset or "auto": AUTO), so that tests/per-backend.sh
+ * runs one suite on each backend.  A backend the caller names is kept.
+ * Returns what pv_loop_new returns, or -EINVAL for a PV_TEST_BACKEND no
+ * backend is called (a typo must not run the suite on AUTO unnoticed).
+ * Asserts nothing: usable under tu_sandbox_run.  Tests of pv_loop_new's
+ * own arguments and of what AUTO picks call pv_loop_new itself. */
+int tu_loop_new(pv_loop **l, const struct pv_loop_opts *o);
+
+/* tu_loop_new on rung mech (0: AUTO); skips the test, with the kernel's
  * reason, where tu_kernel_lacks_mech says the rung cannot work here, and
  * fails it where the kernel has the rung but the library refuses it. */
 pv_loop *tu_loop_on(int mech);
