@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -44,18 +45,92 @@ int tu_count_threads(void)
         return count_dir("/proc/self/task");
 }
 
-int tu_count_watched(const pv_loop *l)
+/* epoll: one "tfd:" line per fd in the set. */
+static int count_epoll(FILE *f)
 {
-        char path[64], line[512];
-        FILE *f;
+        char line[512];
         int n = 0;
 
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pv_loop_fd(l));
-        f = fopen(path, "re");
-        cr_assert(f, "fopen %s", path);
         while (fgets(line, sizeof(line), f))
                 if (!strncmp(line, "tfd:", 4))
                         n++;
+        return n;
+}
+
+/*
+ * io_uring: every source the loop watches has one POLL_ADD of its own, and
+ * pv_loop_fd() has handed every queued one to the kernel (asserted: fdinfo
+ * shows no SQE left in the ring).  Pending, a poll is a line of fdinfo's
+ * "PollList:" ("  op=6, ...", op being IORING_OP_POLL_ADD); fired, it is a
+ * CQE whose res is the poll mask (> 0), in the ring ("CQEs:" lines
+ * "N: user_data:U, res:R, flag:F") or on "CqOverflowList:", until a
+ * dispatch reads it.  (Linux 6.18's io_uring/fdinfo.c; it lists PollList
+ * only when it gets the ring's lock, which no other thread of a test
+ * holds.)  A source deleted while its poll is pending has the poll
+ * cancelled: the poll's CQE says -ECANCELED, the POLL_REMOVE's 0, and
+ * neither counts.  One deleted after its poll fired leaves that poll's CQE
+ * behind, which the next dispatch drops, and its POLL_REMOVE finds nothing
+ * (-ENOENT) or finds the poll completing (-EALREADY): each such CQE takes
+ * one fired poll off the count (the backend cancels no poll of a batch it
+ * fetched, so a lost POLL_REMOVE's poll has its CQE in the ring).  fdinfo
+ * shows no user_data of a pending poll, nor which poll a POLL_REMOVE was
+ * for, so the backend's rare states of its own are where the count is
+ * wrong: a source left unarmed for want of an SQE, or whose poll the
+ * kernel ended without an event (-ECANCELED as a thread exited) until its
+ * re-arm, is watched but not counted; one deleted when no SQE could be had
+ * for its cancel is counted until a dispatch drops its CQE.  The count
+ * has pv_loop_fd()'s side effects: nesting mode from then on, and on 6.1+
+ * a deferred ring (DEFER_TASKRUN) made anew as one any thread may enter.
+ */
+static int count_uring(FILE *f)
+{
+        enum { NONE, CQES, POLLS, OVERFLOW } sec = NONE;
+        char line[512];
+        unsigned long long ud;
+        unsigned i;
+        int pending = 0, fired = 0, lost = 0, sqes = -1, op, res;
+        bool poll_list = false;
+
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "SQEs: %d", &sqes) == 1) {
+                        sec = NONE;
+                } else if (!strncmp(line, "CQEs:", 5)) {
+                        sec = CQES;
+                } else if (!strncmp(line, "PollList:", 9)) {
+                        sec = POLLS;
+                        poll_list = true;
+                } else if (!strncmp(line, "CqOverflowList:", 15)) {
+                        sec = OVERFLOW;
+                } else if ((sec == CQES &&
+                            sscanf(line, " %u: user_data:%llu, res:%d", &i, &ud, &res) == 3) ||
+                           (sec == OVERFLOW &&
+                            sscanf(line, " user_data=%llu, res=%d", &ud, &res) == 2)) {
+                        fired += res > 0;
+                        lost += res == -ENOENT || res == -EALREADY;
+                } else if (sec == POLLS && sscanf(line, " op=%d", &op) == 1) {
+                        pending += op == IORING_OP_POLL_ADD;
+                } else {
+                        sec = NONE;
+                }
+        }
+        cr_assert(poll_list, "no PollList in the ring's fdinfo: a format this count does not know");
+        cr_assert_eq(sqes, 0, "%d SQEs not handed to the kernel after pv_loop_fd()", sqes);
+        return pending + (fired > lost ? fired - lost : 0);
+}
+
+int tu_count_watched(const pv_loop *l)
+{
+        char path[64];
+        int backend = pv_loop_backend(l), n;
+        FILE *f;
+
+        /* pv_loop_fd() first: on io_uring it submits what is queued. */
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pv_loop_fd(l));
+        f = fopen(path, "re");
+        cr_assert(f, "fopen %s", path);
+        cr_assert(backend == PV_BACKEND_EPOLL || backend == PV_BACKEND_URING,
+                  "backend %d", backend);
+        n = backend == PV_BACKEND_EPOLL ? count_epoll(f) : count_uring(f);
         fclose(f);
         return n;
 }

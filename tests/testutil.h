@@ -10,8 +10,10 @@
 /* Open fds of this process, threads of this process. */
 int tu_count_fds(void);
 int tu_count_threads(void);
-/* How many fds the loop's epoll set watches (its /proc fdinfo "tfd:"
- * lines): the timerfd, the pidfds, and each pipe end being watched. */
+/* How many fds the loop watches: the timerfd, the pidfds, and each pipe
+ * end being watched; read from /proc/self/fdinfo of pv_loop_fd(l), for
+ * either backend (testutil.c says how, and the one case where io_uring's
+ * count can be off). */
 int tu_count_watched(const pv_loop *l);
 /* This process has no child at all, running or unreaped: waitid(P_ALL)
  * says ECHILD.  (Not just "none waitable": a child left running must fail
