@@ -39,8 +39,16 @@
  *   eprint-nonl TEXT  the same on stderr
  *   close-stdout      close fd 1
  *   close-stdin       close fd 0
+ *   io-uring          ends the run: exit 0 where this kernel (and sandbox)
+ *                     gives the ring the io_uring backend asks for, else
+ *                     print why not on stdout and exit 1.  io_uring_setup(2)
+ *                     called raw, so that whether the uring runs of the
+ *                     suites happen is not decided by the library they
+ *                     test (tests/backends.sh)
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
@@ -49,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +106,35 @@ static void list_fds(FILE *f)
         }
         fprintf(f, "\n");
         fflush(f);
+}
+
+/* The ring src/backend-uring.c makes (256 SQEs, a CQ of 4096: the size
+ * RLIMIT_MEMLOCK had to allow before 5.12), and the features it requires:
+ * 0, or 1 with why not on stdout. */
+static int io_uring_why_not(void)
+{
+        struct io_uring_params p;
+        long fd;
+
+        memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = 4096;
+        fd = syscall(__NR_io_uring_setup, 256, &p);
+        if (fd < 0) {
+                int e = errno;
+                out(stdout, "io_uring_setup(2): %s%s\n", strerror(e),
+                    e == ENOSYS ? " (a kernel without io_uring, or a seccomp filter)" :
+                    e == EPERM ? " (kernel.io_uring_disabled, or a seccomp filter)" :
+                    e == ENOMEM ? " (RLIMIT_MEMLOCK, before Linux 5.12)" : "");
+                return 1;
+        }
+        close((int)fd);
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+                out(stdout, "io_uring without IORING_FEAT_NODROP and IORING_FEAT_EXT_ARG "
+                            "(before Linux 5.11)\n");
+                return 1;
+        }
+        return 0;
 }
 
 int main(int argc, char **argv)
@@ -255,6 +293,8 @@ int main(int argc, char **argv)
                         close(fd);
                 } else if (!strcmp(v, "close-stdin")) {
                         close(0);
+                } else if (!strcmp(v, "io-uring")) {
+                        return io_uring_why_not();
                 } else if (!strcmp(v, "close-stdout")) {
                         fflush(stdout);
                         close(1);
