@@ -6,7 +6,7 @@
  * after, and any delta over its threshold makes the exit status non-zero.
  *
  *   pv-stress --mode MODE [--cycles N] [--concurrency N] [--grace MS]
- *             [--spawn auto|clone3|clone|vfork] [--backend auto|epoll] [--json]
+ *             [--spawn auto|clone3|clone|vfork] [--backend auto|epoll|uring] [--json]
  *
  * The children are ordinary programs (/bin/sh, cat, true, sleep, yes), so
  * the harness runs anywhere the library does.
@@ -641,7 +641,7 @@ static int parse_backend(const char *s)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: pv-stress --mode MODE [--cycles N] [--concurrency N] [--grace MS]\n"
-                   "                 [--spawn auto|clone3|clone|vfork] [--backend auto|epoll]"
+                   "                 [--spawn auto|clone3|clone|vfork] [--backend auto|epoll|uring]"
                    " [--json]\nmodes:\n");
         for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
                 fprintf(f, "  %-13s %s (make check: %ld cycles)\n", modes[i].name, modes[i].what,
