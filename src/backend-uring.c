@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "syscall.h"
 
@@ -67,6 +68,8 @@ struct uring_be {
                                    * by the thread that waits (see below) */
         bool deferred;            /* DEFER_TASKRUN + SINGLE_ISSUER: only
                                    * u->thread may enter this ring */
+        int efd;                  /* pv_loop_fd()'s: an eventfd registered
+                                   * with the ring; -1 until asked */
         pthread_t thread;         /* who submitted the polls in flight */
         struct slot *slots;
         uint32_t n_slots;
@@ -234,13 +237,19 @@ static int ring_open(struct io_uring *ring, bool deferred, bool *got_deferred)
 
 /* A new ring, made by this thread, for every registered source: the old
  * one's polls go with it, so every slot gets a new generation and a poll
- * in the new ring.  On failure the old ring stays. */
+ * in the new ring; pv_loop_fd()'s eventfd moves to it (the host's watch on
+ * it stays).  On failure the old ring stays. */
 static int rebuild(struct uring_be *u, bool deferred)
 {
         struct io_uring old = u->ring;
         bool got;
         int r = ring_open(&u->ring, deferred, &got);
 
+        if (r == 0 && u->efd >= 0) {
+                r = io_uring_register_eventfd(&u->ring, u->efd);
+                if (r < 0)
+                        io_uring_queue_exit(&u->ring);
+        }
         if (r < 0) {
                 u->ring = old;
                 return r;
@@ -408,6 +417,22 @@ static bool live(const struct uring_be *u, uint64_t ud)
         return ud != UD_CANCEL && idx < u->n_slots && u->slots[idx].gen == (uint32_t)(ud >> 32);
 }
 
+/* After a wait, pv_loop_fd()'s eventfd says exactly whether the host must
+ * call again: cleared (our own wait posted completions, which signalled
+ * it), then signalled again by us if more than a batch came or work waits
+ * to be run (the kernel signals it for whatever comes after the check). */
+static void efd_rearm(struct uring_be *u)
+{
+        uint64_t n;
+
+        (void)sys_read(u->efd, &n, sizeof(n));
+        if (io_uring_cq_ready(&u->ring) ||
+            IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) {
+                n = 1;
+                (void)sys_write(u->efd, &n, sizeof(n));
+        }
+}
+
 static int uring_wait(pv_loop *l, int timeout_ms)
 {
         struct uring_be *u = l->be;
@@ -474,6 +499,8 @@ static int uring_wait(pv_loop *l, int timeout_ms)
                 if (u->unarmed)
                         arm_all(u);
                 flush(u);
+                if (u->efd >= 0)
+                        efd_rearm(u);
         }
         return handled;
 }
@@ -483,20 +510,33 @@ static int uring_fd(const pv_loop *l, bool owner)
         struct uring_be *u = l->be;
 
         /* In a forked process the ring's queues are the parent's too: only
-         * the number is handed out. */
-        if (owner) {
-                int r = claim(u);
-                /* A host will poll the fd from its own loop, perhaps from
-                 * another thread than the one that dispatches: a ring any
-                 * thread may enter, made before the fd is first seen. */
-                if (r == 0 && u->deferred)
-                        r = rebuild(u, false);
+         * the number is handed out (the ring's, if there is no eventfd). */
+        if (!owner)
+                return u->efd >= 0 ? u->efd : u->ring.ring_fd;
+        /*
+         * Not the ring's own fd: a deferred ring's fd does not turn
+         * readable while its completions wait as task work, and a ring
+         * that is not deferred interrupts the host's waits (backend.h).  An
+         * eventfd registered with the ring is signalled by the kernel as
+         * soon as a completion is on its way, deferred or not; it stays
+         * the same fd when a new owner thread makes a new ring.
+         */
+        int r = claim(u);
+        if (r == 0 && u->efd < 0) {
+                int fd = pv__fd_high(sys_eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK));
+                if (fd < 0)
+                        return fd;
+                r = io_uring_register_eventfd(&u->ring, fd);
                 if (r < 0)
-                        return r;
-                u->exported = true;
-                flush(u);
+                        sys_close(fd);
+                else
+                        u->efd = fd;
         }
-        return u->ring.ring_fd;
+        if (r < 0)
+                return r;
+        u->exported = true;
+        flush(u);
+        return u->efd;
 }
 
 static void uring_done(pv_loop *l)
@@ -509,6 +549,8 @@ static void uring_done(pv_loop *l)
          * read after this, so none can reach a freed source. */
         if (u->ring_up)
                 io_uring_queue_exit(&u->ring);
+        if (u->efd >= 0)
+                sys_close(u->efd);
         free(u->slots);
         free(u);
         l->be = NULL;
@@ -525,6 +567,7 @@ static int uring_init(pv_loop *l)
         if (!u)
                 return -ENOMEM;
         u->free_head = UINT32_MAX;
+        u->efd = -1;
         u->thread = pthread_self();
         l->be = u;
         r = ring_open(&u->ring, true, &u->deferred);
@@ -552,15 +595,6 @@ static int uring_add(pv_loop *l, struct pv__source *s, uint32_t events)
         return -EOPNOTSUPP;
 }
 static void uring_del(pv_loop *l, struct pv__source *s) { (void)l; (void)s; }
-/* Does a completion's user_data name a slot still in use by the source it
- * was armed for (same generation)? */
-static bool live(const struct uring_be *u, uint64_t ud)
-{
-        uint32_t idx = (uint32_t)ud;
-
-        return ud != UD_CANCEL && idx < u->n_slots && u->slots[idx].gen == (uint32_t)(ud >> 32);
-}
-
 static int uring_wait(pv_loop *l, int timeout_ms)
 {
         (void)l; (void)timeout_ms;

@@ -255,6 +255,11 @@ static PV_SC_INLINE int sys_epoll_create1(int flags)
         return (int)pv__sc1(__NR_epoll_create1, flags);
 }
 
+static PV_SC_INLINE int sys_eventfd2(unsigned initval, int flags)
+{
+        return (int)pv__sc2(__NR_eventfd2, initval, flags);
+}
+
 static PV_SC_INLINE int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
         return (int)pv__sc4(__NR_epoll_ctl, epfd, op, fd, (long)ev);

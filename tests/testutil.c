@@ -118,14 +118,47 @@ static int count_uring(FILE *f)
         return pending + (fired > lost ? fired - lost : 0);
 }
 
+/* The process's one io_uring fd (a test that counts has one loop on it). */
+static int the_ring(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        int ring = -1, n = 0;
+
+        cr_assert(d, "opendir /proc/self/fd");
+        while ((e = readdir(d))) {
+                char path[300], link[64];
+                ssize_t k;
+
+                snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+                k = readlink(path, link, sizeof(link) - 1);
+                if (k <= 0)
+                        continue;
+                link[k] = '\0';
+                if (!strcmp(link, "anon_inode:[io_uring]")) {
+                        ring = atoi(e->d_name);
+                        n++;
+                }
+        }
+        closedir(d);
+        cr_assert_eq(n, 1, "%d io_uring fds in this process: which loop's?", n);
+        return ring;
+}
+
 int tu_count_watched(const pv_loop *l)
 {
         char path[64];
         int backend = pv_loop_backend(l), n;
         FILE *f;
 
-        /* pv_loop_fd() first: on io_uring it submits what is queued. */
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pv_loop_fd(l));
+        /* pv_loop_fd() first: on io_uring it submits what is queued.  It
+         * is the epoll fd, or on io_uring an eventfd: the ring is then the
+         * process's one io_uring fd. */
+        int fd = pv_loop_fd(l);
+        cr_assert_geq(fd, 0, "pv_loop_fd: %s", strerror(-fd));
+        if (backend == PV_BACKEND_URING)
+                fd = the_ring();
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
         f = fopen(path, "re");
         cr_assert(f, "fopen %s", path);
         cr_assert(backend == PV_BACKEND_EPOLL || backend == PV_BACKEND_URING,
