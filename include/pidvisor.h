@@ -105,14 +105,12 @@ enum pv_backend {
                              * Its polls complete through task work of the
                              * thread that dispatches the loop.  On 6.1+
                              * that work runs only in the loop's own wait
-                             * (DEFER_TASKRUN), until pv_loop_fd() is
-                             * asked: from then on (and before 6.1) it
-                             * runs at that thread's next entry into the
+                             * (DEFER_TASKRUN), nested or not; before 6.1
+                             * it runs at that thread's next entry into the
                              * kernel, and a blocking call of the thread's
                              * own that a signal would interrupt
-                             * (epoll_wait, poll, select, sigtimedwait)
-                             * may return EINTR, as for a signal.  Nesting
-                             * hosts retry anyway. */
+                             * (epoll_wait, poll, select, sigtimedwait) may
+                             * return EINTR, as for a signal. */
         _PV_BACKEND_MAX,
         _PV_BACKEND_INVALID = -22
 };
@@ -223,13 +221,16 @@ PV_EXPORT int pv_loop_new(pv_loop **ret, const struct pv_loop_opts *opts);
  * and its children are gone when it returns. */
 PV_EXPORT void pv_loop_free(pv_loop *loop);
 
-/* A pollable fd (the epoll fd, or the io_uring ring's): readable when
+/* A pollable fd (the epoll fd, or on io_uring an eventfd registered with
+ * the ring): readable when
  * pv_loop_dispatch(loop, 0) has work.  Use it to nest a pv_loop in another
  * event loop.  The loop keeps ownership; do not close it.  On io_uring, from
  * the first call on, every call of the library hands what it queued to the
- * kernel before it returns (one io_uring_enter more per spawn: the price of
- * nesting), and the host's own epoll_wait() on that thread may return
- * EINTR (enum pv_backend).  Returns the fd, or -EINVAL for NULL. */
+ * kernel before it returns (one io_uring_enter more per spawn, and a read
+ * of the eventfd per dispatch: the price of nesting); before Linux 6.1 the
+ * host's own epoll_wait() on that thread may return EINTR (enum
+ * pv_backend).  Returns the fd, or -errno: -EINVAL for NULL; on io_uring,
+ * the first call's -EMFILE, -ENFILE, -ENOMEM (the eventfd). */
 PV_EXPORT int pv_loop_fd(const pv_loop *loop);
 
 /* Wait up to timeout_ms (-1: forever, 0: do not block) for events, then
