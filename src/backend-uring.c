@@ -572,6 +572,11 @@ static int uring_init(pv_loop *l)
         l->be = u;
         r = ring_open(&u->ring, true, &u->deferred);
         u->ring_up = r == 0;
+        /* AUTO takes io_uring only where it is invisible to the host: a
+         * deferred ring (6.1), whose task work never interrupts a wait of
+         * the host's own. */
+        if (r == 0 && l->backend_auto && !u->deferred)
+                return -EOPNOTSUPP;
         return r;
 }
 

@@ -63,7 +63,9 @@ struct pv__backend_ops {
         int id;                                  /* enum pv_backend */
         const char *name;
         /* Make l->be; 0 or -errno (io_uring refused or absent: the loop
-         * falls back to epoll when the caller asked for AUTO). */
+         * falls back to epoll when the caller asked for AUTO, which
+         * l->backend_auto says: a backend may refuse AUTO where it would
+         * not be its best). */
         int (*init)(pv_loop *l);
         void (*done)(pv_loop *l);                /* accepts a failed init */
         /* An fd that polls readable whenever wait() would call a callback,

@@ -15,6 +15,7 @@ struct pv_loop {
         const struct pv__backend_ops *ops;
         void *be;                   /* the backend's state; NULL before
                                      * init (backend.h) */
+        bool backend_auto;          /* the caller asked PV_BACKEND_AUTO */
 
         int timer_fd;               /* CLOCK_MONOTONIC timerfd; -1 before init */
         struct pv__source timer_src;

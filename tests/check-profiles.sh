@@ -7,8 +7,10 @@
 # (docker-old's EPERM for clone3 breaks glibc's threads, and with them
 # Criterion: tests/test-features.c runs that profile in a thread-free
 # process.  Below 5.4 nothing can run: test-features asserts the -ENOSYS.)
-# The suites run on AUTO's backend here (epoll; AUTO falls back to it where
-# a profile refuses io_uring_setup, as docker does): the backends are
+# The suites run on AUTO's backend here (io_uring on this kernel, and epoll
+# where a profile refuses io_uring_setup, as docker does: AUTO's fallback
+# runs in every suite there; the pre-* profiles cannot take io_uring's
+# newer flags away, which live in memory seccomp cannot read): the backends are
 # tests/per-backend.sh's dimension, the kernels and containers this
 # script's, and a PV_TEST_BACKEND=uring from the caller would turn
 # docker's refused io_uring_setup into failures instead of the fallback.

@@ -29,26 +29,9 @@
 
 TestSuite(backend, .timeout = 30);
 
-/* NULL if io_uring is here as the backend needs it (IORING_FEAT_NODROP and
- * IORING_FEAT_EXT_ARG), else why not: asked of the kernel, not of the code
- * under test. */
 static const char *uring_lacks(void)
 {
-        struct io_uring_params p;
-        int fd;
-
-        memset(&p, 0, sizeof(p));
-        fd = (int)syscall(__NR_io_uring_setup, 4, &p);
-        if (fd < 0)
-                return errno == ENOSYS ? "no io_uring in this kernel"
-                                       : "io_uring_setup refused here";
-        close(fd);
-        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
-                return "io_uring before 5.11 (no IORING_FEAT_EXT_ARG)";
-#if !HAVE_LIBURING
-        return "built without liburing";
-#endif
-        return NULL;
+        return tu_uring_lacks(false);
 }
 
 static const struct pv__backend_ops *const all[] = { &pv__backend_epoll, &pv__backend_uring };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -166,6 +168,33 @@ int tu_count_watched(const pv_loop *l)
         n = backend == PV_BACKEND_EPOLL ? count_epoll(f) : count_uring(f);
         fclose(f);
         return n;
+}
+
+const char *tu_uring_lacks(bool deferred)
+{
+        struct io_uring_params p;
+        int fd;
+
+        memset(&p, 0, sizeof(p));
+        fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+        if (fd < 0)
+                return errno == ENOSYS ? "no io_uring in this kernel"
+                                       : "io_uring_setup refused here";
+        close(fd);
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG))
+                return "io_uring before 5.11 (no IORING_FEAT_EXT_ARG)";
+#if !HAVE_LIBURING
+        return "built without liburing";
+#endif
+        if (!deferred)
+                return NULL;
+        memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
+        fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+        if (fd < 0)
+                return "io_uring before 6.1 (no IORING_SETUP_DEFER_TASKRUN)";
+        close(fd);
+        return NULL;
 }
 
 bool tu_no_children(void)

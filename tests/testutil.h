@@ -41,6 +41,13 @@ const char *tu_kernel_lacks_mech(int mech);
  * own arguments and of what AUTO picks call pv_loop_new itself. */
 int tu_loop_new(pv_loop **l, const struct pv_loop_opts *o);
 
+/* NULL if io_uring is here as the library's backend needs it (features
+ * NODROP and EXT_ARG, a build with liburing), and with deferred also a ring
+ * made with IORING_SETUP_DEFER_TASKRUN (6.1), which PV_BACKEND_AUTO wants;
+ * else why not.  Asked of the kernel with a raw io_uring_setup(2), not of
+ * the code under test. */
+const char *tu_uring_lacks(bool deferred);
+
 /* tu_loop_new on rung mech (0: AUTO); skips the test, with the kernel's
  * reason, where tu_kernel_lacks_mech says the rung cannot work here, and
  * fails it where the kernel has the rung but the library refuses it. */
