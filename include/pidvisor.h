@@ -241,7 +241,10 @@ PV_EXPORT int pv_loop_fd(const pv_loop *loop);
  * interrupted the wait).
  * Errors: -EINVAL NULL loop; -EBUSY called from inside a callback of this
  *         loop; -ECHILD the process forked since pv_loop_new();
- *         -ECANCELED a callback called pv_loop_free(): the loop is freed. */
+ *         -ECANCELED a callback called pv_loop_free(): the loop is freed;
+ *         on io_uring, -EMFILE, -ENFILE, -ENOMEM when the first dispatch
+ *         from another thread cannot make that thread's ring (the loop
+ *         stays as it was: try again). */
 PV_EXPORT int pv_loop_dispatch(pv_loop *loop, int timeout_ms);
 
 /* Dispatch until no child of the loop is alive and no exited child's output
