@@ -69,9 +69,11 @@ static void probe_init(struct probe *p, pv_loop *l, int fd)
         p->l = l;
 }
 
-/* Run fn once per backend, on a bare loop holding only the backend. */
+/* Run fn once per backend, on a bare loop holding only the backend; where
+ * io_uring is missing, the test is a skip that says so once epoll passed. */
 static void each_backend(void (*fn)(pv_loop *l))
 {
+        const char *skipped = NULL;
         int ran = 0;
 
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -82,9 +84,9 @@ static void each_backend(void (*fn)(pv_loop *l))
                 l.ops = all[i];
                 r = l.ops->init(&l);
                 if (l.ops == &pv__backend_uring && uring_lacks()) {
-                        cr_log_warn("backend uring not run: %s", uring_lacks());
                         cr_assert_lt(r, 0, "uring init worked where io_uring is missing");
                         l.ops->done(&l);
+                        skipped = uring_lacks();
                         continue;
                 }
                 cr_assert_eq(r, 0, "%s init: %s", l.ops->name, strerror(-r));
@@ -95,6 +97,8 @@ static void each_backend(void (*fn)(pv_loop *l))
                 ran++;
         }
         cr_assert_geq(ran, 1);
+        if (skipped)
+                cr_skip_test("io_uring: %s (the epoll run passed)", skipped);
 }
 
 static void pipe_nb(int p[2])
