@@ -524,7 +524,11 @@ struct pv_spawn_opts {
  *                 would not place the child in that cgroup (stage
  *                 PV_STAGE_CGROUP, or PV_STAGE_SETUP from clone3);
  *         -EMFILE, -ENFILE, -ENOMEM, -EAGAIN from pipes and clone;
- *         -ENOSPC from epoll (fs.epoll.max_user_watches);
+ *         -ENOSPC from epoll (fs.epoll.max_user_watches); on io_uring,
+ *                 -EAGAIN when the ring's submission queue could not be
+ *                 handed to the kernel, and -EMFILE, -ENFILE, -ENOMEM when
+ *                 a thread other than the last to use the loop could not
+ *                 make its ring (pv_loop_dispatch());
  *         -ECHILD the process forked since pv_loop_new();
  *         -ECANCELED a callback freed the loop. */
 PV_EXPORT int pv_spawn(pv_loop *loop, const struct pv_spawn_opts *opts,
@@ -577,8 +581,10 @@ PV_EXPORT int pv_child_stop(pv_child *c);
  *         closed, the child closed its end, or the child exited;
  *         -ENOMEM the queue could not grow, or the pipe could not be
  *         added to the epoll set; -ENOSPC the epoll set could not take it
- *         (fs.epoll.max_user_watches): in these cases none of buf went
- *         anywhere; other errors of write(2) and fcntl(2). */
+ *         (fs.epoll.max_user_watches); on io_uring, -EAGAIN, -EMFILE,
+ *         -ENFILE or -ENOMEM, the pipe could not be watched (as
+ *         pv_spawn() says): in these cases none of buf went anywhere;
+ *         other errors of write(2) and fcntl(2). */
 PV_EXPORT int pv_child_write(pv_child *c, const void *buf, size_t len);
 
 /* Bytes queued for the child's stdin and not yet written, or -EINVAL. */

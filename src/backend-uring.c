@@ -18,8 +18,10 @@
  * flight; every completion that comes later for it, the cancelled poll's
  * -ECANCELED included, finds another generation and is dropped.
  *
- * Without liburing at build time this file is a stub whose init says
- * -EOPNOTSUPP: HAVE_LIBURING appears nowhere else.
+ * Built without liburing (configure --with-liburing=no, or none found),
+ * this file compiles to an ops table whose init says -EOPNOTSUPP, so that
+ * AUTO runs on epoll and a forced PV_BACKEND_URING says why: HAVE_LIBURING
+ * appears nowhere else.
  */
 #include <pidvisor.h>
 
@@ -96,18 +98,13 @@ static uint32_t from_poll(int res)
                (res & POLLHUP ? PV_EV_HUP : 0);
 }
 
-static int submit(struct uring_be *u)
-{
-        return io_uring_submit(&u->ring);
-}
-
 /* An SQE, handing the full queue to the kernel first if need be; NULL only
  * when that fails too. */
 static struct io_uring_sqe *get_sqe(struct uring_be *u)
 {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-        if (!sqe && submit(u) >= 0)
+        if (!sqe && io_uring_submit(&u->ring) >= 0)
                 sqe = io_uring_get_sqe(&u->ring);
         return sqe;
 }
@@ -179,7 +176,7 @@ static void rearm_all(struct uring_be *u)
 static void flush(struct uring_be *u)
 {
         if (u->exported && io_uring_sq_ready(&u->ring))
-                (void)submit(u);
+                (void)io_uring_submit(&u->ring);
 }
 
 /*
@@ -193,9 +190,9 @@ static void flush(struct uring_be *u)
  *              (include/pidvisor.h); any thread may enter.
  * TASKRUN_FLAG says when such work waits, so a wait of 0 enters the kernel
  * only then.  A kernel that refuses the flags gets asked with fewer; the
- * last try has none.  *got_deferred says which was had.
+ * last try has none.  *deferred says whether the first was had.
  */
-static int ring_open(struct io_uring *ring, bool deferred, bool *got_deferred)
+static int ring_open(struct io_uring *ring, bool *deferred)
 {
         static const unsigned flags[] = {
                 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG,
@@ -205,12 +202,12 @@ static int ring_open(struct io_uring *ring, bool deferred, bool *got_deferred)
         struct io_uring_params p;
         int r = -EINVAL;
 
-        for (size_t i = deferred ? 0 : 1; i < ARRAY_SIZE(flags) && r == -EINVAL; i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(flags) && r == -EINVAL; i++) {
                 memset(&p, 0, sizeof(p));
                 p.flags = IORING_SETUP_CQSIZE | flags[i];
                 p.cq_entries = CQ_ENTRIES;
                 r = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
-                *got_deferred = i == 0;
+                *deferred = i == 0;
         }
         if (r == -EINVAL)
                 return -EOPNOTSUPP;     /* before 5.5: no IORING_SETUP_CQSIZE */
@@ -239,11 +236,11 @@ static int ring_open(struct io_uring *ring, bool deferred, bool *got_deferred)
  * one's polls go with it, so every slot gets a new generation and a poll
  * in the new ring; pv_loop_fd()'s eventfd moves to it (the host's watch on
  * it stays).  On failure the old ring stays. */
-static int rebuild(struct uring_be *u, bool deferred)
+static int rebuild(struct uring_be *u)
 {
         struct io_uring old = u->ring;
         bool got;
-        int r = ring_open(&u->ring, deferred, &got);
+        int r = ring_open(&u->ring, &got);
 
         if (r == 0 && u->efd >= 0) {
                 r = io_uring_register_eventfd(&u->ring, u->efd);
@@ -283,7 +280,7 @@ static int claim(struct uring_be *u)
         if (pthread_equal(u->thread, pthread_self()))
                 return 0;
         if (u->deferred)
-                return rebuild(u, true);
+                return rebuild(u);
         u->rearm = true;
         u->thread = pthread_self();
         return 0;
@@ -570,7 +567,7 @@ static int uring_init(pv_loop *l)
         u->efd = -1;
         u->thread = pthread_self();
         l->be = u;
-        r = ring_open(&u->ring, true, &u->deferred);
+        r = ring_open(&u->ring, &u->deferred);
         u->ring_up = r == 0;
         /* AUTO takes io_uring only where it is invisible to the host: a
          * deferred ring (6.1), whose task work never interrupts a wait of

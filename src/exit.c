@@ -149,7 +149,7 @@ void pv__exit_deliver(pv_child *c)
         c->exit.flags = pv__ladder_exit_flags(c->exit_flags, &c->exit);
         c->exit.runtime_us = (pv__now_ns() - c->started_ns) / 1000u;
         pv__timer_disarm(l, &c->timer);
-        pv__exit_park(c);               /* one EPOLL_CTL_DEL at most */
+        pv__exit_park(c);               /* one removal from the loop at most */
         if (c->pidfd.fd >= 0)
                 sys_close(c->pidfd.fd);
         c->pidfd.fd = -1;

@@ -109,6 +109,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -120,13 +122,6 @@
 #endif
 
 extern char **environ;
-
-static double now_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 static const char *argv_true[] = { "/bin/true", NULL };
 
@@ -357,13 +352,13 @@ static int time_floor(struct contenders *c, long cycles)
                 double t[K_MAX];
                 for (int k = 0; k < c->n; k++) {
                         int kind = c->kind[(k + i) % c->n];
-                        double t0 = now_us();
+                        double t0 = wall_us();
                         r = run_cycles(c, kind, batch);
                         if (r < 0) {
                                 fprintf(stderr, "%s: %s\n", kind_name[kind], strerror(-r));
                                 return r;
                         }
-                        t[kind] = now_us() - t0;
+                        t[kind] = wall_us() - t0;
                         total[kind] += t[kind];
                 }
                 ratio[0][i] = t[K_EPOLL] / t[K_FLOOR];
@@ -675,13 +670,6 @@ out:
 
 static const char *argv_cat[] = { "/bin/cat", NULL };
 
-static double cpu_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 struct alive {
         long exited;            /* exit callbacks */
         long bad;               /* of which not a clean exit 0 */
@@ -799,17 +787,17 @@ static int alive_part(struct contenders *c, long n, long rounds)
 
 static double run_pidvisor(pv_loop *l, long cycles, int *bad)
 {
-        double t0 = now_us();
+        double t0 = wall_us();
 
         for (long i = 0; i < cycles; i++)
                 if (pidvisor_cycle(l, false) < 0)
                         *bad = 1;
-        return (now_us() - t0) / (double)cycles;
+        return (wall_us() - t0) / (double)cycles;
 }
 
 static double run_fork(long cycles, int *bad)
 {
-        double t0 = now_us();
+        double t0 = wall_us();
 
         for (long i = 0; i < cycles; i++) {
                 int st;
@@ -823,7 +811,7 @@ static double run_fork(long cycles, int *bad)
                     WEXITSTATUS(st) != 0)
                         *bad = 1;
         }
-        return (now_us() - t0) / (double)cycles;
+        return (wall_us() - t0) / (double)cycles;
 }
 
 static int mem_part(pv_loop *l, long mb, long cycles, bool thp)

@@ -19,7 +19,7 @@
  *           old default: ten PV_OUT_F_PARTIAL pieces through a buffer of 64
  *           KiB that stays).
  * Prints lines/s and MB/s for each, and the reader's own CPU time (user +
- * system, RUSAGE_SELF) per MB read, which is steadier than wall time on a
+ * system, CLOCK_PROCESS_CPUTIME_ID) per MB read, which is steadier than wall time on a
  * shared machine: the writer and the reader share 2 cores, and how their
  * wake-ups interleave moves the wall time by 20% either way from run to
  * run.  Ratios side by side: each pidvisor reader to raw (throughput, CPU
@@ -41,30 +41,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define LINE 80
 #define LONG_DEFAULT 600000
 extern char **environ;
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* This process's own CPU seconds, user + system. */
-static double cpu(void)
-{
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 struct sample {
         double wall, cpu;
@@ -107,8 +92,8 @@ static long run_raw(const struct work *w, struct sample *m)
                 return -1;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, p[1], w->fd);
-        t0 = now();
-        c0 = cpu();
+        t0 = wall_s();
+        c0 = cpu_s();
         if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
                 return -1;
         posix_spawn_file_actions_destroy(&fa);
@@ -121,8 +106,8 @@ static long run_raw(const struct work *w, struct sample *m)
                 }
         }
         waitpid(pid, &st, 0);
-        m->wall = now() - t0;
-        m->cpu = cpu() - c0;
+        m->wall = wall_s() - t0;
+        m->cpu = cpu_s() - c0;
         close(p[0]);
         return count;
 }
@@ -176,12 +161,12 @@ static long run_pidvisor(pv_loop *l, const struct work *w, uint32_t max_line,
         o.stdio[w->fd].max_line = max_line;
         o.on_output = count_line;
         o.userdata = &count;
-        t0 = now();
-        c0 = cpu();
+        t0 = wall_s();
+        c0 = cpu_s();
         if (pv_spawn(l, &o, NULL, NULL) < 0 || pv_loop_run(l) < 0)
                 return -1;
-        m->wall = now() - t0;
-        m->cpu = cpu() - c0;
+        m->wall = wall_s() - t0;
+        m->cpu = cpu_s() - c0;
         if (heap_peak && count.heap_max > heap0 + *heap_peak)
                 *heap_peak = count.heap_max - heap0;
         return count.lines;

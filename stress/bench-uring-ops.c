@@ -13,7 +13,7 @@
  *            epoll + read         epoll_wait, then read on the O_NONBLOCK pipe
  *            uring poll + read    a one-shot POLL_ADD, then read
  *            uring READ           IORING_OP_READ into the buffer
- *          Reported: MB/s, the reader's CPU (RUSAGE_SELF) per 100 MB, system
+ *          Reported: MB/s, the reader's CPU (CLOCK_PROCESS_CPUTIME_ID) per 100 MB, system
  *          calls per MB.
  *   exit:  CHILDREN children (cat, each holding a pidfd from pidfd_open)
  *          block on one pipe; closing it ends them all at once; the parent
@@ -41,11 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define BUF (64 * 1024)
 #define RUNS_MAX 31
@@ -62,23 +63,6 @@ static void die(const char *what, int err)
 {
         fprintf(stderr, "bench-uring-ops: %s: %s\n", what, strerror(err));
         exit(1);
-}
-
-static double now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu(void)
-{
-        struct rusage ru;
-
-        getrusage(RUSAGE_SELF, &ru);
-        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int cmp(const void *a, const void *b)
@@ -163,6 +147,19 @@ static size_t rd_raw(int fd)
         return t;
 }
 
+/* The read that follows a readiness: its bytes added to *t; false at EOF
+ * (a non-blocking pipe may also have had nothing: EAGAIN). */
+static bool read_ready(int fd, size_t *t)
+{
+        ssize_t n;
+
+        n_sys++;
+        n = read(fd, buf, BUF);
+        if (n > 0)
+                *t += scan(n);
+        return n != 0;
+}
+
 static size_t rd_epoll(int fd)
 {
         struct epoll_event ev = { .events = EPOLLIN };
@@ -171,17 +168,11 @@ static size_t rd_epoll(int fd)
 
         if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
                 die("epoll", errno);
-        for (;;) {
-                ssize_t n;
-                n_sys += 2;
+        do {
+                n_sys++;
                 if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
                         die("epoll_wait", errno);
-                n = read(fd, buf, BUF);
-                if (n == 0)
-                        break;
-                if (n > 0)
-                        t += scan(n);
-        }
+        } while (read_ready(fd, &t));
         close(ep);
         return t;
 }
@@ -191,17 +182,10 @@ static size_t rd_uring_poll(int fd)
         struct io_uring r = ring_new();
         size_t t = 0;
 
-        for (;;) {
-                ssize_t n;
+        do {
                 io_uring_prep_poll_add(sqe_of(&r), fd, POLLIN);
                 (void)one_cqe(&r, NULL);
-                n_sys++;
-                n = read(fd, buf, BUF);
-                if (n == 0)
-                        break;
-                if (n > 0)
-                        t += scan(n);
-        }
+        } while (read_ready(fd, &t));
         io_uring_queue_exit(&r);
         return t;
 }
@@ -419,12 +403,12 @@ int main(int argc, char **argv)
                 for (size_t k = 0; k < sizeof(rd) / sizeof(rd[0]); k++) {
                         int fd;
                         pid_t pid = writer(mb, rd[k].nonblock, &fd);
-                        double t0 = now(), c0 = cpu();
+                        double t0 = wall_s(), c0 = cpu_s();
                         n_sys = 0;
                         if (rd[k].fn(fd) != (size_t)mb << 20)
                                 failed = true;
-                        rd[k].mbs[r] = mb / (now() - t0);
-                        rd[k].cpu[r] = (cpu() - c0) * 1e3 * 100 / mb;
+                        rd[k].mbs[r] = mb / (wall_s() - t0);
+                        rd[k].cpu[r] = (cpu_s() - c0) * 1e3 * 100 / mb;
                         rd[k].sys = n_sys;
                         close(fd);
                         reap_ok(pid);
@@ -451,10 +435,10 @@ int main(int argc, char **argv)
         for (int r = 0; r < runs; r++)
                 for (size_t k = 0; k < n_ex; k++) {
                         int gate = spawn_all();
-                        double c0 = cpu();
+                        double c0 = cpu_s();
                         n_sys = 0;
                         ex[k].fn(gate);
-                        ex[k].us[r] = (cpu() - c0) * 1e6 / n_children;
+                        ex[k].us[r] = (cpu_s() - c0) * 1e6 / n_children;
                         ex[k].sys = n_sys;
                 }
         printf("exit: %d children ended at once, reaped by the parent, %d runs (best, median)\n",

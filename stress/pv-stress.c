@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /* What a run may leave behind.  Memory: the loop's read buffer and stack,
  * the timer heap and allocator slack; stated, not tuned to pass. */
 #define RSS_GROWTH_MAX_KB (8 * 1024)
@@ -142,13 +144,6 @@ static struct snapshot snap(void)
         s.rss_kb = status_kb("VmRSS:");
         s.hwm_kb = status_kb("VmHWM:");
         return s;
-}
-
-static double now_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
 static pthread_mutex_t res_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -299,7 +294,7 @@ static struct pv_spawn_opts base_opts(const char **argv, struct run *run)
 static void one_cycle(pv_loop *l, struct pv_spawn_opts *o, struct run *run, bool wait_line,
                       bool stop, const char *input)
 {
-        double t0 = now_us();
+        double t0 = wall_us();
         pv_child *c;
         int e = spawn(run->res, l, o, &c);
 
@@ -318,7 +313,7 @@ static void one_cycle(pv_loop *l, struct pv_spawn_opts *o, struct run *run, bool
         if (e < 0)
                 fail(run->res, "pv_child_wait: %s", strerror(-e));
         pv_child_release(c);
-        sample(run->res, now_us() - t0);
+        sample(run->res, wall_us() - t0);
 }
 
 /* ---- scenarios ------------------------------------------------------ */
@@ -387,7 +382,7 @@ static void mode_concurrent(pv_loop *l, struct result *r)
         }
         for (long done = 0; done < O.cycles;) {
                 int batch = O.cycles - done < n ? (int)(O.cycles - done) : n;
-                double t0 = now_us();
+                double t0 = wall_us();
 
                 for (int i = 0; i < batch; i++) {
                         bool stopper = i % 2;
@@ -416,7 +411,7 @@ static void mode_concurrent(pv_loop *l, struct result *r)
                         fail(r, "pv_loop_run failed");
                 for (int i = 0; i < batch; i++)
                         pv_child_release(kids[i]);
-                double per = (now_us() - t0) / batch;
+                double per = (wall_us() - t0) / batch;
                 for (int i = 0; i < batch; i++)
                         sample(r, per);
                 done += batch;
@@ -724,9 +719,9 @@ int main(int argc, char **argv)
                 return 1;
         /* The first loop's probe and buffers are part of the baseline. */
         before = snap();
-        t0 = now_us();
+        t0 = wall_us();
         m->run(l, &r);
-        wall = (now_us() - t0) / 1e6;
+        wall = (wall_us() - t0) / 1e6;
         after = snap();
         if (progress)
                 fputc('\n', stderr);

@@ -106,6 +106,14 @@ static void pipe_nb(int p[2])
         cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
 }
 
+/* A new pipe in p, its read end watched for input by a fresh probe a. */
+static void watch_pipe(pv_loop *l, struct probe *a, int p[2])
+{
+        pipe_nb(p);
+        probe_init(a, l, p[0]);
+        cr_assert_eq(l->ops->add(l, &a->src, PV_EV_IN), 0, "%s", l->ops->name);
+}
+
 /* Readiness is level-triggered: an undrained fd is reported again by every
  * wait, a drained one no more. */
 static void level(pv_loop *l)
@@ -114,9 +122,7 @@ static void level(pv_loop *l)
         int p[2];
         char c;
 
-        pipe_nb(p);
-        probe_init(&a, l, p[0]);
-        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        watch_pipe(l, &a, p);
         cr_assert_eq(l->ops->wait(l, 0), 0, "%s: ready with nothing written", l->ops->name);
         cr_assert_eq(write(p[1], "x", 1), 1);
         for (int i = 1; i <= 3; i++) {
@@ -144,10 +150,8 @@ static void self_delete(pv_loop *l)
         struct probe a;
         int p[2];
 
-        pipe_nb(p);
-        probe_init(&a, l, p[0]);
+        watch_pipe(l, &a, p);
         a.del_self = true;
-        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
         cr_assert_eq(write(p[1], "x", 1), 1);
         cr_assert_eq(l->ops->wait(l, 5000), 1);
         cr_assert_eq(l->ops->wait(l, 0), 0);
@@ -168,15 +172,11 @@ static void batch_delete(pv_loop *l)
         struct probe a, b;
         int pa[2], pb[2];
 
-        pipe_nb(pa);
-        pipe_nb(pb);
-        probe_init(&a, l, pa[0]);
-        probe_init(&b, l, pb[0]);
+        watch_pipe(l, &a, pa);
+        watch_pipe(l, &b, pb);
         a.del_other = &b;
         b.del_other = &a;
         a.del_self = b.del_self = true;
-        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
-        cr_assert_eq(l->ops->add(l, &b.src, PV_EV_IN), 0);
         cr_assert_eq(write(pa[1], "x", 1), 1);
         cr_assert_eq(write(pb[1], "x", 1), 1);
         /* Both are ready before the first wait: one batch fetches both. */
@@ -205,17 +205,13 @@ static void del_then_free_early(pv_loop *l, bool early)
         int pa[2], pb[2];
 
         cr_assert_not_null(a);
-        pipe_nb(pa);
-        pipe_nb(pb);
-        probe_init(a, l, pa[0]);
-        cr_assert_eq(l->ops->add(l, &a->src, PV_EV_IN), 0);
+        watch_pipe(l, a, pa);
         cr_assert_eq(l->ops->wait(l, 0), 0);     /* a's poll is in flight */
         if (early)
                 cr_assert_eq(write(pa[1], "x", 1), 1);   /* and completes */
         l->ops->del(l, &a->src);
         /* b may take a's slot: the late completion must not reach it. */
-        probe_init(&b, l, pb[0]);
-        cr_assert_eq(l->ops->add(l, &b.src, PV_EV_IN), 0);
+        watch_pipe(l, &b, pb);
         /* Another reader keeps the pipe's file open after a's fd closes
          * (and the write from raising SIGPIPE). */
         int keep = dup(pa[0]);
@@ -285,11 +281,9 @@ static void nested_fd(pv_loop *l)
         struct pollfd pfd;
         int p[2];
 
-        pipe_nb(p);
         pfd = (struct pollfd){ .fd = l->ops->fd(l, true), .events = POLLIN };
         cr_assert_geq(pfd.fd, 3);
-        probe_init(&a, l, p[0]);
-        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        watch_pipe(l, &a, p);
         cr_assert_eq(poll(&pfd, 1, 0), 0, "%s: readable with nothing ready", l->ops->name);
         cr_assert_eq(write(p[1], "x", 1), 1);
         cr_assert_eq(poll(&pfd, 1, 5000), 1, "%s: the fd never became readable", l->ops->name);
@@ -316,10 +310,8 @@ static void many(pv_loop *l)
         int total = 0;
 
         for (int i = 0; i < MANY; i++) {
-                pipe_nb(p[i]);
-                probe_init(&s[i], l, p[i][0]);
+                watch_pipe(l, &s[i], p[i]);
                 s[i].del_self = true;
-                cr_assert_eq(l->ops->add(l, &s[i].src, PV_EV_IN), 0);
                 cr_assert_eq(write(p[i][1], "x", 1), 1);
         }
         for (int tries = 0; total < MANY && tries < 100; tries++) {
@@ -347,9 +339,7 @@ static void twice(pv_loop *l)
         struct probe a;
         int p[2];
 
-        pipe_nb(p);
-        probe_init(&a, l, p[0]);
-        cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), 0);
+        watch_pipe(l, &a, p);
         cr_assert_eq(l->ops->add(l, &a.src, PV_EV_IN), -EEXIST, "%s", l->ops->name);
         cr_assert_eq(write(p[1], "x", 1), 1);
         cr_assert_eq(l->ops->wait(l, 5000), 1);
