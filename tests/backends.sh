@@ -1,9 +1,12 @@
-# Sourced by tests/per-backend.sh and tests/check-stress.sh: the event
-# backends the suites run on, and whether this build and this kernel have
-# each.  Decided without the library under test, which would otherwise
-# vouch for itself: the build by config.h, the kernel (and any sandbox
-# around it) by a raw io_uring_setup(2) in tests/helper's verb io-uring.
-pv_backends="epoll uring"
+# Sourced by tests/per-backend.sh, tests/check-stress.sh and the guest of
+# tests/check-kernel.sh: the event backends the suites run on, and whether
+# this build and this kernel have each.  Decided without the library under
+# test, which would otherwise vouch for itself: the build by config.h, the
+# kernel (and any sandbox around it) by a raw io_uring_setup(2) in
+# tests/helper's verb io-uring.
+# PV_BACKENDS narrows the list: tests/check-kernel.sh runs
+# tests/check-stress.sh once per backend.
+pv_backends=${PV_BACKENDS:-epoll uring}
 
 # backend_why_not NAME: prints nothing when NAME can run here, else one
 # line saying why not.
