@@ -137,6 +137,33 @@ enum pv_feature {
                                                  * CLOSE_RANGE_CLOEXEC (5.11);
                                                  * without it the child walks
                                                  * /proc/self/fd */
+        /* The pieces, each probed on its own (the rungs above need several): */
+        PV_FEATURE_CLONE3            = 1u << 7,  /* clone3() is there and
+                                                  * allowed (5.3) */
+        PV_FEATURE_CLONE_PIDFD       = 1u << 8,  /* clone or clone3 returned a
+                                                  * pidfd (CLONE_PIDFD, 5.2) */
+        PV_FEATURE_CLONE_CLEAR_SIGHAND = 1u << 9, /* clone3 took
+                                                  * CLONE_CLEAR_SIGHAND (5.5) */
+        PV_FEATURE_CLONE_INTO_CGROUP = 1u << 10, /* clone3 knows
+                                                  * CLONE_INTO_CGROUP (5.7);
+                                                  * without it a child joins
+                                                  * its cgroup itself */
+        PV_FEATURE_PIDFD_OPEN        = 1u << 11, /* pidfd_open() (5.3) */
+        PV_FEATURE_WAITID_PIDFD      = 1u << 12, /* waitid(P_PIDFD) (5.4) */
+        PV_FEATURE_PIDFD_NONBLOCK    = 1u << 13, /* pidfd_open(PIDFD_NONBLOCK)
+                                                  * (5.10) */
+        PV_FEATURE_IO_URING          = 1u << 14, /* a ring PV_BACKEND_URING can
+                                                  * use: NODROP, EXT_ARG (5.11),
+                                                  * POLL_ADD and POLL_REMOVE;
+                                                  * and this build has liburing */
+        PV_FEATURE_IO_URING_DEFER    = 1u << 15, /* ... with DEFER_TASKRUN and
+                                                  * SINGLE_ISSUER (6.1): only
+                                                  * then AUTO takes io_uring */
+        PV_FEATURE_CGROUP            = 1u << 16, /* pv_cgroup_new(NULL) works:
+                                                  * a writable cgroup v2 */
+        PV_FEATURE_CGROUP_KILL       = 1u << 17, /* ... with cgroup.kill (5.14);
+                                                  * without it a tree is killed
+                                                  * process by process */
 };
 
 struct pv_features {
@@ -145,16 +172,27 @@ struct pv_features {
         int mech;         /* what PV_MECH_AUTO picks; 0 when none works */
         int mech_err;          /* when none works: why, as pv_loop_new() says
                                  * (-ENOSYS, -EPERM, -EAGAIN, ...); else 0 */
-        uint64_t reserved[6];   /* zero */
+        int backend;            /* what PV_BACKEND_AUTO picks */
+        int uring_err;          /* 0 with PV_FEATURE_IO_URING, else why not:
+                                 * -EOPNOTSUPP (a kernel before 5.11, or a
+                                 * build without liburing), -EPERM (refused:
+                                 * seccomp, kernel.io_uring_disabled),
+                                 * -ENOSYS, ... */
+        int cgroup_err;         /* 0 with PV_FEATURE_CGROUP, else why not, as
+                                 * pv_cgroup_new() says */
+        int reserved_int;       /* zero */
+        uint64_t reserved[4];   /* zero */
 };
 #define PV_FEATURES_INIT PV__INIT_SIZE(struct pv_features)
 
 /* Fill *ret (as much of it as ret->size holds; ret->size then says how much
  * was written) with what the probe found; the probe runs on the first call
  * (of this or pv_loop_new()) and again only where it failed for want of
- * resources.  The bits other than the PV_FEATURE_MECH_* ones are probed,
- * and set, only where some rung works.  Thread-safe.  0, or -EINVAL for
- * NULL or a size smaller than the first version's. */
+ * resources.  The first call of this function also makes (and closes) an
+ * io_uring ring and makes (and removes) a cgroup where pv_cgroup_new(NULL)
+ * would, for PV_FEATURE_IO_URING* and PV_FEATURE_CGROUP*; pv_loop_new()
+ * never does.  Thread-safe.  0, or -EINVAL for NULL or a size smaller than
+ * the first version's. */
 PV_EXPORT int pv_features(struct pv_features *ret);
 
 /* Static name of a mechanism ("auto", "clone3", "clone", "vfork"), or NULL

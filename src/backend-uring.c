@@ -232,6 +232,29 @@ static int ring_open(struct io_uring *ring, bool *deferred)
         return 0;
 }
 
+int pv__uring_probe(bool *deferred)
+{
+        struct io_uring ring;
+        struct io_uring_probe *p;
+        int r = ring_open(&ring, deferred);
+
+        if (r < 0)
+                return r;
+        /* A kernel with EXT_ARG has both ops; a filter or an LSM may yet
+         * take one away (IORING_REGISTER_RESTRICTIONS is per ring). */
+        p = io_uring_get_probe_ring(&ring);
+        if (!p) {
+                r = -ENOMEM;
+        } else {
+                if (!io_uring_opcode_supported(p, IORING_OP_POLL_ADD) ||
+                    !io_uring_opcode_supported(p, IORING_OP_POLL_REMOVE))
+                        r = -EOPNOTSUPP;
+                io_uring_free_probe(p);
+        }
+        io_uring_queue_exit(&ring);
+        return r;
+}
+
 /* A new ring, made by this thread, for every registered source: the old
  * one's polls go with it, so every slot gets a new generation and a poll
  * in the new ring; pv_loop_fd()'s eventfd moves to it (the host's watch on
@@ -600,6 +623,12 @@ static void uring_del(pv_loop *l, struct pv__source *s) { (void)l; (void)s; }
 static int uring_wait(pv_loop *l, int timeout_ms)
 {
         (void)l; (void)timeout_ms;
+        return -EOPNOTSUPP;
+}
+
+int pv__uring_probe(bool *deferred)
+{
+        *deferred = false;
         return -EOPNOTSUPP;
 }
 

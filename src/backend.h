@@ -90,4 +90,10 @@ struct pv__backend_ops {
 extern const struct pv__backend_ops pv__backend_epoll PV_HIDDEN;
 extern const struct pv__backend_ops pv__backend_uring PV_HIDDEN;
 
+/* For pv_features(): can a ring the uring backend would use be made here,
+ * with the ops it uses?  0 (*deferred: with DEFER_TASKRUN, as AUTO wants),
+ * or -errno as its init would say (-EOPNOTSUPP without liburing).  The
+ * ring is closed again. */
+int pv__uring_probe(bool *deferred) PV_HIDDEN;
+
 #endif

@@ -24,6 +24,7 @@
  * other rungs (and where the kernel killed such a child at birth) the child
  * moves itself in first, through cgroup.procs.
  */
+#include <limits.h>
 #include <pidvisor.h>
 #include <signal.h>
 
@@ -317,6 +318,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                                    &pidfd);
                 if (pid < 0)
                         return pid;     /* -ENOSYS before 5.3: no pidfd_open */
+                ret->got_pidfd = true;
         } else {
                 pid = clone_mech(mech, probe_child, (void *)&marker, stack, sizeof(stack), -1,
                                  &pidfd, NULL);
@@ -328,6 +330,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                         reap_failed(-1, pid);
                         return -ENOSYS;
                 }
+                ret->got_pidfd = true;
                 /* Off 0-2 too (pv__fd_high), short as its life is. */
                 pidfd = pv__fd_high(pidfd);
                 if (pidfd < 0) {
@@ -347,6 +350,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                 sys_close(pidfd);
                 return -ENOSYS;
         }
+        ret->waitid_pidfd = true;
         /* PIDFD_INFO_EXIT (6.15) only shows once a child is reaped, so this
          * child is the probe for it too. */
         ret->info_exit = sys_ioctl(pidfd, PV__PIDFD_GET_INFO, &info) == 0 &&
@@ -354,6 +358,24 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
         sys_close(pidfd);
         ret->shared = marker == 1;
         return 0;
+}
+
+bool pv__probe_into_cgroup(void)
+{
+        char stack[4096] __attribute__((aligned(16)));
+        volatile int marker = 0;
+        int pidfd = -1, pid;
+
+        /* INT_MAX: the largest fd clone3 takes, and never open (the limit
+         * of open fds, fs.nr_open, is below it). */
+        pid = clone_mech(PV_MECH_CLONE3, probe_child, (void *)&marker, stack, sizeof(stack),
+                         INT_MAX, &pidfd, NULL);
+        if (pid > 0) {
+                reap_failed(pidfd, pid);
+                if (pidfd >= 0)
+                        sys_close(pidfd);
+        }
+        return pid > 0 || pid == -EBADF;
 }
 
 static const char *const mech_names[_PV_MECH_MAX] = {

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "backend.h"
 #include "features.h"
 #include "spawn.h"
 #include "syscall.h"
@@ -38,23 +39,32 @@ bool pv__features_transient(int err)
         }
 }
 
-/* Is the flag known?  Not "does it reach anyone": we need not lead a
+/* The pieces no rung's probe child answers.  PIDFD_SIGNAL_PROCESS_GROUP:
+ * is the flag known?  Not "does it reach anyone": we need not lead a
  * process group ourselves, and then the answer is ESRCH even where the
  * flag works.  Before 6.9 an unknown flag is EINVAL; a sandbox may refuse
- * the call (EPERM). */
+ * the call (EPERM).  The clone3 questions only where clone3 is there (an
+ * unknown call would be ENOSYS too, but a sandbox's filter may log it). */
 static void probe_extras(struct pv__features *f)
 {
         int self, r;
 
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+        f->clone3 = sys_clone3_size0() == -EINVAL;
+        f->clone_into_cgroup = f->clone3 && pv__probe_into_cgroup();
+        r = sys_pidfd_open(sys_getpid(), PIDFD_NONBLOCK);
+        f->pidfd_nonblock = r >= 0;
+        if (r >= 0)
+                sys_close(r);
         self = pv__fd_high(sys_pidfd_open(sys_getpid(), 0));
         if (self < 0) {
-                /* Refused (a sandbox that allows only CLONE_PIDFD): group
-                 * signals go by kill(-pgid), for good; out of fds: ask
-                 * again next time. */
+                /* Refused (a sandbox that allows only CLONE_PIDFD) or
+                 * absent (before 5.3): group signals go by kill(-pgid),
+                 * for good; out of fds: ask again next time. */
                 extras_done = !pv__features_transient(self);
                 return;
         }
+        f->pidfd_open = true;
         r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
         f->pidfd_signal_pgrp = r == 0 || r == -ESRCH;
         sys_close(self);
@@ -86,6 +96,8 @@ static bool probe(struct pv__features *f)
                         rung_final[m] = !pv__features_transient(r);
                 }
                 final &= rung_final[m];
+                f->clone_pidfd |= m != PV_MECH_VFORK && probes[m].got_pidfd;
+                f->waitid_pidfd |= probes[m].waitid_pidfd;
                 if (f->mech_ok[m] && !f->best_mech) {
                         f->best_mech = m;
                         f->shared_mem = probes[m].shared;
@@ -93,9 +105,9 @@ static bool probe(struct pv__features *f)
                         f->pidfd_info_exit = probes[m].info_exit;
                 }
         }
-        if (f->best_mech && !extras_done)
+        if (!extras_done)
                 probe_extras(f);
-        return final && (extras_done || !f->best_mech);
+        return final && extras_done;
 }
 
 void pv__features_get(struct pv__features *ret)
@@ -112,6 +124,40 @@ void pv__features_get(struct pv__features *ret)
         pthread_mutex_unlock(&features_lock);
 }
 
+/* A ring and a cgroup: made, looked at and undone, for pv_features() only
+ * (pv_loop_new needs neither answer).  Under the lock. */
+static bool late_done;
+
+static void probe_late(struct pv__features *f)
+{
+        pv_cgroup *cg;
+        bool final;
+
+        f->uring_err = pv__uring_probe(&f->uring_deferred);
+        final = !pv__features_transient(f->uring_err);
+        f->cgroup_err = pv_cgroup_new(&cg, NULL);
+        if (f->cgroup_err == 0) {
+                f->cgroup_kill = sys_faccessat(pv_cgroup_fd(cg), "cgroup.kill", F_OK) == 0;
+                /* Nothing ran in it: it goes at once. */
+                (void)pv_cgroup_remove(cg, 0);
+                pv_cgroup_free(cg);
+        }
+        late_done = final && !pv__features_transient(f->cgroup_err);
+}
+
+void pv__features_get_all(struct pv__features *ret)
+{
+        pv__features_get(ret);
+        pthread_mutex_lock(&features_lock);
+        if (!late_done)
+                probe_late(&features);
+        ret->uring_err = features.uring_err;
+        ret->uring_deferred = features.uring_deferred;
+        ret->cgroup_err = features.cgroup_err;
+        ret->cgroup_kill = features.cgroup_kill;
+        pthread_mutex_unlock(&features_lock);
+}
+
 PV_EXPORT int pv_features(struct pv_features *ret)
 {
         struct pv__features f;
@@ -123,18 +169,39 @@ PV_EXPORT int pv_features(struct pv_features *ret)
         };
 
         return_if_invalid(ret && ret->size >= PV__FEATURES_SIZE_VER0, -EINVAL);
-        pv__features_get(&f);
+        pv__features_get_all(&f);
+
+        const struct { bool have; uint64_t bit; } bits[] = {
+                { f.pidfd_signal, PV_FEATURE_PIDFD_SIGNAL },
+                { f.pidfd_signal_pgrp, PV_FEATURE_PIDFD_SIGNAL_PGRP },
+                { f.pidfd_info_exit, PV_FEATURE_PIDFD_INFO_EXIT },
+                { f.close_range_cloexec, PV_FEATURE_CLOSE_RANGE },
+                { f.clone3, PV_FEATURE_CLONE3 },
+                { f.clone_pidfd, PV_FEATURE_CLONE_PIDFD },
+                /* The clone3 rung asks for CLONE_CLEAR_SIGHAND. */
+                { f.mech_ok[PV_MECH_CLONE3], PV_FEATURE_CLONE_CLEAR_SIGHAND },
+                { f.clone_into_cgroup, PV_FEATURE_CLONE_INTO_CGROUP },
+                { f.pidfd_open, PV_FEATURE_PIDFD_OPEN },
+                { f.waitid_pidfd, PV_FEATURE_WAITID_PIDFD },
+                { f.pidfd_nonblock, PV_FEATURE_PIDFD_NONBLOCK },
+                { f.uring_err == 0, PV_FEATURE_IO_URING },
+                { f.uring_err == 0 && f.uring_deferred, PV_FEATURE_IO_URING_DEFER },
+                { f.cgroup_err == 0, PV_FEATURE_CGROUP },
+                { f.cgroup_err == 0 && f.cgroup_kill, PV_FEATURE_CGROUP_KILL },
+        };
+
         for (int m = PV_MECH_CLONE3; m < _PV_MECH_MAX; m++)
                 if (f.mech_ok[m])
                         o.have |= rung_bit[m];
-        if (f.best_mech) {
-                o.have |= f.pidfd_signal ? PV_FEATURE_PIDFD_SIGNAL : 0;
-                o.have |= f.pidfd_signal_pgrp ? PV_FEATURE_PIDFD_SIGNAL_PGRP : 0;
-                o.have |= f.pidfd_info_exit ? PV_FEATURE_PIDFD_INFO_EXIT : 0;
-                o.have |= f.close_range_cloexec ? PV_FEATURE_CLOSE_RANGE : 0;
-        }
+        for (size_t i = 0; i < ARRAY_SIZE(bits); i++)
+                if (bits[i].have)
+                        o.have |= bits[i].bit;
         o.mech = f.best_mech;
         o.mech_err = f.best_mech ? 0 : pv__features_spawn_err(&f);
+        /* loop.c's rule for AUTO: io_uring where its ring is deferred. */
+        o.backend = o.have & PV_FEATURE_IO_URING_DEFER ? PV_BACKEND_URING : PV_BACKEND_EPOLL;
+        o.uring_err = f.uring_err;
+        o.cgroup_err = f.cgroup_err;
         /* Write no more than the caller's struct holds. */
         o.size = ret->size < sizeof(o) ? ret->size : sizeof(o);
         memcpy(ret, &o, o.size);

@@ -21,6 +21,18 @@ struct pv__features {
         bool close_range_cloexec;  /* Linux 5.11 */
         bool pidfd_signal_pgrp;    /* PIDFD_SIGNAL_PROCESS_GROUP, Linux 6.9 */
         bool pidfd_info_exit;      /* PIDFD_GET_INFO + PIDFD_INFO_EXIT, 6.15 */
+        /* The pieces, for pv_features() (the rungs need several each): */
+        bool clone3;               /* clone3() is there and allowed, 5.3 */
+        bool clone_pidfd;          /* a rung's clone returned a pidfd, 5.2 */
+        bool clone_into_cgroup;    /* clone3 knows CLONE_INTO_CGROUP, 5.7 */
+        bool pidfd_open;           /* 5.3 */
+        bool pidfd_nonblock;       /* pidfd_open(PIDFD_NONBLOCK), 5.10 */
+        bool waitid_pidfd;         /* waitid(P_PIDFD), 5.4 */
+        /* Asked only by pv_features() (pv__features_late): */
+        int uring_err;             /* 0: a ring the uring backend can use */
+        bool uring_deferred;       /* ... with DEFER_TASKRUN (6.1) */
+        int cgroup_err;            /* 0: pv_cgroup_new(NULL) works */
+        bool cgroup_kill;          /* ... and its cgroup has cgroup.kill */
 };
 
 /* Copy the cached probe into *ret.  A rung whose probe failed for want of
@@ -28,6 +40,10 @@ struct pv__features {
  * on the next call; every other answer is final.  Thread-safe; the
  * library's only global state. */
 void pv__features_get(struct pv__features *ret) PV_HIDDEN;
+
+/* Copy the cached probe into *ret, with the answers only pv_features()
+ * asks for (a ring, a cgroup) probed first where they are not final. */
+void pv__features_get_all(struct pv__features *ret) PV_HIDDEN;
 
 /* Whether a probe's error was for want of resources (it may pass later). */
 bool pv__features_transient(int err) PV_HIDDEN;

@@ -73,11 +73,19 @@ struct pv__probe {
         bool shared;        /* the child wrote our memory (CLONE_VM held) */
         bool pidfd_signal;  /* pidfd_send_signal() is known */
         bool info_exit;     /* PIDFD_INFO_EXIT reports a reaped child */
+        bool got_pidfd;     /* the clone gave a pidfd (or pidfd_open did) */
+        bool waitid_pidfd;  /* waitid(P_PIDFD) took it */
 };
 
 /* Can this mechanism create a child here with a pidfd we can wait on?
  * 0, or -errno: the failing clone's, or -ENOSYS when the kernel lacks a
  * piece (CLONE_PIDFD ignored, or no waitid(P_PIDFD) before Linux 5.4). */
 int pv__spawn_probe(int mech, struct pv__probe *ret) PV_HIDDEN;
+
+/* Does clone3 know CLONE_INTO_CGROUP (Linux 5.7)?  Asked with an fd that
+ * is not open, which such a kernel refuses with EBADF before any child is
+ * made, and an older one with EINVAL, for the flag.  true or false; a
+ * child made all the same (no kernel does) is reaped, and counts as yes. */
+bool pv__probe_into_cgroup(void) PV_HIDDEN;
 
 #endif

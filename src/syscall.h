@@ -58,6 +58,9 @@
 #ifndef __WALL
 #define __WALL 0x40000000
 #endif
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK           /* Linux 5.10 */
+#endif
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2) /* Linux 6.9 */
 #endif
@@ -134,6 +137,11 @@ static PV_SC_INLINE int sys_mkdirat(int dfd, const char *path, int mode)
         return (int)pv__sc3(__NR_mkdirat, dfd, (long)path, mode);
 }
 
+static PV_SC_INLINE int sys_faccessat(int dfd, const char *path, int mode)
+{
+        return (int)pv__sc3(__NR_faccessat, dfd, (long)path, mode);
+}
+
 static PV_SC_INLINE int sys_unlinkat(int dfd, const char *path, int flags)
 {
         return (int)pv__sc3(__NR_unlinkat, dfd, (long)path, flags);
@@ -205,6 +213,9 @@ static PV_SC_INLINE __attribute__((noreturn)) void sys_exit_group(int code)
         for (;;)
                 pv__sc1(__NR_exit_group, code);
 }
+
+/* Only as a probe: with size 0 a kernel that has clone3 answers EINVAL. */
+static PV_SC_INLINE int sys_clone3_size0(void) { return (int)pv__sc2(__NR_clone3, 0, 0); }
 
 static PV_SC_INLINE int sys_pidfd_open(pid_t pid, unsigned flags)
 {

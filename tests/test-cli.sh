@@ -387,6 +387,10 @@ if [ $have_sandbox = yes ]; then
         else
                 skip "docker: --kill-tree in a cgroup" "no writable cgroup v2 ($dtree)"
         fi
+        "$sr" docker -- "$pv" --features --json >"$tmp/fd.json" 2>&1 </dev/null
+        check "docker: --features --json: no clone3, no io_uring, clone and epoll" \
+                "False False True clone epoll" \
+                "$(json "$tmp/fd.json" 'r["features"]["clone3"], r["features"]["io_uring"], r["rungs"]["clone"], r["spawn"], r["backend"]')"
         check "nothing to spawn: --features says the kill tree is unavailable" \
                 "kill tree: unavailable (nothing can be spawned)" \
                 "$("$sr" pre-5.4 -- "$pv" --features | grep '^kill tree:')"
@@ -403,12 +407,23 @@ fi
 
 # --help, --version and --features.
 check "help exits 0" 0 "$(status "$pv" --help)"
-check "help names every option" 10 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|preserve-fds|stderr-prefix|report|features|quiet|help|version)' | sort -u | wc -l)"
+check "help names every option" 11 "$(run "$pv" --help | grep -oE -- '--(grace|timeout|kill-tree|preserve-fds|stderr-prefix|report|features|json|quiet|help|version)' | sort -u | wc -l)"
 check "version" "pidvisor 0.2.0" "$(run "$pv" --version)"
 check "features" 0 "$(status "$pv" --features)"
 check "features: one line for each rung and fact" "3 1 1 1 1 1 1" \
         "$(for k in '  [a-z0-9]*: ' 'spawn: ' 'backend: ' 'signals: ' 'group signals: ' 'stolen status: ' 'kill tree: '; do
                 echo "$features" | grep -c "^$k"; done | tr '\n' ' ' | sed 's/ $//')"
+check "features: a table line for each piece of the kernel" 15 \
+        "$(echo "$features" | grep -cE '^[A-Za-z_][^ ]*( [^ ]+)* +(yes|no) +[0-9]+\.[0-9]+ ')"
+run "$pv" --features --json >"$tmp/f.json" </dev/null
+check "features --json: the same rung, backend and kill tree as the text" \
+        "$rung $backend $tree 15" \
+        "$(json "$tmp/f.json" '"%s %s %s %d" % (r["spawn"], r["backend"], r["kill_tree"], len(r["features"]))')"
+check "features --json: each piece as the table says it" \
+        "$(echo "$features" | grep -cE ' yes +[0-9]+\.[0-9]+ ')" \
+        "$(json "$tmp/f.json" 'sum(r["features"].values())')"
+check "--json alone: 125 and why" "125 pidvisor: --json goes with --features" \
+        "$(out=$(run "$pv" --json true 2>&1 </dev/null); echo "$? $(echo "$out" | head -n 1)")"
 
 # pidvisor sleeps when it has nothing to do, also once the reader of its
 # stderr is gone (epoll reports that whatever events were asked for), and

@@ -3,6 +3,8 @@
  * here independently of the library, and what the loops can do. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -66,6 +68,86 @@ Test(features, agree_with_kernel_and_loops)
         cr_assert_eq(!!(f.have & PV_FEATURE_CLOSE_RANGE), raw_close_range_cloexec());
         for (size_t i = 0; i < sizeof(f.reserved) / sizeof(f.reserved[0]); i++)
                 cr_assert_eq(f.reserved[i], 0);
+}
+
+/* clone3 with struct clone_args (as far as .cgroup, VER2) and fork-like
+ * flags; a child made (none should be) exits at once and is reaped.
+ * Returns the errno, or 0 when a child was made. */
+static int raw_clone3_errno(uint64_t flags, uint64_t cgroup, size_t size)
+{
+        struct {
+                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+                         tls, set_tid, set_tid_size, cgroup;
+        } ca = { .flags = flags, .exit_signal = SIGCHLD, .cgroup = cgroup };
+        long pid = syscall(435 /* clone3 */, size ? &ca : NULL, size);
+
+        if (pid == 0)
+                _exit(0);
+        if (pid < 0)
+                return errno;
+        waitpid((pid_t)pid, NULL, __WALL);
+        return 0;
+}
+
+/* The pieces, each asked here with a system call of the test's own: the
+ * answers must agree under every profile the suite runs under
+ * (tests/check-profiles.sh), where they differ from this kernel's. */
+Test(features, pieces_agree_with_the_kernel)
+{
+        struct pv_features f = PV_FEATURES_INIT;
+        int pfd[2], self, r;
+        pv_cgroup *cg;
+        pv_loop *l;
+        bool want;
+
+        cr_assert_eq(pv_features(&f), 0);
+        cr_assert_eq(!!(f.have & PV_FEATURE_CLONE3), raw_clone3_errno(0, 0, 0) == EINVAL);
+        want = tu_kernel_lacks_mech(PV_MECH_CLONE3) == NULL;
+        cr_assert_eq(!!(f.have & PV_FEATURE_CLONE_CLEAR_SIGHAND), want);
+        /* An fd that is not open: EBADF where the flag is known. */
+        r = raw_clone3_errno(1ULL << 33 /* CLONE_INTO_CGROUP */, 0x7fffffff, 88);
+        cr_assert_eq(!!(f.have & PV_FEATURE_CLONE_INTO_CGROUP), r == EBADF || r == 0,
+                     "clone3(CLONE_INTO_CGROUP): %s", strerror(r));
+        want = tu_kernel_lacks_mech(PV_MECH_CLONE) == NULL ||
+               tu_kernel_lacks_mech(PV_MECH_CLONE3) == NULL;
+        cr_assert_eq(!!(f.have & PV_FEATURE_CLONE_PIDFD), want);
+        self = (int)syscall(434 /* pidfd_open */, getpid(), 0);
+        cr_assert_eq(!!(f.have & PV_FEATURE_PIDFD_OPEN), self >= 0);
+        if (self >= 0)
+                close(self);
+        self = (int)syscall(434, getpid(), O_NONBLOCK /* PIDFD_NONBLOCK */);
+        cr_assert_eq(!!(f.have & PV_FEATURE_PIDFD_NONBLOCK), self >= 0);
+        if (self >= 0)
+                close(self);
+        /* waitid(P_PIDFD) on a pipe: EBADF where the idtype is known,
+         * EINVAL before 5.4. */
+        cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+        r = (int)syscall(SYS_waitid, 3 /* P_PIDFD */, pfd[0], NULL, WEXITED | WNOHANG, NULL);
+        want = !(r < 0 && errno == EINVAL);
+        close(pfd[0]);
+        close(pfd[1]);
+        cr_assert_eq(!!(f.have & PV_FEATURE_WAITID_PIDFD), want);
+        cr_assert_eq(!!(f.have & PV_FEATURE_IO_URING), tu_uring_lacks(false) == NULL,
+                     "io_uring: %s", tu_uring_lacks(false));
+        cr_assert_eq(!!(f.have & PV_FEATURE_IO_URING_DEFER), tu_uring_lacks(true) == NULL);
+        cr_assert_eq(f.uring_err == 0, !!(f.have & PV_FEATURE_IO_URING));
+        cr_assert_leq(f.uring_err, 0);
+        /* AUTO's backend is the one an AUTO loop gets. */
+        cr_assert_eq(pv_loop_new(&l, NULL), 0);
+        cr_assert_eq(f.backend, pv_loop_backend(l));
+        pv_loop_free(l);
+        r = pv_cgroup_new(&cg, NULL);
+        cr_assert_eq(f.cgroup_err, r, "%d, now %d", f.cgroup_err, r);
+        cr_assert_eq(!!(f.have & PV_FEATURE_CGROUP), r == 0);
+        if (r == 0) {
+                want = faccessat(pv_cgroup_fd(cg), "cgroup.kill", F_OK, 0) == 0;
+                cr_assert_eq(!!(f.have & PV_FEATURE_CGROUP_KILL), want);
+                cr_assert_eq(pv_cgroup_remove(cg, 1000), 0);
+                pv_cgroup_free(cg);
+        } else {
+                cr_assert_not(f.have & PV_FEATURE_CGROUP_KILL);
+        }
+        cr_assert_eq(f.reserved_int, 0);
 }
 
 /* The library in use says the version the header says (same build), and

@@ -4,10 +4,12 @@
 #include <pidvisor.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "features.h"
 #include "opts.h"
+#include "report.h"
 #include "tree.h"
 
 static const struct {
@@ -67,53 +69,136 @@ static void print_signals(FILE *f, const struct pv_features *pf)
                 : "no (the child walks /proc/self/fd; Linux 5.11)");
 }
 
-/* The kill tree, found the way --kill-tree finds it. */
-static void print_tree(FILE *f, pv_loop *loop)
+/* The kill tree, found the way --kill-tree finds it: printed to f (unless
+ * NULL); returns "cgroup", "pgrp" or "fails". */
+static const char *print_tree(FILE *f, pv_loop *loop)
 {
+        const char *kind = "fails";
         struct tree t;
         int r = tree_probe(&t, loop);
 
         if (r < 0) {
-                fprintf(f, "kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
+                if (f)
+                        fprintf(f, "kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
         } else if (t.kind == TREE_CGROUP) {
                 char dir[4096];
+                kind = "cgroup";
                 snprintf(dir, sizeof(dir), "%s", pv_cgroup_path(t.cg));
-                fprintf(f, "kill tree: cgroup (a cgroup v2 directory of its own under %s; "
-                        "cgroup.kill: %s)\n", dirname(dir),
-                        faccessat(pv_cgroup_fd(t.cg), "cgroup.kill", F_OK, 0) == 0
-                        ? "yes" : "no, SIGKILL to each");
+                if (f)
+                        fprintf(f, "kill tree: cgroup (a cgroup v2 directory of its own under %s; "
+                                "cgroup.kill: %s)\n", dirname(dir),
+                                faccessat(pv_cgroup_fd(t.cg), "cgroup.kill", F_OK, 0) == 0
+                                ? "yes" : "no, SIGKILL to each");
         } else {
-                fprintf(f, "kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
+                kind = "pgrp";
+                if (f)
+                        fprintf(f, "kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
         }
         r = tree_done(&t);
-        if (r < 0)
+        if (r < 0 && f)
                 fprintf(f, "pidvisor: %s\n", t.why);
+        return kind;
 }
 
-/* "ok", or why a loop on io_uring cannot be had here. */
-static const char *uring_why(void)
+/* "ok", or why a loop on io_uring cannot be had here (the library's own
+ * probe, pv_features' uring_err, in words). */
+static const char *uring_why(const struct pv_features *pf)
 {
-        struct pv_loop_opts o = PV_LOOP_OPTS_INIT;
-        pv_loop *l = NULL;
-        int r;
-
-        o.backend = PV_BACKEND_URING;
-        r = pv_loop_new(&l, &o);
-        pv_loop_free(l);
-        if (r == 0)
-                return "ok";
-        if (r == -EOPNOTSUPP)
-                return "no (not built with liburing, or a kernel before 5.11)";
-        if (r == -EPERM)
-                return "no (refused: a seccomp filter or kernel.io_uring_disabled)";
-        if (r == -ENOSYS)
-                return "no (no io_uring in this kernel)";
-        return "no (io_uring_setup failed)";
+        switch (pf->uring_err) {
+        case 0: return "ok";
+        case -EOPNOTSUPP: return "no (not built with liburing, or a kernel before 5.11)";
+        case -EPERM: return "no (refused: a seccomp filter or kernel.io_uring_disabled)";
+        case -ENOSYS: return "no (no io_uring in this kernel)";
+        default: return "no (io_uring_setup failed)";
+        }
 }
 
-int features_print(FILE *f)
+/* The kernel's pieces, each probed on its own by pv_features(). */
+static const struct {
+        uint64_t bit;
+        const char *key, *name, *since, *use;
+} pieces[] = {
+        { PV_FEATURE_CLONE3, "clone3", "clone3", "5.3", "the clone3 rung" },
+        { PV_FEATURE_CLONE_PIDFD, "clone_pidfd", "CLONE_PIDFD", "5.2",
+          "the clone3 and clone rungs" },
+        { PV_FEATURE_CLONE_CLEAR_SIGHAND, "clone_clear_sighand", "CLONE_CLEAR_SIGHAND", "5.5",
+          "the clone3 rung" },
+        { PV_FEATURE_CLONE_INTO_CGROUP, "clone_into_cgroup", "CLONE_INTO_CGROUP", "5.7",
+          "a child born in its cgroup" },
+        { PV_FEATURE_PIDFD_OPEN, "pidfd_open", "pidfd_open", "5.3", "the vfork rung" },
+        { PV_FEATURE_PIDFD_SIGNAL, "pidfd_send_signal", "pidfd_send_signal", "5.1",
+          "signals" },
+        { PV_FEATURE_WAITID_PIDFD, "waitid_pidfd", "waitid(P_PIDFD)", "5.4", "every rung" },
+        { PV_FEATURE_PIDFD_NONBLOCK, "pidfd_nonblock", "PIDFD_NONBLOCK", "5.10",
+          "nothing (pidfds are polled)" },
+        { PV_FEATURE_PIDFD_INFO_EXIT, "pidfd_info_exit", "PIDFD_GET_INFO+PIDFD_INFO_EXIT",
+          "6.15", "stolen statuses" },
+        { PV_FEATURE_PIDFD_SIGNAL_PGRP, "pidfd_signal_process_group",
+          "PIDFD_SIGNAL_PROCESS_GROUP", "6.9", "group signals" },
+        { PV_FEATURE_CLOSE_RANGE, "close_range_cloexec", "close_range+CLOEXEC", "5.11",
+          "the child's fds" },
+        { PV_FEATURE_IO_URING, "io_uring", "io_uring", "5.11", "the uring backend" },
+        { PV_FEATURE_IO_URING_DEFER, "io_uring_defer_taskrun", "IORING_SETUP_DEFER_TASKRUN",
+          "6.1", "AUTO picking io_uring" },
+        { PV_FEATURE_CGROUP, "cgroup2", "cgroup v2, writable", "4.5", "--kill-tree" },
+        { PV_FEATURE_CGROUP_KILL, "cgroup_kill", "cgroup.kill", "5.14",
+          "killing a tree at once" },
+};
+
+static void print_pieces(FILE *f, const struct pv_features *pf)
+{
+        struct utsname u;
+
+        if (uname(&u) == 0)
+                fprintf(f, "kernel: Linux %s %s\n", u.release, u.machine);
+        fprintf(f, "%-31s %-4s %-6s %s\n", "feature", "here", "Linux", "used for");
+        for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+                fprintf(f, "%-31s %-4s %-6s %s\n", pieces[i].name,
+                        pf->have & pieces[i].bit ? "yes" : "no", pieces[i].since, pieces[i].use);
+}
+
+static void json_field(FILE *f, const char *key, const char *value)
+{
+        fprintf(f, ",");
+        json_string(f, key);
+        fputc(':', f);
+        if (value)
+                json_string(f, value);
+        else
+                fputs("null", f);
+}
+
+/* One JSON object: the same facts as the text. */
+static void print_json(FILE *f, const struct pv_features *pf, pv_loop *loop, const char *tree)
+{
+        struct utsname u;
+        bool un = uname(&u) == 0;
+
+        fputs("{\"kernel\":", f);
+        json_string(f, un ? u.release : "");
+        json_field(f, "machine", un ? u.machine : "");
+        fputs(",\"features\":{", f);
+        for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+                fprintf(f, "%s\"%s\":%s", i ? "," : "", pieces[i].key,
+                        pf->have & pieces[i].bit ? "true" : "false");
+        fputs("},\"rungs\":{", f);
+        for (size_t i = 0; i < sizeof(rungs) / sizeof(rungs[0]); i++)
+                fprintf(f, "%s\"%s\":%s", i ? "," : "", pv_mech_name(rungs[i].mech),
+                        pf->have & rungs[i].bit ? "true" : "false");
+        fputc('}', f);
+        json_field(f, "spawn", pf->mech ? pv_mech_name(pf->mech) : NULL);
+        json_field(f, "spawn_error", pf->mech ? NULL : features_no_spawn(pf->mech_err));
+        json_field(f, "backend", loop ? pv_backend_name(pv_loop_backend(loop)) : NULL);
+        json_field(f, "io_uring_error", pf->uring_err ? uring_why(pf) : NULL);
+        json_field(f, "cgroup_error", pf->cgroup_err ? strerror(-pf->cgroup_err) : NULL);
+        json_field(f, "kill_tree", tree);
+        fputs("}\n", f);
+}
+
+int features_print(FILE *f, bool json)
 {
         struct pv_features pf = PV_FEATURES_INIT;
+        const char *tree = "unavailable";
         pv_loop *loop = NULL;
         int r = pv_features(&pf);
 
@@ -121,18 +206,27 @@ int features_print(FILE *f)
                 fprintf(stderr, "pidvisor: pv_features: %s\n", strerror(-r));
                 return EXIT_FAILURE_OWN;
         }
+        if (pf.mech)
+                r = pv_loop_new(&loop, NULL);
+        if (json) {
+                if (loop)
+                        tree = print_tree(NULL, loop);
+                print_json(f, &pf, loop, tree);
+                pv_loop_free(loop);
+                return 0;
+        }
+        print_pieces(f, &pf);
         print_rungs(f, &pf);
         if (!pf.mech) {
                 fputs("kill tree: unavailable (nothing can be spawned)\n", f);
                 return 0;
         }
-        r = pv_loop_new(&loop, NULL);
-        if (r < 0) {
+        if (!loop) {
                 fprintf(f, "backend: none (pv_loop_new: %s)\n", strerror(-r));
                 fputs("kill tree: unavailable (no loop)\n", f);
         } else {
                 fprintf(f, "backend: %s (io_uring: %s)\n", pv_backend_name(pv_loop_backend(loop)),
-                        uring_why());
+                        uring_why(&pf));
         }
         print_signals(f, &pf);
         if (loop)

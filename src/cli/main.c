@@ -497,7 +497,7 @@ int main(int argc, char **argv)
         opts_parse(&opt, argc, argv);
         out_set_quiet(opt.quiet);
         if (opt.features)
-                return features_print(stdout);
+                return features_print(stdout, opt.json);
         st.rep.argv = (const char *const *)opt.argv;
         st.rep.kill_tree = "none";
         st.tree = (struct tree){ .kind = TREE_NONE };

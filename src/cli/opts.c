@@ -35,6 +35,7 @@ static void help(void)
               "      --stderr-prefix=WHAT  prefix each stderr line: none | time | pid | time,pid\n"
               "      --report=FILE         write a JSON exit report to FILE ('-' for stderr)\n"
               "      --features            print what this machine offers, then exit\n"
+              "      --json                with --features: as one JSON object\n"
               "  -q, --quiet               no messages of pidvisor's own\n"
               "  -h, --help                this help\n"
               "      --version             the version\n\n"
@@ -96,7 +97,7 @@ static void parse_prefix(struct opts *o, const char *s)
                 usage_error("invalid stderr prefix '%s'", s);
 }
 
-enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_VERSION, O_PRESERVE };
+enum { O_KILL_TREE = 256, O_PREFIX, O_REPORT, O_FEATURES, O_JSON, O_VERSION, O_PRESERVE };
 
 static const struct option longs[] = {
         { "grace", required_argument, NULL, 'g' },
@@ -106,6 +107,7 @@ static const struct option longs[] = {
         { "stderr-prefix", required_argument, NULL, O_PREFIX },
         { "report", required_argument, NULL, O_REPORT },
         { "features", no_argument, NULL, O_FEATURES },
+        { "json", no_argument, NULL, O_JSON },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -126,6 +128,7 @@ static void parse_one(struct opts *o, int c, char **argv)
                 o->report = optarg;
                 break;
         case O_FEATURES: o->features = true; break;
+        case O_JSON: o->json = true; break;
         case 'q': o->quiet = true; break;
         case 'h':
                 help();
@@ -152,6 +155,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
         /* '+': stop at the first non-option, which is the command. */
         while ((c = getopt_long(argc, argv, "+:g:t:qh", longs, NULL)) != -1)
                 parse_one(o, c, argv);
+        if (o->json && !o->features)
+                usage_error("--json goes with --features");
         if (o->features)
                 return;
         if (optind >= argc)

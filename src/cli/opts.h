@@ -20,7 +20,7 @@ enum { PREFIX_TIME = 1, PREFIX_PID = 2 };
 
 struct opts {
         uint64_t grace_ms, timeout_ms;
-        bool kill_tree, quiet, features;
+        bool kill_tree, quiet, features, json;
         unsigned prefix;        /* PREFIX_* bits */
         unsigned preserve_fds;  /* fds 3 .. 3 + preserve_fds - 1 reach the program */
         const char *report;     /* NULL, "-" (stderr) or a file */

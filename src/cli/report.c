@@ -19,9 +19,7 @@ static int utf8_len(const unsigned char *p)
         return n;
 }
 
-/* A JSON string; bytes that are not UTF-8 (argv can hold any) become
- * U+FFFD, so the report always parses. */
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
         fputc('"', f);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

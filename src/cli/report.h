@@ -19,6 +19,10 @@ struct report {
         uint64_t stderr_dropped;     /* bytes of pidvisor's stderr dropped */
 };
 
+/* s as a JSON string; bytes that are not UTF-8 (argv can hold any) become
+ * U+FFFD, so what is written always parses. */
+void json_string(FILE *f, const char *s);
+
 /* Write r as one JSON object and a newline.  0 or -errno. */
 int report_write(FILE *f, const struct report *r);
 
