@@ -289,22 +289,35 @@ const char *tu_kernel_lacks_mech(int mech)
         }
 }
 
+/* The index of name in names (n of them, via a name function), or -1. */
+static int named(const char *(*name)(int), int n, const char *want)
+{
+        for (int i = 0; i < n; i++)
+                if (strcmp(want, name(i)) == 0)
+                        return i;
+        return -1;
+}
+
 int tu_loop_new(pv_loop **l, const struct pv_loop_opts *o)
 {
         struct pv_loop_opts lo = PV_LOOP_OPTS_INIT;
-        const char *want = getenv("PV_TEST_BACKEND");
-        int b;
+        const char *backend = getenv("PV_TEST_BACKEND"), *mech = getenv("PV_TEST_MECH");
 
         /* Another size is a test of pv_loop_new's own: as it was asked. */
-        if (!want || !*want || (o && (o->backend != PV_BACKEND_AUTO || o->size != sizeof(*o))))
+        if (o && o->size != sizeof(*o))
                 return pv_loop_new(l, o);
-        for (b = 0; b < _PV_BACKEND_MAX && strcmp(want, pv_backend_name(b)); b++)
-                ;
-        if (b == _PV_BACKEND_MAX)
-                return -EINVAL;
         if (o)
                 lo = *o;
-        lo.backend = b;
+        if (backend && *backend && lo.backend == PV_BACKEND_AUTO) {
+                lo.backend = named(pv_backend_name, _PV_BACKEND_MAX, backend);
+                if (lo.backend < 0)
+                        return -EINVAL;
+        }
+        if (mech && *mech && lo.mech == PV_MECH_AUTO) {
+                lo.mech = named(pv_mech_name, _PV_MECH_MAX, mech);
+                if (lo.mech < 0)
+                        return -EINVAL;
+        }
         return pv_loop_new(l, &lo);
 }
 

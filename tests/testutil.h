@@ -31,12 +31,15 @@ bool tu_wait_gone(int pid);
  * not (static text). */
 const char *tu_kernel_lacks_mech(int mech);
 
-/* pv_loop_new, on the backend the run is for: where the caller leaves the
- * backend to AUTO (o NULL, or o->backend 0), the one PV_TEST_BACKEND names
- * ("epoll", "uring"; unset or "auto": AUTO), so that tests/per-backend.sh
- * runs one suite on each backend.  A backend the caller names is kept.
- * Returns what pv_loop_new returns, or -EINVAL for a PV_TEST_BACKEND no
- * backend is called (a typo must not run the suite on AUTO unnoticed).
+/* pv_loop_new, on the backend and rung the run is for: where the caller
+ * leaves the backend to AUTO (o NULL, or o->backend 0), the one
+ * PV_TEST_BACKEND names ("epoll", "uring"; unset or "auto": AUTO), so that
+ * tests/per-backend.sh runs one suite on each backend; where it leaves the
+ * mechanism to AUTO, the one PV_TEST_MECH names ("clone3", "clone",
+ * "vfork"), so that tests/check-profiles.sh forces each rung.  What the
+ * caller names is kept.  Returns what pv_loop_new returns, or -EINVAL for
+ * a name that is no backend or rung (a typo must not run the suite on AUTO
+ * unnoticed).
  * Asserts nothing: usable under tu_sandbox_run.  Tests of pv_loop_new's
  * own arguments and of what AUTO picks call pv_loop_new itself. */
 int tu_loop_new(pv_loop **l, const struct pv_loop_opts *o);
