@@ -85,24 +85,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pidvisor.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -110,15 +102,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "syscount.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
-#endif
-#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
-#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
 #endif
 
 extern char **environ;
@@ -387,107 +377,23 @@ static int time_floor(struct contenders *c, long cycles)
 
 /* ---- part 1b: system calls, counted ------------------------------------ */
 
-#define NSYS 512
-/* Where an io_uring_enter that asks for completions is counted (a wait),
- * apart from the ones that only submit: a number no call has. */
-#define NR_ENTER_WAIT (NSYS - 2)
-#define ENTER_GETEVENTS 1u      /* IORING_ENTER_GETEVENTS (linux/io_uring.h) */
-#ifndef SYS_io_uring_enter
-#define SYS_io_uring_enter 426
-#endif
-
 struct counts {
-        unsigned long parent[K_MAX][NSYS];  /* per kind, per syscall number */
-        unsigned long child[K_MAX][NSYS];   /* the children's, before execve */
+        struct sc_tally tally[K_MAX];   /* per kind */
         long cycles[K_MAX];
         int err;                        /* 0, or why nothing was counted */
         bool done;
 };
 
 static struct counts *cnt;              /* shared with the parent process */
-static atomic_int phase = -1;           /* kind being counted, or -1 */
-static atomic_int listener = -1;
-static pid_t main_tid;
-
-/* The counting thread: not under the filter (made before it). */
-static void *count_thread(void *unused)
-{
-        pid_t child = 0;
-        bool child_execd = false;
-        int fd;
-
-        (void)unused;
-        while ((fd = atomic_load(&listener)) < 0)
-                sched_yield();
-        for (;;) {
-                struct seccomp_notif req;
-                struct seccomp_notif_resp resp;
-
-                memset(&req, 0, sizeof(req));
-                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
-                        if (errno == EINTR || errno == ENOENT)
-                                continue;
-                        return NULL;
-                }
-                int ph = atomic_load(&phase);
-                unsigned long *counted = NULL;
-                unsigned nr = req.data.nr >= 0 && req.data.nr < NSYS - 2 ? (unsigned)req.data.nr
-                                                                          : NSYS - 1;
-                if (nr == SYS_io_uring_enter && (req.data.args[3] & ENTER_GETEVENTS))
-                        nr = NR_ENTER_WAIT;
-                if (ph >= 0 && (pid_t)req.pid == main_tid) {
-                        counted = &cnt->parent[ph][nr];
-                } else if (ph >= 0) {
-                        /* Children come one at a time; count each until
-                         * it execs (the exec'd program is not ours). */
-                        if ((pid_t)req.pid != child) {
-                                child = (pid_t)req.pid;
-                                child_execd = false;
-                        }
-                        if (nr == SYS_execve || nr == SYS_execveat)
-                                child_execd = true;
-                        else if (!child_execd)
-                                counted = &cnt->child[ph][nr];
-                }
-                if (counted)
-                        (*counted)++;
-                memset(&resp, 0, sizeof(resp));
-                resp.id = req.id;
-                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
-                        continue;
-                if (errno != ENOENT)
-                        return NULL;
-                /* ENOENT: the caller stopped waiting for us, killed or
-                 * interrupted; interrupted, it makes the call again and
-                 * is seen again, so this one did not happen.  io_uring
-                 * interrupts it that way (its completions run as task
-                 * work, which sets TIF_NOTIFY_SIGNAL): without this, a
-                 * call caught waiting for us when a poll completed was
-                 * counted twice (a read now and then: a few hundredths
-                 * of a call per cycle). */
-                if (counted)
-                        (*counted)--;
-        }
-}
 
 /* In a forked process: count, write *cnt, exit.  The loops are this
  * process's own (a loop does not cross a fork). */
 static void count_in_child(long cycles, bool uring)
 {
-        struct sock_filter filter[] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-        };
-        struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
         struct contenders c;
-        pthread_t t;
         long batch = cycles >= 20 ? 10 : 1;
-        int r, fd;
+        int r;
 
-        main_tid = (pid_t)syscall(SYS_gettid);
         r = contenders_init(&c);
         if (r < 0 || (uring && !c.l[K_URING])) {
                 cnt->err = r < 0 ? r : c.err[K_URING];
@@ -500,24 +406,17 @@ static void count_in_child(long cycles, bool uring)
                         _exit(1);
                 }
         }
-        r = pthread_create(&t, NULL, count_thread, NULL);
-        if (r != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-                cnt->err = r ? -r : -errno;
+        r = sc_start();
+        if (r < 0) {
+                cnt->err = r;
                 _exit(1);
         }
-        fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                          SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-        if (fd < 0) {
-                cnt->err = -errno;
-                _exit(1);
-        }
-        atomic_store(&listener, fd);
         for (long done = 0; done < cycles; done += batch) {
                 for (int k = 0; k < c.n; k++) {
                         int kind = c.kind[(k + done / batch) % c.n];
-                        atomic_store(&phase, kind);
+                        atomic_store(&sc_into, &cnt->tally[kind]);
                         r = run_cycles(&c, kind, batch);
-                        atomic_store(&phase, -1);
+                        atomic_store(&sc_into, NULL);
                         if (r < 0) {
                                 cnt->err = r;
                                 _exit(1);
@@ -529,59 +428,19 @@ static void count_in_child(long cycles, bool uring)
         _exit(0);
 }
 
-#define N(x) [SYS_##x] = #x
-static const char *const sys_name[NSYS] = {
-        N(read), N(write), N(close), N(poll), N(mmap), N(mprotect), N(munmap),
-        N(rt_sigaction), N(rt_sigprocmask), N(ioctl), N(dup2), N(getpid), N(clone),
-        N(fcntl), N(getppid), N(epoll_wait), N(epoll_ctl), N(waitid), N(openat),
-        N(epoll_pwait), N(dup3), N(pipe2), N(pidfd_open), N(clone3), N(close_range),
-        N(rt_sigtimedwait), N(rt_sigpending), N(futex), N(timerfd_settime),
-        N(pidfd_send_signal), N(setsid), N(setpgid), N(prctl), N(chdir),
-        N(getrlimit), N(getdents64), N(wait4), N(gettid), N(clock_gettime),
-        N(madvise), N(sched_yield),
-        [SYS_io_uring_enter] = "io_uring_enter, submit",
-        [NR_ENTER_WAIT] = "io_uring_enter, wait",
-};
-#undef N
-
-/* The waits: their number is how many wake-ups the child's exit takes,
- * timing, not the job. */
-static bool is_wait(int nr)
-{
-        return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == NR_ENTER_WAIT;
-}
-
-/* The allocator's: when malloc asks the kernel for memory (under a
- * sanitizer, often), not the job either. */
-static bool is_alloc(int nr)
-{
-        return nr == SYS_mmap || nr == SYS_munmap || nr == SYS_brk || nr == SYS_mremap ||
-               nr == SYS_madvise;
-}
-
-enum { ALL, JOB, WAITS };
-
-static double per_cycle(const unsigned long *v, long cycles, int which)
-{
-        unsigned long sum = 0;
-        for (int i = 0; i < NSYS; i++)
-                if (which == ALL || (which == JOB && !is_wait(i) && !is_alloc(i)) ||
-                    (which == WAITS && is_wait(i)))
-                        sum += v[i];
-        return (double)sum / (double)cycles;
-}
-
-static void print_breakdown(const char *what, unsigned long v[K_MAX][NSYS],
-                            const long cycles[K_MAX])
+static void print_breakdown(const char *what, bool child, const long cycles[K_MAX])
 {
         printf("    %s, per cycle:\n", what);
         printf("      %-22s %9s %9s %10s\n", "", "epoll", "io_uring", "raw floor");
-        for (int i = 0; i < NSYS; i++) {
+        for (int i = 0; i < SC_NSYS; i++) {
+                const unsigned long *v[K_MAX];
+                for (int k = 0; k < K_MAX; k++)
+                        v[k] = child ? cnt->tally[k].child : cnt->tally[k].parent;
                 if (!v[K_EPOLL][i] && !v[K_URING][i] && !v[K_FLOOR][i])
                         continue;
                 char other[32];
                 snprintf(other, sizeof(other), "syscall %d", i);
-                printf("      %-22s", sys_name[i] ? sys_name[i] : other);
+                printf("      %-22s", sc_name(i) ? sc_name(i) : other);
                 for (int k = 0; k < K_MAX; k++)
                         printf(k == K_FLOOR ? " %10.2f" : " %9.2f",
                                cycles[k] ? (double)v[k][i] / (double)cycles[k] : 0.0);
@@ -642,10 +501,10 @@ static struct verdict count_floor(long cycles, bool uring, bool verbose)
         }
         for (int k = 0; k < K_MAX; k++) {
                 long n = cnt->cycles[k] ? cnt->cycles[k] : 1;
-                v.all[k] = per_cycle(cnt->parent[k], n, ALL);
-                v.job[k] = per_cycle(cnt->parent[k], n, JOB);
-                waits[k] = per_cycle(cnt->parent[k], n, WAITS);
-                child[k] = per_cycle(cnt->child[k], n, ALL);
+                v.all[k] = sc_per_cycle(cnt->tally[k].parent, n, SC_ALL);
+                v.job[k] = sc_per_cycle(cnt->tally[k].parent, n, SC_JOB);
+                waits[k] = sc_per_cycle(cnt->tally[k].parent, n, SC_WAITS);
+                child[k] = sc_per_cycle(cnt->tally[k].child, n, SC_ALL);
         }
         v.counted = true;
         printf("    %-22s %9s %9s %10s\n", "", "epoll", "io_uring", "raw floor");
@@ -658,8 +517,8 @@ static struct verdict count_floor(long cycles, bool uring, bool verbose)
                 printf("    io_uring/epoll: all %.3f, the job's %.3f\n",
                        v.all[K_URING] / v.all[K_EPOLL], v.job[K_URING] / v.job[K_EPOLL]);
         if (verbose) {
-                print_breakdown("parent", cnt->parent, cnt->cycles);
-                print_breakdown("child before execve", cnt->child, cnt->cycles);
+                print_breakdown("parent", false, cnt->cycles);
+                print_breakdown("child before execve", true, cnt->cycles);
         }
 out:
         munmap(cnt, sizeof(*cnt));

@@ -11,7 +11,6 @@
  * The children are ordinary programs (/bin/sh, cat, true, sleep, yes), so
  * the harness runs anywhere the library does.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pidvisor.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proc.h"
 
 /* What a run may leave behind.  Memory: the loop's read buffer and stack,
  * the timer heap and allocator slack; stated, not tuned to pass. */
@@ -65,20 +65,6 @@ static bool progress;
 
 /* ---- measuring ------------------------------------------------------- */
 
-static int count_dir(const char *path)
-{
-        DIR *d = opendir(path);
-        struct dirent *e;
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
 static long status_kb(const char *key)
 {
         char line[256];
@@ -97,50 +83,13 @@ static long status_kb(const char *key)
         return v;
 }
 
-/* Our children (any state) and those of them that are zombies, from
- * /proc; plus what waitid says is waiting to be reaped. */
-static void scan_children(int *children, int *zombies)
-{
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        pid_t me = getpid();
-        siginfo_t si = { 0 };
-
-        *children = *zombies = 0;
-        if (!d)
-                return;
-        while ((e = readdir(d))) {
-                char path[300], buf[512], state;
-                int ppid;
-                FILE *f;
-
-                if (e->d_name[0] < '1' || e->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-                fclose(f);
-                buf[n] = '\0';
-                char *p = strrchr(buf, ')');
-                if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != me)
-                        continue;
-                (*children)++;
-                *zombies += state == 'Z';
-        }
-        closedir(d);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid)
-                *zombies += *zombies == 0;
-}
-
 static struct snapshot snap(void)
 {
         struct snapshot s;
 
-        s.fds = count_dir("/proc/self/fd") - 1;
-        s.threads = count_dir("/proc/self/task");
-        scan_children(&s.children, &s.zombies);
+        s.fds = proc_count_dir("/proc/self/fd") - 1;
+        s.threads = proc_count_dir("/proc/self/task");
+        proc_scan_children(&s.children, &s.zombies);
         s.rss_kb = status_kb("VmRSS:");
         s.hwm_kb = status_kb("VmHWM:");
         return s;
@@ -535,7 +484,7 @@ static void mode_host_threads(pv_loop *l, struct result *r)
 static void mode_host_lowfd(pv_loop *l, struct result *r)
 {
         struct rlimit old, low;
-        int fds = count_dir("/proc/self/fd");
+        int fds = proc_count_dir("/proc/self/fd");
         long batches = O.cycles / 20 > 0 ? O.cycles / 20 : 1;
 
         getrlimit(RLIMIT_NOFILE, &old);
