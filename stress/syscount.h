@@ -35,6 +35,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -149,8 +150,19 @@ static inline int sc_start(void)
         pthread_t t;
         int r, fd;
 
+        sigset_t all, old;
+
         sc_tid = (pid_t)syscall(SYS_gettid);
-        r = pthread_create(&t, NULL, sc_thread, NULL);
+        /* The counter takes none of the process's signals (it is born
+         * with them all blocked): a SIGCHLD or SIGALRM meant for the
+         * counted thread's signalfd or interrupted wait must not be
+         * spent on it. */
+        sigfillset(&all);
+        r = pthread_sigmask(SIG_BLOCK, &all, &old);
+        if (r == 0) {
+                r = pthread_create(&t, NULL, sc_thread, NULL);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
         if (r != 0)
                 return -r;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -214,6 +226,7 @@ static inline const char *sc_name(int nr)
                 N(pidfd_send_signal), N(setsid), N(setpgid), N(prctl), N(chdir),
                 N(getrlimit), N(getdents64), N(wait4), N(gettid), N(clock_gettime),
                 N(madvise), N(sched_yield), N(kill), N(setitimer), N(ppoll), N(brk),
+                N(restart_syscall), N(rt_sigreturn), N(prlimit64), N(signalfd4),
 #ifdef SYS_poll
                 N(poll),
 #endif
