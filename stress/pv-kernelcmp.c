@@ -1010,7 +1010,7 @@ static bool cell_ok(const struct cell *c, int s)
         return c->v == V_PASS || (c->v == V_LOST && s == S_STOLEN && !info_exit);
 }
 
-static void print_cell(const struct row *row, int s, const struct cell *c)
+static void print_cell(const struct row *row, const struct cell *c)
 {
         char errname[64];
 
@@ -1252,7 +1252,7 @@ int main(int argc, char **argv)
                         struct cell *c = &cells[i][s];
                         if (!rows[i].na)
                                 run_cell(&rows[i], s, c);
-                        print_cell(&rows[i], s, c);
+                        print_cell(&rows[i], c);
                         if (rows[i].kind == ROW_PV && !rows[i].na && !cell_ok(c, s))
                                 bad = 1;
                         fflush(stdout);
