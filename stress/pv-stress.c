@@ -83,6 +83,53 @@ static long status_kb(const char *key)
         return v;
 }
 
+/* A thread that has been joined may still be in /proc/self/task for a
+ * moment (pthread_join returns when the kernel clears its tid, before the
+ * task is released), and so may a kernel worker of ours (io_uring's
+ * iou-wrk-*, which ends on its own).  So a thread count above the start's
+ * is looked at again for up to 2 s; the threads seen, and whether they
+ * went, are printed, so that a leak (a thread that stays) still fails and
+ * says what it is.  Returns the last count. */
+static int settle_threads(const char *mode, int want, int n)
+{
+        char names[512] = "";
+        size_t len = 0;
+        int ms = 0, first = n - want;
+        DIR *d;
+
+        if (n <= want)
+                return n;
+        d = opendir("/proc/self/task");
+        for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+                char path[300], comm[32] = "";
+                FILE *f;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+                f = fopen(path, "re");
+                if (f) {
+                        if (!fgets(comm, sizeof(comm), f))
+                                comm[0] = '\0';
+                        fclose(f);
+                }
+                comm[strcspn(comm, "\n")] = '\0';
+                if (len < sizeof(names))
+                        len += (size_t)snprintf(names + len, sizeof(names) - len, " %s:%s",
+                                                e->d_name, comm);
+        }
+        if (d)
+                closedir(d);
+        for (; n > want && ms < 2000; ms += 10) {
+                struct timespec t = { 0, 10000000 };
+                nanosleep(&t, NULL);
+                n = proc_count_dir("/proc/self/task");
+        }
+        fprintf(stderr, "pv-stress: %s: %+d thread(s) at the end (tasks:%s), %+d after %d ms\n",
+                mode, first, names, n - want, ms);
+        return n;
+}
+
 static struct snapshot snap(void)
 {
         struct snapshot s;
@@ -674,6 +721,7 @@ int main(int argc, char **argv)
         after = snap();
         if (progress)
                 fputc('\n', stderr);
+        after.threads = settle_threads(m->name, before.threads, after.threads);
         int mech = pv_loop_mech(l), backend = pv_loop_backend(l);
         pv_loop_free(l);
         qsort(r.us, (size_t)r.n_us, sizeof(double), cmp_double);
