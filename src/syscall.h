@@ -251,9 +251,13 @@ static PV_SC_INLINE int sys_futex_wake(volatile int *addr, int n)
         return (int)pv__sc3(__NR_futex, (long)addr, 1, n);
 }
 
+/* poll(2) through ppoll, which every architecture has (aarch64 and the
+ * newer ones have no poll).  No sigmask: the kernel ignores the size then. */
 static PV_SC_INLINE int sys_poll(struct pollfd *fds, unsigned n, int timeout)
 {
-        return (int)pv__sc3(__NR_poll, (long)fds, n, timeout);
+        struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+
+        return (int)pv__sc5(__NR_ppoll, (long)fds, n, timeout < 0 ? 0 : (long)&ts, 0, 8);
 }
 
 static PV_SC_INLINE int sys_ioctl(int fd, unsigned long req, void *arg)
@@ -276,9 +280,11 @@ static PV_SC_INLINE int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_eve
         return (int)pv__sc4(__NR_epoll_ctl, epfd, op, fd, (long)ev);
 }
 
+/* epoll_wait(2) as epoll_pwait without a sigmask: aarch64 has only the
+ * latter, and with a NULL mask the two are the same call. */
 static PV_SC_INLINE int sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout)
 {
-        return (int)pv__sc4(__NR_epoll_wait, epfd, (long)evs, n, timeout);
+        return (int)pv__sc6(__NR_epoll_pwait, epfd, (long)evs, n, timeout, 0, 8);
 }
 
 static PV_SC_INLINE int sys_timerfd_create(int clock, int flags)
