@@ -46,7 +46,9 @@ static int clone_mech(int mech, int (*fn)(void *), void *arg, void *stack,
 {
         const struct pv__clone_entry e = { fn, arg };
         /* The stack grows down: clone() takes its top, clone3() its base
-         * and size.  Keep the top 16-byte aligned for the x86-64 ABI. */
+         * and size.  Keep the top 16-byte aligned: the stack alignment
+         * that x86-64's and aarch64's ABIs ask at a call (aarch64 faults
+         * on a misaligned sp). */
         char *top = (char *)(((uintptr_t)stack + stack_size) & ~(uintptr_t)15);
         uint64_t all = ~(uint64_t)0, old;
         bool block = mech != PV_MECH_CLONE3;

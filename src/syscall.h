@@ -22,10 +22,17 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#if defined(__x86_64__)
+/* The one per-architecture part: how to enter the kernel (and, in
+ * src/arch/, the clone entry).  configure picks; PV_ARCH_GENERIC is its
+ * answer for an architecture without our assembly (libc's syscall()). */
+#if defined(PV_ARCH_GENERIC)
+#include "arch/generic-syscall.h"
+#elif defined(__x86_64__)
 #include "arch/x86_64-syscall.h"
+#elif defined(__aarch64__)
+#include "arch/aarch64-syscall.h"
 #else
-#error "pidvisor supports x86-64 only so far (the clone entry is per-architecture)"
+#error "no raw system calls for this architecture: configure --with-arch=generic"
 #endif
 
 #ifndef __NR_clone3
@@ -357,8 +364,15 @@ static inline int pv__pipe_high(int p[2])
         return r;
 }
 
-/* Creating children goes through the assembly entry in src/arch/: with
- * CLONE_VM the child must not return into the caller's frame. */
+/* Creating children goes through the entry in src/arch/ (assembly; libc's
+ * clone() in the generic build): with CLONE_VM the child must not return
+ * into the caller's frame.  nr is __NR_clone3, with (a1, a2) = (args,
+ * size) and a3 = a4 = 0, or __NR_clone, with a1 = flags, a2 = the stack
+ * top, a3 = parent_tid (the pidfd slot for CLONE_PIDFD), a4 = child_tid
+ * and no tls: each entry puts them in its kernel's order (x86-64 takes
+ * child_tid before tls, aarch64 after).  The parent gets the syscall's
+ * result (-errno on failure; -ENOSYS for clone3 where the entry has none);
+ * the child runs fn(arg) on the new stack, then exits with its result. */
 struct pv__clone_entry {
         int (*fn)(void *);
         void *arg;

@@ -5,6 +5,7 @@
 #include <criterion/parameterized.h>
 #include <malloc.h>
 #include <errno.h>
+#include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -267,8 +268,26 @@ Test(loop, two_threads, .timeout = 120)
 /* How a process can fork.  The fork check must see every one: glibc's
  * _Fork() and the raw system calls run no pthread_atfork() handler. */
 enum { FORK_GLIBC, FORK_UNDERSCORE, FORK_SYSCALL, FORK_CLONE, FORK_MAX };
-static const char *const fork_names[FORK_MAX] = { "fork()", "_Fork()", "syscall(SYS_fork)",
+#ifdef SYS_fork
+#define FORK_SYSCALL_NAME "syscall(SYS_fork)"
+#else
+/* aarch64 and the newer architectures have no fork system call: clone3's
+ * plain fork is the other raw one there. */
+#define FORK_SYSCALL_NAME "syscall(SYS_clone3, exit_signal SIGCHLD)"
+#endif
+static const char *const fork_names[FORK_MAX] = { "fork()", "_Fork()", FORK_SYSCALL_NAME,
                                                   "syscall(SYS_clone, SIGCHLD)" };
+
+static pid_t raw_fork(void)
+{
+#ifdef SYS_fork
+        return (pid_t)syscall(SYS_fork);
+#else
+        struct clone_args ca = { .exit_signal = SIGCHLD };
+
+        return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+#endif
+}
 
 static pid_t fork_by(int how)
 {
@@ -278,7 +297,7 @@ static pid_t fork_by(int how)
         case FORK_UNDERSCORE:
                 return _Fork();
         case FORK_SYSCALL:
-                return (pid_t)syscall(SYS_fork);
+                return raw_fork();
         default:
                 /* No CLONE_VM: a copy of our memory, as fork makes. */
                 return (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
@@ -380,7 +399,7 @@ static int no_getpid(void *unused)
         TU_SB_CHECK(pv_child_wait(c, 10000, &e) == 0);
         TU_SB_CHECK(e.kind == PV_EXIT_EXITED && e.code == 3);
         pv_child_release(c);
-        pid = (pid_t)syscall(SYS_fork);
+        pid = raw_fork();
         TU_SB_CHECK(pid >= 0);
         if (pid == 0)
                 _exit(pv_loop_dispatch(l, 0) == -ECHILD ? 0 : 1);

@@ -259,6 +259,11 @@ const char *tu_kernel_lacks_mech(int mech)
 
         switch (mech) {
         case PV_MECH_CLONE3:
+#ifdef PV_ARCH_GENERIC
+                /* The kernel may have it; this build cannot call it. */
+                return "this build has no clone3 entry (configure --with-arch=generic: libc's "
+                       "clone() only)";
+#endif
                 /* CLONE_PIDFD | CLONE_CLEAR_SIGHAND (5.5), as the rung asks */
                 ca.flags = 0x1000 | 0x100000000ULL;
                 ca.pidfd = (uint64_t)(uintptr_t)&pidfd;

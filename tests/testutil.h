@@ -28,7 +28,8 @@ bool tu_wait_gone(int pid);
 /* Does this kernel (and sandbox) offer what spawn mechanism mech needs?
  * Asked with raw system calls, independently of the library, so that a
  * skip is never decided by the code under test: NULL if it does, else why
- * not (static text). */
+ * not (static text).  The generic build (configure --with-arch=generic)
+ * has no clone3 rung whatever the kernel says, and answers so. */
 const char *tu_kernel_lacks_mech(int mech);
 
 /* pv_loop_new, on the backend and rung the run is for: where the caller
