@@ -1,34 +1,49 @@
 #!/bin/sh
-# make check-kernel (issue 12): the Criterion suites and the stress seed set
-# on the distribution's LTS kernel, Debian 12's Linux 6.1 (its cloud image,
-# linux-image-6.1.0-*-cloud-amd64-unsigned), booted under
-# qemu-system-x86_64 with the test binaries and their runtime in a small
-# initramfs.  The suites that make loops (PV_PER_BACKEND_TESTS, as for
+# make check-kernel and make check-arm64 (issue 12): the Criterion suites
+# and the stress seed set on the distribution's LTS kernel, Debian 12's
+# Linux 6.1 (its cloud image, linux-image-6.1.0-*-cloud-ARCH-unsigned),
+# booted under qemu with the test binaries and their runtime in a small
+# initramfs.  PV_KERNEL_ARCH (configure's host_cpu) says which: x86_64
+# (amd64, qemu-system-x86_64) or aarch64 (arm64, qemu-system-aarch64 -M
+# virt, the build cross-compiled with configure --host=aarch64-linux-gnu
+# --with-cross-root=DIR); everything that differs is in one block below.
+# The suites that make loops (PV_PER_BACKEND_TESTS, as for
 # tests/per-backend.sh) run once per event backend, the others once, and
 # tests/check-stress.sh once per backend; a backend this build or that
 # kernel lacks is a skip (tests/backends.sh, asked inside the guest).
 #
+# Where the build has stress/pv-kernelcmp, the guest runs it once after the
+# suites, its Markdown table on stdout between "=== KERNELCMP BEGIN" and
+# "=== KERNELCMP END rc=RC"; the table is saved to
+# tests/check-kernel-DEBARCH.kernelcmp.md (a failure of it is reported,
+# not counted: it compares, it does not test).
+#
 # The guest marks each run "=== RUN NAME backend=B at=UPTIME" and
 # "=== END NAME backend=B rc=RC at=UPTIME", a skipped one
 # "=== SKIP NAME backend=B: why", and the end "=== ALL DONE"; this script
-# reads those from the console log (kept at tests/check-kernel.console)
+# reads those from the console log (kept at tests/check-kernel-DEBARCH.console)
 # and prints "ok"/"FAIL"/"skip" per run, with Criterion's Synthesis and
 # [FAIL] lines, then "N passed, N failed, N skipped".  A run without its
 # END, or a guest that never says ALL DONE (qemu has a time bound), fails.
 # Exit 0 only when every run passed; 77 when nothing could run (a tool or
 # the kernel is missing: one line says which, and how to get it).
 #
-# Not part of make check or .ci/run: 10 minutes on 2026-12-01 under TCG
-# (2 guest CPUs on a 2-core machine shared with a CI run).
+# Not part of make check or .ci/run: on 2026-12-01 under TCG (2 guest CPUs
+# on a 2-core machine shared with other work) 10 minutes for x86-64; see
+# tests/README.md for arm64.
 # Settings (environment):
 #   KERNEL_DEB              the kernel's .deb (default: the newest in
 #                           KERNEL_CACHE, else fetched with apt-get download)
 #   KERNEL_CACHE            where .debs are fetched and unpacked
 #                           (default $top_builddir/kernel-cache)
-#   CHECK_KERNEL_TIMEOUT    seconds qemu may run in all (default 3600)
-#   CHECK_KERNEL_RUN_TIMEOUT seconds one run may take in the guest (1200)
+#   CHECK_KERNEL_TIMEOUT    seconds qemu may run in all (default 3600;
+#                           arm64 14400)
+#   CHECK_KERNEL_RUN_TIMEOUT seconds one run may take in the guest (1200;
+#                           arm64 3600)
 #   CHECK_KERNEL_ACCEL      qemu's -accel (default tcg: KVM hung after the
 #                           boot stub on the machine this was written on)
+#   CHECK_KERNEL_CPU        arm64's qemu -cpu (default cortex-a57: max
+#                           emulates pointer authentication, slowly)
 #   CHECK_KERNEL_SMP, CHECK_KERNEL_MEM  guest CPUs (2) and MiB (2048)
 set -u
 top=$(cd "${top_builddir:-.}" && pwd)
@@ -37,63 +52,128 @@ abs=${abs_top_builddir:-$top}   # the tests' HELPER_PATH is $abs/tests/helper
 tests=${PV_KERNEL_TESTS:-}
 per_backend=${PV_PER_BACKEND_TESTS:-}
 cache=${KERNEL_CACHE:-$top/kernel-cache}
-console=$top/tests/check-kernel.console
-timeout=${CHECK_KERNEL_TIMEOUT:-3600}
-run_timeout=${CHECK_KERNEL_RUN_TIMEOUT:-1200}
+cross_root=${PV_CROSS_ROOT:-}
+
+# ---- the architecture: all that differs between the two ------------------
+#   debarch       Debian's name, in the kernel's package name and our files
+#   multiarch     the library directory's name (/lib/MULTIARCH)
+#   kernel_flavours  the kernel packages' flavours, the first apt has wins
+#   qemu, qemu_pkg, machine  the emulator, its package, its machine options
+#   ttydev        the serial console's device in the guest
+#   libpath       where the programs' shared libraries are looked for, in
+#                 order (after the build's own .libs)
+#   guest_debs    packages whose binaries the guest runs (busybox, and the
+#                 /bin/true and /bin/cat the tests exec), unpacked from
+#                 their .debs; empty: the host's own
+arch=${PV_KERNEL_ARCH:-$(uname -m)}
+case $arch in
+x86_64)
+        debarch=amd64 multiarch=x86_64-linux-gnu kernel_flavours=cloud-amd64
+        qemu=qemu-system-x86_64 qemu_pkg=qemu-system-x86 machine= ttydev=ttyS0
+        libpath="/lib/$multiarch /usr/lib/$multiarch /lib64 /usr/lib"
+        guest_debs= default_timeout=3600 default_run_timeout=1200
+        ;;
+aarch64)
+        debarch=arm64 multiarch=aarch64-linux-gnu kernel_flavours="cloud-arm64 arm64"
+        qemu=qemu-system-aarch64 qemu_pkg=qemu-system-arm ttydev=ttyAMA0
+        machine="-M virt -cpu ${CHECK_KERNEL_CPU:-cortex-a57}"
+        # The cross build's libraries (tests/cross-root.sh), then the cross
+        # toolchain's C library (libc6-arm64-cross).
+        libpath="${cross_root:+$cross_root/usr/lib/$multiarch $cross_root/lib/$multiarch} /usr/$multiarch/lib"
+        guest_debs="busybox-static coreutils" default_timeout=14400 default_run_timeout=3600
+        ;;
+*)
+        echo "skip: no guest for $arch here (x86_64 and aarch64)"
+        exit 77
+        ;;
+esac
+console=$top/tests/check-kernel-$debarch.console
+kernelcmp_md=$top/tests/check-kernel-$debarch.kernelcmp.md
+timeout=${CHECK_KERNEL_TIMEOUT:-$default_timeout}
+run_timeout=${CHECK_KERNEL_RUN_TIMEOUT:-$default_run_timeout}
 
 # ---- what it needs --------------------------------------------------------
 
-[ "$(uname -m)" = x86_64 ] || { echo "skip: the guest runs this build's x86-64 binaries; this is $(uname -m)"; exit 77; }
+build_arch=${PV_BUILD_ARCH:-$arch}
+[ "$build_arch" = "$arch" ] || {
+        echo "skip: this build is for $build_arch, the guest would be $arch: make check-arm64 wants a" \
+                "build configured with --host=aarch64-linux-gnu --with-cross-root=DIR (tests/README.md)"
+        exit 77
+}
 [ -n "$tests" ] || {
         echo "skip: no Criterion suites in this build (apt-get install libcriterion-dev libseccomp-dev, or ./bootstrap)"
         exit 77
 }
 missing= pkgs=
-for tool in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio; do
+# The host's busybox names the applets, for a foreign one too.
+tools="$qemu:$qemu_pkg cpio:cpio readelf:binutils busybox:busybox-static"
+for tool in $tools; do
         command -v "${tool%%:*}" >/dev/null 2>&1 || { missing="$missing ${tool%%:*}"; pkgs="$pkgs ${tool#*:}"; }
 done
 [ -z "$missing" ] || { echo "skip: missing$missing: apt-get install$pkgs"; exit 77; }
 [ -f "$top/config.h" ] || { echo "no $top/config.h (not configured?)"; exit 99; }
+mkdir -p "$cache"
 
-# The newest linux-image-6.1.0-N-cloud-amd64-unsigned that apt can fetch.
+# As root apt would hand a download to its _apt user, who may not write
+# here: it warns, then downloads as root anyway.
+sandbox=
+[ "$(id -u)" != 0 ] || sandbox="-o APT::Sandbox::User=root"
+
+# fetch_deb PACKAGE: the newest PACKAGE_*_DEBARCH.deb in the cache, else
+# fetched with apt-get download.  Prints its path; 77 with why when it can
+# be had neither way.
+fetch_deb() {
+        f=$(ls "$cache"/"$1"_*_"$debarch".deb 2>/dev/null | sort -V | tail -n 1)
+        [ -z "$f" ] || { echo "$f"; return 0; }
+        command -v apt-get >/dev/null 2>&1 || { echo "skip: no apt-get to fetch $1:$debarch" >&2; return 77; }
+        echo "check-kernel: apt-get download $1:$debarch (into $cache)" >&2
+        (cd "$cache" && apt-get download -q $sandbox "$1:$debarch" >/dev/null) || {
+                echo "skip: apt-get download $1:$debarch failed (no network? for arm64:" \
+                        "dpkg --add-architecture arm64 && apt-get update)" >&2
+                return 77
+        }
+        ls "$cache"/"$1"_*_"$debarch".deb | sort -V | tail -n 1
+}
+
+# unpack DEB: where dpkg-deb -x put it (once per .deb).
+unpack() {
+        u=$cache/$(basename "$1" .deb)
+        [ -e "$u/.unpacked" ] && { echo "$u"; return 0; }
+        mkdir -p "$u" && dpkg-deb -x "$1" "$u" && : >"$u/.unpacked" || { echo "dpkg-deb -x $1 failed" >&2; return 99; }
+        echo "$u"
+}
+
+# The newest linux-image-6.1.0-N-FLAVOUR-unsigned that apt can fetch, of
+# the first flavour it has.
 newest_kernel_package() {
-        apt-cache pkgnames linux-image-6.1.0- 2>/dev/null |
-                grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' | sort -rV |
-                while read -r p; do
-                        apt-cache policy "$p" | grep -q 'Candidate: [0-9]' && { echo "$p"; break; }
-                done
+        for flavour in $kernel_flavours; do
+                apt-cache pkgnames linux-image-6.1.0- 2>/dev/null |
+                        grep -E "^linux-image-6\.1\.0-[0-9]+-$flavour-unsigned\$" | sort -rV |
+                        while read -r p; do
+                                apt-cache policy "$p" | grep -q 'Candidate: [0-9]' && { echo "$p"; break; }
+                        done | grep . && return 0
+        done
+        return 1
 }
 
 deb=${KERNEL_DEB:-}
 if [ -z "$deb" ]; then
-        mkdir -p "$cache"
-        deb=$(ls "$cache"/linux-image-6.1.0-*-cloud-amd64-unsigned_*.deb 2>/dev/null | sort -V | tail -n 1)
+        for flavour in $kernel_flavours; do
+                deb=$(ls "$cache"/linux-image-6.1.0-*-"$flavour"-unsigned_*.deb 2>/dev/null | sort -V | tail -n 1)
+                [ -z "$deb" ] || break
+        done
 fi
 if [ -z "$deb" ]; then
-        command -v apt-get >/dev/null 2>&1 || {
-                echo "skip: no kernel: set KERNEL_DEB to Debian 12's linux-image-6.1.0-*-cloud-amd64-unsigned .deb"
-                exit 77
-        }
-        pkg=$(newest_kernel_package)
-        [ -n "$pkg" ] || {
-                echo "skip: apt knows no linux-image-6.1.0-*-cloud-amd64-unsigned (Debian 12 sources;" \
+        pkg=$(newest_kernel_package) || {
+                echo "skip: apt knows no linux-image-6.1.0-*-{$kernel_flavours}-unsigned (Debian 12 sources;" \
                         "apt-get update), or set KERNEL_DEB"
                 exit 77
         }
-        echo "check-kernel: apt-get download $pkg (into $cache)"
-        # As root apt would hand the download to its _apt user, who may not
-        # write here: it warns, then downloads as root anyway.
-        sandbox=
-        [ "$(id -u)" != 0 ] || sandbox="-o APT::Sandbox::User=root"
-        (cd "$cache" && apt-get download -q $sandbox "$pkg" >/dev/null) ||
-                { echo "skip: apt-get download $pkg failed (no network?); or set KERNEL_DEB"; exit 77; }
-        deb=$(ls "$cache"/"$pkg"_*.deb | sort -V | tail -n 1)
+        pkg=${pkg%:*}
+        deb=$(fetch_deb "$pkg") || exit $?
 fi
 [ -f "$deb" ] || { echo "no such kernel package: $deb"; exit 99; }
-unpacked=$cache/$(basename "$deb" .deb)
-if ! ls "$unpacked"/boot/vmlinuz-* >/dev/null 2>&1; then
-        mkdir -p "$unpacked" && dpkg-deb -x "$deb" "$unpacked" || { echo "dpkg-deb -x $deb failed"; exit 99; }
-fi
+unpacked=$(unpack "$deb") || exit 99
 vmlinuz=$(ls "$unpacked"/boot/vmlinuz-* | sort -V | tail -n 1)
 
 # ---- the initramfs ---------------------------------------------------------
@@ -113,26 +193,42 @@ elf_of() {
 }
 
 # The build tree's files sit at their absolute paths, as the tests know them.
-mkdir -p "$root"/bin "$root"/usr "$root"/lib/x86_64-linux-gnu "$root"/proc "$root"/sys "$root"/dev \
+mkdir -p "$root"/bin "$root"/usr "$root"/lib/$multiarch "$root"/proc "$root"/sys "$root"/dev \
         "$root"/tmp "$root"/etc "$root$abs"/tests "$root$abs"/stress
 ln -s bin "$root"/sbin
 ln -s ../bin "$root"/usr/bin
 ln -s ../bin "$root"/usr/sbin
 ln -s ../lib "$root"/usr/lib
-busybox=$(command -v busybox)
+# busybox, and the /bin/true and /bin/cat the tests exec (the real ones,
+# not busybox's): the host's, or the guest architecture's from their .debs
+# (never installed).
+guest=
+for p in $guest_debs; do
+        d=$(fetch_deb "$p") || exit $?
+        d=$(unpack "$d") || exit 99
+        guest="$guest $d"
+done
+busybox=$(command -v busybox) true_bin=/bin/true cat_bin=/bin/cat
+for d in $guest; do
+        [ -x "$d/bin/busybox" ] && busybox=$d/bin/busybox
+        [ -x "$d/bin/true" ] && true_bin=$d/bin/true cat_bin=$d/bin/cat
+done
 cp "$busybox" "$root"/bin/busybox
-for a in $("$busybox" --list); do
+# The list from the busybox that runs here (the guest's may not).
+for a in $(busybox --list); do
         [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 done
-# The tests exec /bin/true and /bin/cat: the real ones, not busybox's.
 rm -f "$root"/bin/true "$root"/bin/cat
-cp /bin/true /bin/cat "$root"/bin/
+cp "$true_bin" "$cat_bin" "$root"/bin/
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root"/etc/passwd
 echo 'root:x:0:' >"$root"/etc/group
 
-bins="$busybox /bin/true /bin/cat"
+bins="$busybox $true_bin $cat_bin"
 names=
-for t in $tests tests/helper stress/pv-stress; do
+# pv-kernelcmp, where this build has it (optional: run once, not counted).
+kernelcmp=
+[ -e "$top/stress/pv-kernelcmp" ] && kernelcmp=stress/pv-kernelcmp
+for t in $tests tests/helper stress/pv-stress $kernelcmp; do
         elf=$(elf_of "$top/$t") || exit 99
         cp "$elf" "$root$abs/$t"
         bins="$bins $elf"
@@ -145,23 +241,46 @@ done
 cp "$top"/config.h "$root$abs"/config.h
 cp "$srcdir"/tests/backends.sh "$srcdir"/tests/check-stress.sh "$root$abs"/tests/
 
-# Every shared library they load, pidvisor's from the build tree; the
-# loader at the path the programs name, the rest where it looks.
-for b in $bins; do
-        LD_LIBRARY_PATH="$top/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$b" 2>/dev/null
-done >"$tmp"/ldd
-if grep -q 'not found' "$tmp"/ldd; then
-        echo "check-kernel: a library the programs need is missing:"
-        grep 'not found' "$tmp"/ldd | sort -u
+# Every shared library they load, pidvisor's from the build tree: ldd's
+# work done with readelf, which reads a foreign architecture's programs
+# too.  Each program's NEEDED names, then theirs, are looked up in
+# $top/.libs and libpath; they go to /lib/MULTIARCH, where the guest's
+# loader looks, and the loader to the path the programs name.
+needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+interp() { readelf -l "$1" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p'; }
+: >"$tmp"/seen
+todo=$bins missing=
+while [ -n "$todo" ]; do
+        next=
+        for b in $todo; do
+                i=$(interp "$b")
+                if [ -n "$i" ] && [ ! -e "$root$i" ]; then
+                        for d in $libpath; do
+                                [ -e "$d/$(basename "$i")" ] || continue
+                                mkdir -p "$root$(dirname "$i")" && cp -L "$d/$(basename "$i")" "$root$i"
+                                break
+                        done
+                        [ -e "$root$i" ] || missing="$missing $i"
+                fi
+                for n in $(needed "$b"); do
+                        grep -qxF "$n" "$tmp"/seen && continue
+                        echo "$n" >>"$tmp"/seen
+                        found=
+                        for d in "$top/.libs" $libpath; do
+                                [ -e "$d/$n" ] && { found=$d/$n; break; }
+                        done
+                        [ -n "$found" ] || { missing="$missing $n"; continue; }
+                        cp -L "$found" "$root/lib/$multiarch/$n"
+                        next="$next $found"
+                done
+        done
+        todo=$next
+done
+if [ -n "$missing" ]; then
+        echo "check-kernel: a library the programs need is missing:$missing (looked in $top/.libs $libpath)"
+        [ "$debarch" = amd64 ] || echo "  (a cross build: configure --with-cross-root=DIR, DIR from tests/cross-root.sh $debarch DIR)"
         exit 99
 fi
-awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' "$tmp"/ldd | sort -u |
-while read -r lib; do
-        case $lib in
-        /lib64/*) mkdir -p "$root"/lib64 && cp -L "$lib" "$root$lib" ;;
-        *) cp -L "$lib" "$root"/lib/x86_64-linux-gnu/ ;;
-        esac
-done
 
 # The host's open-file limit, which the suites and pv-stress pass under here
 # (the kernel starts init at 1024).
@@ -171,6 +290,7 @@ cat >"$root"/check-kernel.conf <<EOF
 top='$abs'
 tests='$names'
 per_backend='$per_backend_names'
+kernelcmp='$kernelcmp'
 run_timeout=$run_timeout
 nofile=$nofile
 EOF
@@ -226,6 +346,14 @@ for t in $tests; do
         esac
 done
 on_each_backend check-stress.sh sh tests/check-stress.sh
+if [ -n "$kernelcmp" ]; then
+        # Its table alone between the markers; what it says on stderr after.
+        echo "=== KERNELCMP BEGIN"
+        timeout "$run_timeout" "./$kernelcmp" </dev/null 2>/tmp/kernelcmp.err
+        rc=$?
+        echo "=== KERNELCMP END rc=$rc"
+        sed 's/^/kernelcmp: /' /tmp/kernelcmp.err
+fi
 echo "=== ALL DONE"
 sync
 poweroff -f
@@ -236,15 +364,15 @@ chmod +x "$root"/init
 
 # ---- the boot ----------------------------------------------------------------
 
-echo "check-kernel: booting $(basename "$vmlinuz") from $(basename "$deb") under qemu" \
+echo "check-kernel: booting $(basename "$vmlinuz") from $(basename "$deb") under $qemu" \
         "(-accel ${CHECK_KERNEL_ACCEL:-tcg}, up to $timeout s; console: $console)"
-rm -f "$console"
+rm -f "$console" "$kernelcmp_md"
 start=$(date +%s)
-timeout "$timeout" qemu-system-x86_64 -accel "${CHECK_KERNEL_ACCEL:-tcg}" \
+timeout "$timeout" "$qemu" $machine -accel "${CHECK_KERNEL_ACCEL:-tcg}" \
         -m "${CHECK_KERNEL_MEM:-2048}" -smp "${CHECK_KERNEL_SMP:-2}" \
         -display none -monitor none -serial "file:$console" -no-reboot \
         -kernel "$vmlinuz" -initrd "$tmp"/initrd.gz \
-        -append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$tmp"/qemu.out 2>&1
+        -append "console=$ttydev panic=-1 quiet loglevel=4" </dev/null >"$tmp"/qemu.out 2>&1
 qrc=$?
 secs=$(($(date +%s) - start))
 
@@ -265,7 +393,7 @@ function field(key,    i) {
 }
 {
         i = index($0, "=== ")
-        if (i > 1 && substr($0, i) ~ /^=== (kernel|RUN|END|SKIP|ALL DONE)/)
+        if (i > 1 && substr($0, i) ~ /^=== (kernel|RUN|END|SKIP|ALL DONE|KERNELCMP)/)
                 $0 = substr($0, i)
 }
 /^=== kernel: / { print "kernel " substr($0, 13); next }
@@ -279,6 +407,9 @@ function field(key,    i) {
 }
 /^=== SKIP / { print "skip " substr($0, 10); next }
 /^=== ALL DONE/ { print "done"; next }
+/^=== KERNELCMP BEGIN/ { kc = 1; printf "" >(dir "/kernelcmp.md"); next }
+/^=== KERNELCMP END/ { kc = 0; print "kernelcmp " field("rc"); next }
+kc { print >(dir "/kernelcmp.md"); next }
 cur != "" { print >cur }
 END { if (cur != "") printf "run %d %s %s none -\n", k, name, backend }
 ' "$tmp"/console >"$tmp"/index
@@ -289,6 +420,10 @@ while read -r kind rest; do
         case $kind in
         kernel) echo "check-kernel: guest kernel $rest" ;;
         done) done=yes ;;
+        kernelcmp)
+                cp "$tmp"/runs/kernelcmp.md "$kernelcmp_md"
+                echo "check-kernel: pv-kernelcmp exited $rest; its table: $kernelcmp_md"
+                ;;
         skip) skip "${rest%%:*}" "${rest#*: }" ;;
         run)
                 set -- $rest
