@@ -50,7 +50,7 @@ static void probe_extras(struct pv__features *f)
         int self, r;
 
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
-        f->clone3 = sys_clone3_size0() == -EINVAL;
+        f->clone3 = sys_clone3(NULL, 0) == -EINVAL;
         f->clone_into_cgroup = f->clone3 && pv__probe_into_cgroup();
         r = sys_pidfd_open(sys_getpid(), PIDFD_NONBLOCK);
         f->pidfd_nonblock = r >= 0;

@@ -221,8 +221,12 @@ static PV_SC_INLINE __attribute__((noreturn)) void sys_exit_group(int code)
                 pv__sc1(__NR_exit_group, code);
 }
 
-/* Only as a probe: with size 0 a kernel that has clone3 answers EINVAL. */
-static PV_SC_INLINE int sys_clone3_size0(void) { return (int)pv__sc2(__NR_clone3, 0, 0); }
+/* Only as a probe, fork-like (the child returns here too): the rungs go
+ * through pv__clone_run.  With size 0, a kernel with clone3 says EINVAL. */
+static PV_SC_INLINE long sys_clone3(struct clone_args *ca, size_t size)
+{
+        return pv__sc2(__NR_clone3, (long)ca, (long)size);
+}
 
 static PV_SC_INLINE int sys_pidfd_open(pid_t pid, unsigned flags)
 {
