@@ -379,6 +379,7 @@ chmod +x "$root"/init
 accel=${CHECK_KERNEL_ACCEL:-auto} cpu=
 if [ "$accel" = auto ]; then
         accel=tcg why="no /dev/kvm to use"
+        [ "$arch" = "$(uname -m)" ] || why="the guest is $arch, this machine $(uname -m)"
         if [ "$arch" = "$(uname -m)" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
                 mkdir -p "$tmp"/kvm/bin
                 cp "$busybox" "$tmp"/kvm/bin/busybox
