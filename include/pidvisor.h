@@ -143,11 +143,18 @@ enum pv_feature {
         PV_FEATURE_CLONE_PIDFD       = 1u << 8,  /* clone or clone3 returned a
                                                   * pidfd (CLONE_PIDFD, 5.2) */
         PV_FEATURE_CLONE_CLEAR_SIGHAND = 1u << 9, /* clone3 took
-                                                  * CLONE_CLEAR_SIGHAND (5.5) */
+                                                  * CLONE_CLEAR_SIGHAND (5.5):
+                                                  * the clone3 rung's clone
+                                                  * made a child (only a child
+                                                  * tells; not in a build
+                                                  * without the clone3 entry) */
         PV_FEATURE_CLONE_INTO_CGROUP = 1u << 10, /* clone3 knows
                                                   * CLONE_INTO_CGROUP (5.7);
                                                   * without it a child joins
-                                                  * its cgroup itself */
+                                                  * its cgroup itself (asked
+                                                  * with the clone3 rung's
+                                                  * call: not in a build
+                                                  * without its entry) */
         PV_FEATURE_PIDFD_OPEN        = 1u << 11, /* pidfd_open() (5.3) */
         PV_FEATURE_WAITID_PIDFD      = 1u << 12, /* waitid(P_PIDFD) (5.4) */
         PV_FEATURE_PIDFD_NONBLOCK    = 1u << 13, /* pidfd_open(PIDFD_NONBLOCK)
@@ -188,10 +195,11 @@ struct pv_features {
 /* Fill *ret (as much of it as ret->size holds; ret->size then says how much
  * was written) with what the probe found; the probe runs on the first call
  * (of this or pv_loop_new()) and again only where it failed for want of
- * resources.  The first call of this function also makes (and closes) an
- * io_uring ring and makes (and removes) a cgroup where pv_cgroup_new(NULL)
- * would, for PV_FEATURE_IO_URING* and PV_FEATURE_CGROUP*; pv_loop_new()
- * never does.  Thread-safe.  0, or -EINVAL for NULL or a size smaller than
+ * resources.  This function's first call (and any later one while those
+ * answers are for want of resources) also makes and closes an io_uring
+ * ring, and makes and removes a cgroup where pv_cgroup_new(NULL) would,
+ * for PV_FEATURE_IO_URING* and PV_FEATURE_CGROUP*; pv_loop_new() never
+ * does.  Thread-safe.  0, or -EINVAL for NULL or a size smaller than
  * the first version's. */
 PV_EXPORT int pv_features(struct pv_features *ret);
 

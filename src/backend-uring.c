@@ -240,16 +240,19 @@ int pv__uring_probe(bool *deferred)
 
         if (r < 0)
                 return r;
-        /* A kernel with EXT_ARG has both ops; a filter or an LSM may yet
-         * take one away (IORING_REGISTER_RESTRICTIONS is per ring). */
-        p = io_uring_get_probe_ring(&ring);
+        /* The ops the backend uses, as the kernel lists them.  A kernel
+         * with EXT_ARG (5.11) has both (5.1), so where the list cannot be
+         * had (io_uring_register refused) EXT_ARG answers, as it does for
+         * the backend's init. */
+        p = calloc(1, sizeof(*p) + 256 * sizeof(p->ops[0]));
         if (!p) {
                 r = -ENOMEM;
         } else {
-                if (!io_uring_opcode_supported(p, IORING_OP_POLL_ADD) ||
-                    !io_uring_opcode_supported(p, IORING_OP_POLL_REMOVE))
+                if (io_uring_register_probe(&ring, p, 256) == 0 &&
+                    (!io_uring_opcode_supported(p, IORING_OP_POLL_ADD) ||
+                     !io_uring_opcode_supported(p, IORING_OP_POLL_REMOVE)))
                         r = -EOPNOTSUPP;
-                io_uring_free_probe(p);
+                free(p);
         }
         io_uring_queue_exit(&ring);
         return r;

@@ -30,6 +30,7 @@
 
 #include "child.h"
 #include "fault.h"
+#include "features.h"
 #include "spawn.h"
 #include "syscall.h"
 
@@ -271,9 +272,15 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
         siginfo_t si;
         int r;
 
-        /* Only clone3 places the child in its cgroup; on the other rungs
-         * the child moves itself. */
-        a->cgroup_fd = mech == PV_MECH_CLONE3 ? -1 : cgroup_fd;
+        struct pv__features f = { 0 };
+
+        /* Only clone3 places the child in its cgroup, where the kernel
+         * knows CLONE_INTO_CGROUP (5.7); on the other rungs, and on 5.5
+         * and 5.6, the child moves itself. */
+        if (mech == PV_MECH_CLONE3 && cgroup_fd >= 0)
+                pv__features_get(&f);
+        a->cgroup_fd = mech == PV_MECH_CLONE3 && cgroup_fd >= 0 && f.clone_into_cgroup
+                       ? -1 : cgroup_fd;
         pid = spawn_once(mech, a, stack, stack_size, a->cgroup_fd < 0 ? cgroup_fd : -1,
                          &pidfd);
         if (pid > 0 && cgroup_fd >= 0 && a->cgroup_fd < 0 && !a->err_pipe && !a->started) {
@@ -352,7 +359,7 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
                 sys_close(pidfd);
                 return -ENOSYS;
         }
-        ret->waitid_pidfd = true;
+        ret->waitid_pidfd = r == 0 || r == -ECHILD;
         /* PIDFD_INFO_EXIT (6.15) only shows once a child is reaped, so this
          * child is the probe for it too. */
         ret->info_exit = sys_ioctl(pidfd, PV__PIDFD_GET_INFO, &info) == 0 &&
@@ -362,25 +369,26 @@ int pv__spawn_probe(int mech, struct pv__probe *ret)
         return 0;
 }
 
-bool pv__probe_into_cgroup(void)
+int pv__probe_into_cgroup(void)
 {
-        /* Fork-like (no CLONE_VM, no entry: the clone3 rung's entry is per
-         * architecture, the flag is the kernel's).  INT_MAX: the largest
-         * fd clone3 takes, and never open (fs.nr_open is below it). */
-        struct clone_args ca = {
-                .flags = CLONE_INTO_CGROUP,
-                .exit_signal = SIGCHLD,
-                .cgroup = INT_MAX,
-        };
-        siginfo_t si;
-        long pid = sys_clone3(&ca, sizeof(ca));
-        int r;
+        char stack[4096] __attribute__((aligned(16)));
+        volatile int marker = 0;
+        int pidfd = -1, pid;
 
-        if (pid == 0)
-                sys_exit_group(0);      /* made all the same: no kernel does */
-        if (pid > 0)
-                PV_RETRY(r, sys_waitid(P_PID, (int)pid, &si, WEXITED | __WALL, NULL));
-        return pid > 0 || pid == -EBADF;
+        /* The clone3 rung's own call (CLONE_VM: no page tables copied),
+         * with an fd that is never open: INT_MAX, the largest clone3
+         * takes (fs.nr_open is below it). */
+        pid = clone_mech(PV_MECH_CLONE3, probe_child, (void *)&marker, stack, sizeof(stack),
+                         INT_MAX, &pidfd, NULL);
+        if (pid > 0) {
+                reap_failed(pidfd, pid);
+                if (pidfd >= 0)
+                        sys_close(pidfd);
+                return 1;
+        }
+        if (pid == -EBADF)
+                return 1;
+        return pv__features_transient(pid) ? pid : 0;
 }
 
 static const char *const mech_names[_PV_MECH_MAX] = {

@@ -47,28 +47,32 @@ bool pv__features_transient(int err)
  * unknown call would be ENOSYS too, but a sandbox's filter may log it). */
 static void probe_extras(struct pv__features *f)
 {
+        bool transient;
         int self, r;
 
         f->close_range_cloexec = sys_close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
         f->clone3 = sys_clone3(NULL, 0) == -EINVAL;
-        f->clone_into_cgroup = f->clone3 && pv__probe_into_cgroup();
+        r = f->clone3 ? pv__probe_into_cgroup() : 0;
+        f->clone_into_cgroup = r > 0;
+        transient = r < 0;
         r = sys_pidfd_open(sys_getpid(), PIDFD_NONBLOCK);
         f->pidfd_nonblock = r >= 0;
         if (r >= 0)
                 sys_close(r);
+        transient |= pv__features_transient(r);
         self = pv__fd_high(sys_pidfd_open(sys_getpid(), 0));
         if (self < 0) {
                 /* Refused (a sandbox that allows only CLONE_PIDFD) or
                  * absent (before 5.3): group signals go by kill(-pgid),
                  * for good; out of fds: ask again next time. */
-                extras_done = !pv__features_transient(self);
+                extras_done = !transient && !pv__features_transient(self);
                 return;
         }
         f->pidfd_open = true;
         r = sys_pidfd_send_signal(self, 0, PIDFD_SIGNAL_PROCESS_GROUP);
         f->pidfd_signal_pgrp = r == 0 || r == -ESRCH;
         sys_close(self);
-        extras_done = true;
+        extras_done = !transient;
 }
 
 /* Under the lock.  Returns whether every answer is final. */
@@ -97,6 +101,7 @@ static bool probe(struct pv__features *f)
                 }
                 final &= rung_final[m];
                 f->clone_pidfd |= m != PV_MECH_VFORK && probes[m].got_pidfd;
+                f->clone_clear_sighand |= m == PV_MECH_CLONE3 && probes[m].got_pidfd;
                 f->waitid_pidfd |= probes[m].waitid_pidfd;
                 if (f->mech_ok[m] && !f->best_mech) {
                         f->best_mech = m;
@@ -125,36 +130,44 @@ void pv__features_get(struct pv__features *ret)
 }
 
 /* A ring and a cgroup: made, looked at and undone, for pv_features() only
- * (pv_loop_new needs neither answer).  Under the lock. */
-static bool late_done;
+ * (pv_loop_new needs neither answer).  Apart from features, which does not
+ * change once features_done is out: readers copy it without the lock. */
+static struct {
+        int uring_err, cgroup_err;
+        bool uring_deferred, cgroup_kill;
+        bool done;
+} late;                                     /* under the lock */
 
-static void probe_late(struct pv__features *f)
+static void probe_late(void)
 {
         pv_cgroup *cg;
-        bool final;
+        int r;
 
-        f->uring_err = pv__uring_probe(&f->uring_deferred);
-        final = !pv__features_transient(f->uring_err);
-        f->cgroup_err = pv_cgroup_new(&cg, NULL);
-        if (f->cgroup_err == 0) {
-                f->cgroup_kill = sys_faccessat(pv_cgroup_fd(cg), "cgroup.kill", F_OK) == 0;
-                /* Nothing ran in it: it goes at once. */
-                (void)pv_cgroup_remove(cg, 0);
+        late.uring_err = pv__uring_probe(&late.uring_deferred);
+        late.cgroup_err = pv_cgroup_new(&cg, NULL);
+        if (late.cgroup_err == 0) {
+                late.cgroup_kill = sys_faccessat(pv_cgroup_fd(cg), "cgroup.kill", F_OK) == 0;
+                /* Nothing ran in it: it goes at once.  Should the removal
+                 * fail before its rmdir (out of fds), rmdir it here. */
+                r = pv_cgroup_remove(cg, 0);
+                if (r < 0)
+                        (void)sys_unlinkat(AT_FDCWD, pv_cgroup_path(cg), AT_REMOVEDIR);
                 pv_cgroup_free(cg);
         }
-        late_done = final && !pv__features_transient(f->cgroup_err);
+        late.done = !pv__features_transient(late.uring_err) &&
+                    !pv__features_transient(late.cgroup_err);
 }
 
 void pv__features_get_all(struct pv__features *ret)
 {
         pv__features_get(ret);
         pthread_mutex_lock(&features_lock);
-        if (!late_done)
-                probe_late(&features);
-        ret->uring_err = features.uring_err;
-        ret->uring_deferred = features.uring_deferred;
-        ret->cgroup_err = features.cgroup_err;
-        ret->cgroup_kill = features.cgroup_kill;
+        if (!late.done)
+                probe_late();
+        ret->uring_err = late.uring_err;
+        ret->uring_deferred = late.uring_deferred;
+        ret->cgroup_err = late.cgroup_err;
+        ret->cgroup_kill = late.cgroup_kill;
         pthread_mutex_unlock(&features_lock);
 }
 
@@ -178,8 +191,10 @@ PV_EXPORT int pv_features(struct pv_features *ret)
                 { f.close_range_cloexec, PV_FEATURE_CLOSE_RANGE },
                 { f.clone3, PV_FEATURE_CLONE3 },
                 { f.clone_pidfd, PV_FEATURE_CLONE_PIDFD },
-                /* The clone3 rung asks for CLONE_CLEAR_SIGHAND. */
-                { f.mech_ok[PV_MECH_CLONE3], PV_FEATURE_CLONE_CLEAR_SIGHAND },
+                /* The clone3 rung's clone asks for CLONE_CLEAR_SIGHAND, and
+                 * only a child tells (an unknown flag and every other
+                 * invalid argument are all EINVAL). */
+                { f.clone_clear_sighand, PV_FEATURE_CLONE_CLEAR_SIGHAND },
                 { f.clone_into_cgroup, PV_FEATURE_CLONE_INTO_CGROUP },
                 { f.pidfd_open, PV_FEATURE_PIDFD_OPEN },
                 { f.waitid_pidfd, PV_FEATURE_WAITID_PIDFD },

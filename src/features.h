@@ -24,6 +24,8 @@ struct pv__features {
         /* The pieces, for pv_features() (the rungs need several each): */
         bool clone3;               /* clone3() is there and allowed, 5.3 */
         bool clone_pidfd;          /* a rung's clone returned a pidfd, 5.2 */
+        bool clone_clear_sighand;  /* the clone3 rung's clone, which asks for
+                                    * CLONE_CLEAR_SIGHAND, made a child, 5.5 */
         bool clone_into_cgroup;    /* clone3 knows CLONE_INTO_CGROUP, 5.7 */
         bool pidfd_open;           /* 5.3 */
         bool pidfd_nonblock;       /* pidfd_open(PIDFD_NONBLOCK), 5.10 */

@@ -82,10 +82,12 @@ struct pv__probe {
  * piece (CLONE_PIDFD ignored, or no waitid(P_PIDFD) before Linux 5.4). */
 int pv__spawn_probe(int mech, struct pv__probe *ret) PV_HIDDEN;
 
-/* Does clone3 know CLONE_INTO_CGROUP (Linux 5.7)?  Asked with an fd that
- * is not open, which such a kernel refuses with EBADF before any child is
- * made, and an older one with EINVAL, for the flag.  true or false; a
- * child made all the same (no kernel does) is reaped, and counts as yes. */
-bool pv__probe_into_cgroup(void) PV_HIDDEN;
+/* Does clone3 know CLONE_INTO_CGROUP (Linux 5.7)?  Asked with the clone3
+ * rung's call and an fd that is not open, which such a kernel refuses with
+ * EBADF before any child is made, and an older one with EINVAL, for the
+ * flag.  1 yes (a child made all the same, which no kernel does, is
+ * reaped), 0 no (also in a build without the clone3 entry, which would
+ * not use it), or a transient -errno (ask again). */
+int pv__probe_into_cgroup(void) PV_HIDDEN;
 
 #endif

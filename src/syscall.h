@@ -221,8 +221,8 @@ static PV_SC_INLINE __attribute__((noreturn)) void sys_exit_group(int code)
                 pv__sc1(__NR_exit_group, code);
 }
 
-/* Only as a probe, fork-like (the child returns here too): the rungs go
- * through pv__clone_run.  With size 0, a kernel with clone3 says EINVAL. */
+/* Only as a probe, with size 0 (a kernel with clone3 says EINVAL, and no
+ * child is made): the rungs go through pv__clone_run. */
 static PV_SC_INLINE long sys_clone3(struct clone_args *ca, size_t size)
 {
         return pv__sc2(__NR_clone3, (long)ca, (long)size);

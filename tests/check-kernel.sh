@@ -384,7 +384,8 @@ if [ "$accel" = auto ]; then
                 mkdir -p "$tmp"/kvm/bin
                 cp "$busybox" "$tmp"/kvm/bin/busybox
                 ln -s busybox "$tmp"/kvm/bin/sh
-                printf '#!/bin/sh\necho PV-KVM-OK >/dev/%s\n/bin/busybox poweroff -f\n' "$ttydev" >"$tmp"/kvm/init
+                # Its stdout is the console (no /dev is mounted there).
+                printf '#!/bin/sh\necho PV-KVM-OK\n/bin/busybox poweroff -f\n' >"$tmp"/kvm/init
                 chmod +x "$tmp"/kvm/init
                 (cd "$tmp"/kvm && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp"/kvm.gz
                 # In a subshell: a qemu that aborts is not the shell's news.
@@ -467,28 +468,32 @@ compare_features() { # compare_features GUEST-JSON
                         "x86-64 build with tests/seccomp-run and python3)"
                 return
         fi
-        "$top/tests/seccomp-run" "$profile" -- "$top/pidvisor" --features --json >"$tmp"/profile.json 2>&1
+        "$top/tests/seccomp-run" "$profile" -- "$top/pidvisor" --features --json >"$tmp"/profile.json </dev/null
         python3 - "$tmp"/guest.json "$tmp"/profile.json "$profile" <<'PY'
 import json, sys
-try:
+
+def compare():
     g = json.load(open(sys.argv[1])); p = json.load(open(sys.argv[2]))
-except ValueError as e:
-    print("check-kernel: features not compared: %s" % e); sys.exit()
-name = "Linux " + g["kernel"]
-keys = ["features", "rungs"]
-diff = ["%s.%s (%s: %s, %s: %s)" % (k, n, name, g[k][n], sys.argv[3], p[k].get(n))
-        for k in keys for n in g[k] if g[k][n] != p[k].get(n)]
-for k in ("spawn", "backend"):
-    if g[k] != p[k]:
-        diff.append("%s (%s: %s, %s: %s)" % (k, name, g[k], sys.argv[3], p[k]))
-have = sorted(n for n in g["features"] if g["features"][n])
-print("check-kernel: %s has: %s; lacks: %s" % (name, " ".join(have),
-      " ".join(sorted(n for n in g["features"] if not g["features"][n])) or "nothing"))
-if diff:
-    print("check-kernel: the %s profile and %s DISAGREE on: %s" % (sys.argv[3], name, "; ".join(diff)))
-else:
-    print("check-kernel: the %s profile and %s agree on every piece, rung, spawn and backend"
-          % (sys.argv[3], name))
+    name = "Linux " + g["kernel"]
+    keys = ["features", "rungs"]
+    diff = ["%s.%s (%s: %s, %s: %s)" % (k, n, name, g[k][n], sys.argv[3], p[k].get(n))
+            for k in keys for n in g[k] if g[k][n] != p[k].get(n)]
+    for k in ("spawn", "backend"):
+        if g[k] != p[k]:
+            diff.append("%s (%s: %s, %s: %s)" % (k, name, g[k], sys.argv[3], p[k]))
+    have = sorted(n for n in g["features"] if g["features"][n])
+    print("check-kernel: %s has: %s; lacks: %s" % (name, " ".join(have),
+          " ".join(sorted(n for n in g["features"] if not g["features"][n])) or "nothing"))
+    if diff:
+        print("check-kernel: the %s profile and %s DISAGREE on: %s" % (sys.argv[3], name, "; ".join(diff)))
+    else:
+        print("check-kernel: the %s profile and %s agree on every piece, rung, spawn and backend"
+              % (sys.argv[3], name))
+
+try:
+    compare()
+except (ValueError, KeyError, TypeError) as e:
+    print("check-kernel: features not compared: %r" % e)
 PY
 }
 done=no

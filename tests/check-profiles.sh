@@ -38,17 +38,17 @@ run_suite() {
         n=$((n + 1))
         log=$(CRITERION_VERBOSITY_LEVEL=1 timeout 600 "$run" "$1" -- "$top/tests/$3" 2>&1)
         rc=$?
-        bad=$(echo "$log" | grep '^\[SKIP\]' | grep -Ev "$(expected_skip "$1")")
-        k=$(echo "$log" | grep -c '^\[SKIP\]')
+        bad=$(printf '%s\n' "$log" | grep '^\[SKIP\]' | grep -Ev "$(expected_skip "$1")")
+        k=$(printf '%s\n' "$log" | grep -c '^\[SKIP\]')
         skips=$((skips + k))
         if [ $rc = 0 ] && [ -z "$bad" ]; then
-                echo "ok $n - $2: $3: $(echo "$log" | sed -n 's/.*Synthesis: //p'), $k skipped"
+                echo "ok $n - $2: $3: $(printf '%s\n' "$log" | sed -n 's/.*Synthesis: //p'), $k skipped"
         else
                 echo "FAIL $n - $2: $3 (exit $rc)"
-                echo "$log" | grep -E '^\[(FAIL|----)\]' | head -20
+                printf '%s\n' "$log" | grep -E '^\[(FAIL|----)\]' | head -20
                 if [ -n "$bad" ]; then
                         echo "unexpected skips under $1:"
-                        echo "$bad"
+                        printf '%s\n' "$bad"
                 fi
                 fails=$((fails + 1))
         fi
@@ -66,15 +66,19 @@ done
 # combination needs is asked of pidvisor --features --json under the same
 # profile; one that cannot work there is a skip, with its reason, and the
 # answer is checked against what the profile takes away: a rung or backend
-# said to be missing must be one the profile removes.
+# said to be missing must be one the profile removes, or one this machine
+# or build lacks without a profile (the "none" row: a build without
+# liburing, kernel.io_uring_disabled, a generic build's missing clone3).
 core="test-spawn test-child test-host"
 matrix_profiles="none docker no-uring no-pidfd-signal pre-5.3 pre-5.4 pre-5.9 pre-6.9 pre-6.15"
 pv="$top/pidvisor"
-json=$(mktemp)
-trap 'rm -f "$json"' EXIT
-# why_not JSON RUNG BACKEND: nothing when the combination can run, else why.
+json=$(mktemp) base=$(mktemp)
+trap 'rm -f "$json" "$base"' EXIT
+trap 'exit 1' INT TERM HUP
+# why_not JSON RUNG BACKEND: nothing when the combination can run, else
+# why; a JSON it cannot read is a failure (exit 1), never a "can run".
 why_not() {
-        python3 - "$@" <<'PY'
+        python3 - "$@" <<'PY' || { echo "FAIL: pidvisor --features --json gave no JSON"; return 1; }
 import json, sys
 r = json.load(open(sys.argv[1])); m, b = sys.argv[2], sys.argv[3]; f = r["features"]
 needs = {"clone3": ["clone3", "clone_clear_sighand", "clone_pidfd", "waitid_pidfd"],
@@ -99,11 +103,12 @@ must_lack() { # must_lack PROFILE RUNG BACKEND
 for p in $matrix_profiles; do
         spec=$p
         [ "$p" != none ] || spec=acct=EPERM     # tests/sandbox.h's TU_SB_NOTHING
-        if ! timeout 60 "$run" "$spec" -- "$pv" --features --json >"$json" 2>&1; then
+        if ! timeout 60 "$run" "$spec" -- "$pv" --features --json >"$json" </dev/null; then
                 n=$((n + 1)) fails=$((fails + 1))
                 echo "FAIL $n - $p: pidvisor --features --json: $(head -c 300 "$json")"
                 continue
         fi
+        [ "$p" != none ] || cp "$json" "$base"
         case $p in
         pre-5.3|pre-5.4)
                 # Nothing can run: the clear -ENOSYS, as pv_loop_new says it.
@@ -118,7 +123,16 @@ for p in $matrix_profiles; do
         esac
         for m in clone3 clone vfork; do
                 for b in epoll uring; do
-                        why=$(why_not "$json" $m $b)
+                        here=$(why_not "$base" $m $b) && why=$(why_not "$json" $m $b) || {
+                                n=$((n + 1)) fails=$((fails + 1))
+                                echo "FAIL $n - $p x $m x $b: $here$why"
+                                continue
+                        }
+                        if [ -n "$here" ]; then
+                                skips=$((skips + 1))
+                                echo "# SKIP $p x $m x $b: not on this machine or build: $here"
+                                continue
+                        fi
                         if [ -n "$why" ] && must_lack $p $m $b; then
                                 skips=$((skips + 1))
                                 echo "# SKIP $p x $m x $b: $why"

@@ -422,6 +422,8 @@ check "features --json: the same rung, backend and kill tree as the text" \
 check "features --json: each piece as the table says it" \
         "$(echo "$features" | grep -cE ' yes +[0-9]+\.[0-9]+ ')" \
         "$(json "$tmp/f.json" 'sum(r["features"].values())')"
+check "--features to a full disk: 125 and why" "125 pidvisor: --features: cannot write: No space left on device" \
+        "$(out=$(run "$pv" --features --json 2>&1 >/dev/full </dev/null); echo "$? $out")"
 check "--json alone: 125 and why" "125 pidvisor: --json goes with --features" \
         "$(out=$(run "$pv" --json true 2>&1 </dev/null); echo "$? $(echo "$out" | head -n 1)")"
 

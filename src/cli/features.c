@@ -195,6 +195,15 @@ static void print_json(FILE *f, const struct pv_features *pf, pv_loop *loop, con
         fputs("}\n", f);
 }
 
+/* 0, or 125 with a message when what was printed did not get out. */
+static int written(FILE *f)
+{
+        if (fflush(f) == 0 && !ferror(f))
+                return 0;
+        fprintf(stderr, "pidvisor: --features: cannot write: %s\n", strerror(errno));
+        return EXIT_FAILURE_OWN;
+}
+
 int features_print(FILE *f, bool json)
 {
         struct pv_features pf = PV_FEATURES_INIT;
@@ -213,13 +222,13 @@ int features_print(FILE *f, bool json)
                         tree = print_tree(NULL, loop);
                 print_json(f, &pf, loop, tree);
                 pv_loop_free(loop);
-                return 0;
+                return written(f);
         }
         print_pieces(f, &pf);
         print_rungs(f, &pf);
         if (!pf.mech) {
                 fputs("kill tree: unavailable (nothing can be spawned)\n", f);
-                return 0;
+                return written(f);
         }
         if (!loop) {
                 fprintf(f, "backend: none (pv_loop_new: %s)\n", strerror(-r));
@@ -232,5 +241,5 @@ int features_print(FILE *f, bool json)
         if (loop)
                 print_tree(f, loop);
         pv_loop_free(loop);
-        return 0;
+        return written(f);
 }
