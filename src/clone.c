@@ -269,18 +269,19 @@ int pv__spawn_run(int mech, struct pv__child_args *a, void *stack,
                   size_t stack_size, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd)
 {
         int pidfd = -1, pid;
+        struct pv__features f;
+        bool into = false;
         siginfo_t si;
         int r;
-
-        struct pv__features f = { 0 };
 
         /* Only clone3 places the child in its cgroup, where the kernel
          * knows CLONE_INTO_CGROUP (5.7); on the other rungs, and on 5.5
          * and 5.6, the child moves itself. */
-        if (mech == PV_MECH_CLONE3 && cgroup_fd >= 0)
+        if (mech == PV_MECH_CLONE3 && cgroup_fd >= 0) {
                 pv__features_get(&f);
-        a->cgroup_fd = mech == PV_MECH_CLONE3 && cgroup_fd >= 0 && f.clone_into_cgroup
-                       ? -1 : cgroup_fd;
+                into = f.clone_into_cgroup;
+        }
+        a->cgroup_fd = into ? -1 : cgroup_fd;
         pid = spawn_once(mech, a, stack, stack_size, a->cgroup_fd < 0 ? cgroup_fd : -1,
                          &pidfd);
         if (pid > 0 && cgroup_fd >= 0 && a->cgroup_fd < 0 && !a->err_pipe && !a->started) {

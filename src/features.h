@@ -30,7 +30,7 @@ struct pv__features {
         bool pidfd_open;           /* 5.3 */
         bool pidfd_nonblock;       /* pidfd_open(PIDFD_NONBLOCK), 5.10 */
         bool waitid_pidfd;         /* waitid(P_PIDFD), 5.4 */
-        /* Asked only by pv_features() (pv__features_late): */
+        /* Asked only by pv_features() (pv__features_get_all): */
         int uring_err;             /* 0: a ring the uring backend can use */
         bool uring_deferred;       /* ... with DEFER_TASKRUN (6.1) */
         int cgroup_err;            /* 0: pv_cgroup_new(NULL) works */

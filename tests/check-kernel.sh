@@ -259,10 +259,10 @@ cp "$srcdir"/tests/backends.sh "$srcdir"/tests/check-stress.sh "$root$abs"/tests
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
 interp() { readelf -l "$1" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p'; }
 : >"$tmp"/seen
-todo=$bins missing=
-while [ -n "$todo" ]; do
+queue=$bins missing=
+while [ -n "$queue" ]; do
         next=
-        for b in $todo; do
+        for b in $queue; do
                 i=$(interp "$b")
                 if [ -n "$i" ] && [ ! -e "$root$i" ]; then
                         for d in $libpath; do
@@ -284,7 +284,7 @@ while [ -n "$todo" ]; do
                         next="$next $found"
                 done
         done
-        todo=$next
+        queue=$next
 done
 if [ -n "$missing" ]; then
         echo "check-kernel: a library the programs need is missing:$missing (looked in $top/.libs $libpath)"

@@ -113,7 +113,7 @@ for p in $matrix_profiles; do
         pre-5.3|pre-5.4)
                 # Nothing can run: the clear -ENOSYS, as pv_loop_new says it.
                 n=$((n + 1))
-                got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spawn_error"])' "$json")
+                got=$(why_not "$json" clone3 epoll)
                 case $got in
                 *"Linux 5.4 or later is needed"*) echo "ok $n - $p: nothing can be spawned: $got" ;;
                 *) echo "FAIL $n - $p: nothing should be spawnable, with -ENOSYS's reason: $got"

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -76,10 +77,7 @@ Test(features, agree_with_kernel_and_loops)
  * Returns the errno, or 0 when a child was made. */
 static int raw_clone3_errno(uint64_t flags, uint64_t cgroup, size_t size)
 {
-        struct {
-                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
-                         tls, set_tid, set_tid_size, cgroup;
-        } ca = { .flags = flags, .exit_signal = SIGCHLD, .cgroup = cgroup };
+        struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD, .cgroup = cgroup };
         long pid = syscall(435 /* clone3 */, size ? &ca : NULL, size);
 
         if (pid == 0)
@@ -106,7 +104,7 @@ Test(features, pieces_agree_with_the_kernel)
         want = tu_kernel_lacks_mech(PV_MECH_CLONE3) == NULL;
         cr_assert_eq(!!(f.have & PV_FEATURE_CLONE_CLEAR_SIGHAND), want);
         /* An fd that is not open: EBADF where the flag is known. */
-        r = raw_clone3_errno(1ULL << 33 /* CLONE_INTO_CGROUP */, 0x7fffffff, 88);
+        r = raw_clone3_errno(CLONE_INTO_CGROUP, 0x7fffffff, sizeof(struct clone_args));
         want = r == EBADF || r == 0;
 #ifdef PV_ARCH_GENERIC
         want = false;   /* asked with the clone3 entry, which it has not */

@@ -69,34 +69,33 @@ static void print_signals(FILE *f, const struct pv_features *pf)
                 : "no (the child walks /proc/self/fd; Linux 5.11)");
 }
 
-/* The kill tree, found the way --kill-tree finds it: printed to f (unless
- * NULL); returns "cgroup", "pgrp" or "fails". */
-static const char *print_tree(FILE *f, pv_loop *loop)
+/* The kill tree, found the way --kill-tree finds it: "cgroup", "pgrp" or
+ * "fails", and in line (len bytes) what --features says of it. */
+static const char *tree_line(pv_loop *loop, char *line, size_t len)
 {
-        const char *kind = "fails";
+        const char *kind = "pgrp";
+        char dir[4096];
         struct tree t;
         int r = tree_probe(&t, loop);
 
         if (r < 0) {
-                if (f)
-                        fprintf(f, "kill tree: fails (%s): --kill-tree exits 125 here\n", t.why);
+                kind = "fails";
+                snprintf(line, len, "kill tree: fails (%s): --kill-tree exits 125 here", t.why);
         } else if (t.kind == TREE_CGROUP) {
-                char dir[4096];
                 kind = "cgroup";
                 snprintf(dir, sizeof(dir), "%s", pv_cgroup_path(t.cg));
-                if (f)
-                        fprintf(f, "kill tree: cgroup (a cgroup v2 directory of its own under %s; "
-                                "cgroup.kill: %s)\n", dirname(dir),
-                                faccessat(pv_cgroup_fd(t.cg), "cgroup.kill", F_OK, 0) == 0
-                                ? "yes" : "no, SIGKILL to each");
+                snprintf(line, len, "kill tree: cgroup (a cgroup v2 directory of its own under %s; "
+                         "cgroup.kill: %s)", dirname(dir),
+                         faccessat(pv_cgroup_fd(t.cg), "cgroup.kill", F_OK, 0) == 0
+                         ? "yes" : "no, SIGKILL to each");
         } else {
-                kind = "pgrp";
-                if (f)
-                        fprintf(f, "kill tree: pgrp (cgroup v2 not usable here: %s)\n", t.why);
+                snprintf(line, len, "kill tree: pgrp (cgroup v2 not usable here: %s)", t.why);
         }
         r = tree_done(&t);
-        if (r < 0 && f)
-                fprintf(f, "pidvisor: %s\n", t.why);
+        if (r < 0) {
+                size_t n = strlen(line);
+                snprintf(line + n, len - n, "\npidvisor: %s", t.why);
+        }
         return kind;
 }
 
@@ -208,6 +207,7 @@ int features_print(FILE *f, bool json)
 {
         struct pv_features pf = PV_FEATURES_INIT;
         const char *tree = "unavailable";
+        char line[8800];
         pv_loop *loop = NULL;
         int r = pv_features(&pf);
 
@@ -219,7 +219,7 @@ int features_print(FILE *f, bool json)
                 r = pv_loop_new(&loop, NULL);
         if (json) {
                 if (loop)
-                        tree = print_tree(NULL, loop);
+                        tree = tree_line(loop, line, sizeof(line));
                 print_json(f, &pf, loop, tree);
                 pv_loop_free(loop);
                 return written(f);
@@ -238,8 +238,10 @@ int features_print(FILE *f, bool json)
                         uring_why(&pf));
         }
         print_signals(f, &pf);
-        if (loop)
-                print_tree(f, loop);
+        if (loop) {
+                tree_line(loop, line, sizeof(line));
+                fprintf(f, "%s\n", line);
+        }
         pv_loop_free(loop);
         return written(f);
 }
